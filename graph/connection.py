@@ -1,0 +1,219 @@
+"""Connecting to Neo4j: settings, the one driver wrapper, and driver-error translation.
+
+With ``NEO4J_URI`` set, provex uses that server (``NEO4J_USERNAME``,
+``NEO4J_PASSWORD``, ``NEO4J_DATABASE``). Otherwise it uses the managed local
+server (see :mod:`graph.server`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+from neo4j import GraphDatabase
+from neo4j import exceptions as neo4j_errors
+from neo4j.graph import Node as Neo4jNode
+from neo4j.graph import Path as Neo4jPath
+from neo4j.graph import Relationship as Neo4jRelationship
+
+from graph.errors import ConnectionFailed, QueryError
+
+logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
+
+
+@dataclass(frozen=True)
+class Settings:
+    uri: str
+    username: str
+    password: str
+    database: str
+    managed: bool
+
+    @staticmethod
+    def from_env() -> Settings:
+        """External server when ``NEO4J_URI`` is set, else the managed one."""
+        uri = os.environ.get("NEO4J_URI")
+        database = os.environ.get("NEO4J_DATABASE", "neo4j")
+        if uri:
+            return Settings(
+                uri=uri,
+                username=os.environ.get("NEO4J_USERNAME", "neo4j"),
+                password=os.environ.get("NEO4J_PASSWORD", ""),
+                database=database,
+                managed=False,
+            )
+        from graph.server import ManagedServer
+
+        server = ManagedServer.from_env()
+        return Settings(server.uri, "neo4j", server.password(), database, managed=True)
+
+
+@contextlib.contextmanager
+def translated(uri: str) -> Iterator[None]:
+    """Turn driver exceptions into provex errors that say how to fix them."""
+    try:
+        yield
+    except neo4j_errors.AuthError as exc:
+        raise ConnectionFailed(
+            f"Neo4j at {uri} refused the credentials ({exc.message}). "
+            "Fix NEO4J_USERNAME / NEO4J_PASSWORD, or for the managed server check "
+            "the password file shown by `provex neo4j status`."
+        ) from None
+    except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, OSError) as exc:
+        raise ConnectionFailed(
+            f"Cannot reach Neo4j at {uri}: {exc}. Start the managed server with "
+            "`provex neo4j start`, or point NEO4J_URI at a running Neo4j 5."
+        ) from None
+    except neo4j_errors.ConfigurationError as exc:
+        raise ConnectionFailed(f"Bad Neo4j connection setting for {uri}: {exc}. Check NEO4J_URI.") from None
+    except neo4j_errors.ClientError as exc:
+        raise QueryError(_client_message(exc)) from None
+    except neo4j_errors.Neo4jError as exc:
+        raise QueryError(f"Neo4j failed the query: {exc.message} ({exc.code}).") from None
+
+
+def _client_message(exc: neo4j_errors.ClientError) -> str:
+    code = exc.code or ""
+    if "AccessMode" in code or "ForbiddenDueToTransactionType" in code:
+        return "Refused: this is a read-only query interface; writes (CREATE, MERGE, SET, DELETE, ...) are not allowed."
+    if "TransactionTimedOut" in code or "TransactionTimedOutClientConfiguration" in code:
+        return "The query took longer than its time limit and was stopped; narrow it (LIMIT, a smaller depth)."
+    if "Syntax" in code:
+        return f"Cypher syntax error: {exc.message}"
+    return f"Neo4j rejected the query: {exc.message} ({code})."
+
+
+class Graph:
+    """One driver, one database. Writes go through ``execute_write`` in batches;
+    reads through ``execute_read`` and return plain dicts."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        with translated(settings.uri):
+            self._driver = GraphDatabase.driver(
+                settings.uri,
+                auth=(settings.username, settings.password),
+                connection_acquisition_timeout=30,
+                max_transaction_retry_time=30,
+                notifications_min_severity="OFF",
+            )
+
+    @classmethod
+    def connect(cls, settings: Settings | None = None) -> Graph:
+        graph = cls(settings or Settings.from_env())
+        graph.verify()
+        return graph
+
+    def verify(self) -> str:
+        """Check connectivity and credentials; return the server agent string."""
+        with translated(self.settings.uri):
+            self._driver.verify_connectivity()
+            info = self._driver.get_server_info()
+            self._driver.verify_authentication()
+        return info.agent
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _session(self, **kwargs: Any) -> neo4j.Session:
+        return self._driver.session(database=self.settings.database, **kwargs)
+
+    def write(self, query: str, **params: Any) -> None:
+        """Run one write query in its own managed (retried) transaction."""
+        with translated(self.settings.uri), self._session() as session:
+            session.execute_write(lambda tx: tx.run(query, params).consume())
+
+    def write_rows(self, query: str, rows: Iterable[Mapping[str, Any]], batch_size: int, **params: Any) -> int:
+        """``UNWIND $rows ...`` in chunks of ``batch_size``; returns rows written."""
+        written = 0
+        with translated(self.settings.uri), self._session() as session:
+            for chunk in _chunks(list(rows), batch_size):
+                session.execute_write(lambda tx, c=chunk: tx.run(query, params, rows=c).consume())
+                written += len(chunk)
+        return written
+
+    def read(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows as plain dicts in a read transaction; at most ``limit`` rows."""
+        return self.read_bounded(query, params, limit=limit, timeout=timeout)[0]
+
+    def read_bounded(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Like :meth:`read`, plus whether rows were left out by ``limit``."""
+
+        @neo4j.unit_of_work(timeout=timeout)
+        def work(tx: neo4j.ManagedTransaction) -> tuple[list[dict[str, Any]], bool]:
+            result = tx.run(query, params or {})
+            records = result.fetch(limit + 1) if limit is not None else list(result)
+            truncated = limit is not None and len(records) > limit
+            return [to_plain(dict(r.items())) for r in records[:limit]], truncated
+
+        with translated(self.settings.uri), self._session(default_access_mode=neo4j.READ_ACCESS) as session:
+            return session.execute_read(work)
+
+    def query_type(self, query: str, params: Mapping[str, Any] | None = None) -> tuple[str, list[str]]:
+        """EXPLAIN a query: its type (``r``, ``rw``, ``w``, ``s``) and plan operators."""
+
+        def work(tx: neo4j.ManagedTransaction) -> tuple[str, list[str]]:
+            summary = tx.run("EXPLAIN " + query, params or {}).consume()
+            return summary.query_type or "", _operators(summary.plan or {})
+
+        with translated(self.settings.uri), self._session(default_access_mode=neo4j.READ_ACCESS) as session:
+            return session.execute_read(work)
+
+
+def _operators(plan: Mapping[str, Any]) -> list[str]:
+    ops = [str(plan.get("operatorType", ""))]
+    for child in plan.get("children", []):
+        ops.extend(_operators(child))
+    return ops
+
+
+def _chunks(rows: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(rows), max(1, size)):
+        yield rows[start : start + size]
+
+
+def to_plain(value: Any) -> Any:
+    """Driver values to JSON-friendly Python: nodes and relationships to dicts."""
+    if isinstance(value, Neo4jNode):
+        return {"_labels": sorted(value.labels), **{k: to_plain(v) for k, v in value.items()}}
+    if isinstance(value, Neo4jRelationship):
+        return {
+            "_type": value.type,
+            "_start": value.start_node.get("uid") if value.start_node else None,
+            "_end": value.end_node.get("uid") if value.end_node else None,
+            **{k: to_plain(v) for k, v in value.items()},
+        }
+    if isinstance(value, Neo4jPath):
+        return {"_nodes": [to_plain(n) for n in value.nodes], "_relationships": [to_plain(r) for r in value.relationships]}
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if hasattr(value, "iso_format"):
+        return value.iso_format()
+    return value

@@ -1,0 +1,35 @@
+"""The error hierarchy. Every message says what failed and how to fix it.
+
+The CLI prints ``str(error)`` and exits with ``error.exit_code``: no traceback
+for anything raised from here.
+"""
+
+
+class ProvexError(Exception):
+    """Base: a failure the user can act on."""
+
+    exit_code = 1
+
+
+class UsageError(ProvexError):
+    """Bad arguments or bad input given by the user."""
+
+    exit_code = 2
+
+
+class ServerError(ProvexError):
+    """The managed Neo4j could not be fetched, started or stopped."""
+
+
+class ConnectionFailed(ProvexError):
+    """Neo4j is unreachable, or refused the credentials."""
+
+
+class QueryError(ProvexError):
+    """A query was rejected (syntax, read-only violation, timeout)."""
+
+    exit_code = 2
+
+
+class SourceError(ProvexError):
+    """A source (repository, tracking URI, file) cannot be read at all."""

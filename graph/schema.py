@@ -1,0 +1,50 @@
+"""Schema setup: uniqueness constraints, lookup indexes, the full-text index.
+
+Every statement is ``IF NOT EXISTS``, so applying it before every ingest is
+harmless and cheap.
+"""
+
+from __future__ import annotations
+
+from graph.connection import Graph
+from graph.model import BASE_LABEL, KINDS
+
+FULLTEXT_INDEX = "provex_search"
+FULLTEXT_PROPS = ("uid", "name", "path", "hash", "sha", "title", "prediction_id", "subject_id", "run_id", "model_id")
+
+
+def statements() -> list[str]:
+    """All schema statements, in order."""
+    stmts = [_unique(BASE_LABEL)]
+    for kind in KINDS.values():
+        stmts.append(_unique(kind.label))
+        stmts.extend(_index(kind.label, prop) for prop in kind.lookup)
+    stmts.append(_index(BASE_LABEL, "placeholder"))
+    props = ", ".join(f"n.{p}" for p in FULLTEXT_PROPS)
+    stmts.append(
+        f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (n:{BASE_LABEL}) ON EACH [{props}] "
+        "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-no-stop-words'}}"
+    )
+    stmts.append("CREATE INDEX rel_alias IF NOT EXISTS FOR ()-[e:HAS_ALIAS]-() ON (e.alias)")
+    return stmts
+
+
+def _unique(label: str) -> str:
+    return f"CREATE CONSTRAINT {label.lower()}_uid IF NOT EXISTS FOR (n:{label}) REQUIRE n.uid IS UNIQUE"
+
+
+def _index(label: str, prop: str) -> str:
+    return f"CREATE INDEX {label.lower()}_{prop} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})"
+
+
+def apply(graph: Graph) -> None:
+    """Create what is missing and wait until every index is online."""
+    for stmt in statements():
+        graph.write(stmt)
+    graph.write("CALL db.awaitIndexes(300)")
+
+
+def clear(graph: Graph, batch_size: int = 10_000) -> None:
+    """Delete every node and edge, in batches (tests, `provex reset`); keeps the schema."""
+    while graph.read("MATCH (n) RETURN count(n) > 0 AS any")[0]["any"]:
+        graph.write("MATCH (n) WITH n LIMIT $size DETACH DELETE n", size=batch_size)

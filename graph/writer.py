@@ -1,0 +1,175 @@
+"""The idempotent batch writer: records in, ``UNWIND $rows ... MERGE`` out.
+
+Nodes are grouped by label and edges by (type, endpoint labels, identity
+keys); each group is written in chunks through ``execute_write``. Every node
+and edge records where it came from: ``sources`` (every source that asserted
+it), ``first_seen`` / ``first_ingest`` (set once) and ``last_seen`` /
+``last_ingest`` (moved by each ingest that asserts it again). Nothing is ever
+deleted; an edge endpoint not yet ingested is created as a placeholder
+(``placeholder = true``) that the real node fills in later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from graph.connection import Graph
+from graph.model import BASE_LABEL, EDGE_TYPES, KINDS, is_identifier
+from ingest.records import Edge, Node
+
+DEFAULT_BATCH = 2_000
+
+_STAMP_NEW = "{v}.first_seen = $now, {v}.first_ingest = $run"
+_STAMP = (
+    "{v}.last_seen = $now, {v}.last_ingest = $run, "
+    "{v}.sources = CASE WHEN r.source IN coalesce({v}.sources, []) THEN {v}.sources "
+    "ELSE coalesce({v}.sources, []) + r.source END"
+)
+
+
+def node_query(label: str) -> str:
+    return (
+        f"UNWIND $rows AS r MERGE (n:{BASE_LABEL}:{label} {{uid: r.uid}}) "
+        f"ON CREATE SET {_STAMP_NEW.format(v='n')} "
+        f"SET n += r.props, n.placeholder = false, {_STAMP.format(v='n')}"
+    )
+
+
+def _endpoint(var: str, label: str, uid: str) -> str:
+    return (
+        f"MERGE ({var}:{BASE_LABEL}:{label} {{uid: {uid}}}) "
+        f"ON CREATE SET {var}.placeholder = true, {_STAMP_NEW.format(v=var)} "
+    )
+
+
+def edge_query(edge_type: str, src_label: str, dst_label: str, key: tuple[str, ...]) -> str:
+    ident = ", ".join(f"{k}: r.props.{k}" for k in key)
+    pattern = f"[e:{edge_type} {{{ident}}}]" if key else f"[e:{edge_type}]"
+    return (
+        "UNWIND $rows AS r "
+        + _endpoint("a", src_label, "r.src")
+        + _endpoint("b", dst_label, "r.dst")
+        + f"MERGE (a)-{pattern}->(b) "
+        f"ON CREATE SET {_STAMP_NEW.format(v='e')} "
+        f"SET e += r.props, {_STAMP.format(v='e')}"
+    )
+
+
+def temporal_edge_query(edge_type: str, src_label: str, dst_label: str, slot: tuple[str, ...]) -> str:
+    """A fact with a time range: close the slot's open edge to another node,
+    then open one to this node unless it is already open."""
+    same = " AND ".join(f"old.{k} = r.props.{k}" for k in slot) or "true"
+    cur_same = " AND ".join(f"cur.{k} = r.props.{k}" for k in slot) or "true"
+    return (
+        "UNWIND $rows AS r "
+        + _endpoint("a", src_label, "r.src")
+        + _endpoint("b", dst_label, "r.dst")
+        + f"WITH a, b, r OPTIONAL MATCH (a)-[old:{edge_type}]->(x) "
+        f"WHERE x <> b AND old.valid_to IS NULL AND {same} AND old.valid_from <= r.props.valid_from "
+        "SET old.valid_to = r.props.valid_from "
+        f"WITH DISTINCT a, b, r OPTIONAL MATCH (a)-[cur:{edge_type}]->(b) WHERE cur.valid_to IS NULL AND {cur_same} "
+        "WITH a, b, r, cur WHERE cur IS NULL "
+        f"CREATE (a)-[e:{edge_type}]->(b) SET e += r.props, {_STAMP_NEW.format(v='e')}, {_STAMP.format(v='e')}"
+    )
+
+
+def plain_props(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Neo4j property values: primitives and homogeneous lists; the rest as JSON."""
+    out: dict[str, Any] = {}
+    for name, value in props.items():
+        if value is None:
+            continue
+        if isinstance(value, (str, int, float, bool)):
+            out[name] = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            out[name] = list(value)
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            out[name] = list(value)
+        elif isinstance(value, datetime):
+            out[name] = value.astimezone(timezone.utc).isoformat()
+        else:
+            out[name] = json.dumps(value, sort_keys=True, default=str)
+    return out
+
+
+class Writer:
+    """Buffers records and writes them in batches. Use as a context manager,
+    or call :meth:`flush` at the end."""
+
+    def __init__(self, graph: Graph, ingest_run: str, batch_size: int = DEFAULT_BATCH) -> None:
+        self.graph = graph
+        self.ingest_run = ingest_run
+        self.batch_size = batch_size
+        self.now = datetime.now(timezone.utc).isoformat()
+        self.counts: dict[str, int] = defaultdict(int)
+        self._nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._edges: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+        self._pending = 0
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.flush()
+
+    def add(self, record: Node | Edge) -> None:
+        if isinstance(record, Node):
+            self._add_node(record)
+        else:
+            self._add_edge(record)
+        self._pending += 1
+        if self._pending >= self.batch_size * 4:
+            self.flush()
+
+    def add_all(self, records: Iterable[Node | Edge]) -> None:
+        for record in records:
+            self.add(record)
+
+    def _add_node(self, node: Node) -> None:
+        row = {"uid": node.ref.uid, "props": plain_props(node.props), "source": node.source}
+        self._nodes[node.ref.label].append(row)
+
+    def _add_edge(self, edge: Edge) -> None:
+        if edge.type not in EDGE_TYPES:
+            raise ValueError(f"unknown edge type {edge.type!r}; add it to graph/model.py")
+        for name in edge.key + edge.supersedes:
+            if not is_identifier(name):
+                raise ValueError(f"edge key {name!r} is not a plain identifier")
+        group = (edge.type, edge.src.label, edge.dst.label, edge.key, edge.supersedes)
+        row = {"src": edge.src.uid, "dst": edge.dst.uid, "props": plain_props(edge.props), "source": edge.source}
+        self._edges[group].append(row)
+
+    def flush(self) -> None:
+        """Write everything buffered: nodes first, then edges."""
+        for label, rows in self._nodes.items():
+            assert label in KINDS
+            self._write(node_query(label), _dedupe(rows, ("uid",)))
+            self.counts[label] += len(rows)
+        for (etype, src, dst, key, slot), rows in self._edges.items():
+            query = temporal_edge_query(etype, src, dst, slot) if slot else edge_query(etype, src, dst, key)
+            self._write(query, rows if slot else _dedupe(rows, ("src", "dst"), key))
+            self.counts[etype] += len(rows)
+        self._nodes.clear()
+        self._edges.clear()
+        self._pending = 0
+
+    def _write(self, query: str, rows: list[dict[str, Any]]) -> None:
+        self.graph.write_rows(query, rows, self.batch_size, now=self.now, run=self.ingest_run)
+
+
+def _dedupe(rows: list[dict[str, Any]], fields: tuple[str, ...], key: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Merge rows for the same identity (later props win) so one batch never
+    MERGEs the same thing twice."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        ident = tuple(row[f] for f in fields) + tuple(json.dumps(row["props"].get(k)) for k in key)
+        if ident in merged:
+            merged[ident]["props"] = {**merged[ident]["props"], **row["props"]}
+        else:
+            merged[ident] = {**row, "props": dict(row["props"])}
+    return list(merged.values())

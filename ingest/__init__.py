@@ -1,0 +1,1 @@
+"""Source adapters: each reads one kind of source and yields plain records (ingest.records)."""
