@@ -11,6 +11,7 @@ from graph.connection import Graph
 from graph.errors import UsageError
 from graph.schema import FULLTEXT_INDEX
 
+_WORDS = re.compile(r"[\s\-/:@]+")
 _LUCENE_SPECIAL = re.compile(r'([+\-!(){}\[\]^"~*?:\\/&|])')
 
 _EXACT = """
@@ -30,8 +31,9 @@ RETURN node.uid AS ref, [l IN labels(node) WHERE l <> 'Node'][0] AS label, node.
 
 
 def lucene_query(text: str) -> str:
-    """Every word must match, as a prefix (``cust`` finds ``customers.csv``)."""
-    words = [_LUCENE_SPECIAL.sub(r"\\\1", w) for w in text.lower().split()]
+    """Every word must match inside a token (``cust`` finds ``customers.csv``);
+    words split where the index's analyzer splits (spaces, ``-``, ``/``, ``:``, ``@``)."""
+    words = [_LUCENE_SPECIAL.sub(r"\\\1", w) for w in _WORDS.split(text.lower()) if w]
     return " AND ".join(f"*{w}*" if len(w) >= 3 else f"{w}*" for w in words)
 
 
