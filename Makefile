@@ -1,0 +1,54 @@
+# provex: `make demo` runs the main job, `make test` passes the tests.
+# Both set up everything themselves: a virtualenv with provex, the Neo4j jars
+# (fetched once with Maven), a running Neo4j.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+WORK   := .work
+export PROVEX_HOME ?= $(HOME)/.local/share/provex
+
+.PHONY: demo test setup neo4j ingest-sample app sample bench system-deps clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+# Debian's Chromium for the real-browser test (the test skips without it).
+system-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "note: could not install chromium; the browser test will be skipped"; \
+	  else echo "note: /usr/bin/chromium missing (apt-get install chromium); the browser test will be skipped"; fi; \
+	fi
+
+neo4j: setup
+	$(BIN)/provex neo4j start
+
+# The sample story: the DVC repository comes out of its git bundle into .work/
+ingest-sample: neo4j
+	$(BIN)/python sample_data/restore.py $(WORK)/sample
+	$(BIN)/provex ingest --config $(WORK)/sample/provex.toml
+
+demo: ingest-sample
+	@echo
+	@echo "Sample story ingested. Try:  $(BIN)/provex ask  |  $(BIN)/provex search cl-"
+	@echo "Serving the app (Ctrl-C to stop; Neo4j keeps running: $(BIN)/provex neo4j stop)"
+	$(BIN)/provex app
+
+test: setup system-deps
+	$(BIN)/python -m pytest -q
+
+sample: setup
+	$(BIN)/python sample_data/generate.py
+
+bench: neo4j
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(WORK) .pytest_cache
