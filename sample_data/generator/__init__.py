@@ -1,0 +1,1 @@
+"""Deterministic generator of the provex credit-scoring sample (see ../README.md)."""

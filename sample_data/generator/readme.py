@@ -1,0 +1,132 @@
+"""Writes expected.json (ground truth) and README.md (story + answers) from the same dict."""
+import json
+from pathlib import Path
+
+from . import story
+
+TEMPLATE = (Path(__file__).parent / "README.template.md")
+
+
+def _mv(versions, name, v):
+    return f"{name}@{v}"
+
+
+def expected(steps, locks, versions, history, complaint, impact, scoring, online_limits,
+             review_limits, review, after_fix) -> dict:
+    by_key = {s["key"]: s for s in steps}
+    e, f, d = locks["e"], locks["f"], locks["d"]
+    raw = f"data/raw/transactions/{story.BAD_MONTH}.csv"
+    prep = f"data/prepared/transactions/{story.BAD_MONTH}.csv"
+
+    def data_versions(lock):
+        return {
+            "raw": {"path": raw, "md5": lock["stages"][f"prepare@{story.BAD_MONTH}"]["deps"][0]["md5"]},
+            "prepared": {"path": prep, "md5": lock["stages"][f"prepare@{story.BAD_MONTH}"]["outs"][0]["md5"]},
+            "features": {"path": "data/features/purchase_features.csv",
+                         "md5": lock["stages"]["purchase_features"]["outs"][0]["md5"]},
+            "scoring_model": {"path": "models/scoring.pkl",
+                              "md5": lock["stages"]["train_scoring"]["outs"][0]["md5"]},
+            "credit_limit_model": {"path": "models/credit_limit.pkl",
+                                   "md5": lock["stages"]["train_credit_limit"]["outs"][0]["md5"]},
+        }
+    assert e["stages"][f"prepare@{story.BAD_MONTH}"]["deps"][0]["path"] == raw
+    household, good, bad = complaint
+    ver = {f"{n}@{v}": {k: val for k, val in info.items()} for (n, v), info in sorted(
+        versions.items(), key=lambda kv: (kv[0][0], int(kv[0][1])))}
+    cl_d = {x["path"]: x["md5"] for x in d["stages"]["train_credit_limit"]["deps"]}
+    cl_e = {x["path"]: x["md5"] for x in e["stages"]["train_credit_limit"]["deps"]}
+    pf_d = d["stages"]["purchase_features"]
+    pf_e = e["stages"]["purchase_features"]
+    all_limits = online_limits + review_limits
+    overrides = [r for r in all_limits if "override" in r]
+    affected = impact["affected_ids"]
+    return {
+        "story": "Credit limits 20x lower than the spouse's: one 2026-02 transactions file was "
+                 "delivered in cents; models trained on it were in production 2026-03-10..19.",
+        "dvc_repo": {"bundle": "sample_data/credit-dvc.bundle", "branch": "main",
+                     "dvc_cache": "sample_data/dvc-cache.tar.gz",
+                     "commits": [{k: s[k] for k in ("key", "sha", "time", "author", "message")}
+                                 for s in steps]},
+        "bad_commit": by_key["e"]["sha"], "fix_commit": by_key["f"]["sha"],
+        "bad_data_version": data_versions(e), "fixed_data_version": data_versions(f),
+        "bad_model_versions": [k for k, v in ver.items() if v["trained_on_bad_data"]],
+        "model_versions": ver,
+        "training_runs": {k: v["run_id"] for k, v in ver.items()},
+        "mlflow_git_commit_tag": "commit whose dvc.lock locks the run's training data and model",
+        "alias_history": history,
+        "complaint": {
+            "reported_at": story.COMPLAINT_TIME, "household_id": household,
+            "low_limit": _pred(bad), "spouse": _pred(good),
+            "ratio": round(good["cl"]["output"] / bad["cl"]["output"], 2),
+            "low_limit_after_fix": _pred(after_fix),
+        },
+        "what_changed_credit_limit_4_to_5": {
+            "from_commit": by_key["d"]["sha"], "to_commit": by_key["e"]["sha"],
+            "changed_training_deps": sorted(p for p in cl_e if cl_d.get(p) != cl_e[p]),
+            "purchase_features_params": {"from": pf_d.get("params"), "to": pf_e.get("params")},
+            "new_stages": sorted(set(e["stages"]) - set(d["stages"])),
+        },
+        "affected_predictions": {
+            "direct_by_model_version": impact["direct_by_model_version"],
+            "via_upstream_by_model_version": impact["via_upstream_by_model_version"],
+            "total": len(affected),
+            "credit_limit_total": sum(1 for r in all_limits if r["prediction_id"] in affected),
+            "customers": len(review),
+        },
+        "overrides": {"total": len(overrides),
+                      "credit_limit.jsonl": sum("override" in r for r in online_limits),
+                      "limit_review.csv": sum("override" in r for r in review_limits),
+                      "rule": "max-limit-cap", "max_limit": story.MAX_LIMIT},
+        "prediction_counts": {"scoring.jsonl": len(scoring),
+                              "credit_limit.jsonl": len(online_limits),
+                              "limit_review.csv": len(review_limits)},
+        "model_reference_variants": {
+            "scoring.jsonl model_id": sum("model_id" in r for r in scoring),
+            "credit_limit.jsonl model_uri": sum("model_uri" in r for r in online_limits),
+            "credit_limit.jsonl run_id": sum("run_id" in r for r in online_limits)},
+        "serving_at": {t: {"credit-scoring": _at(history, "credit-scoring", t),
+                           "credit-limit": _at(history, "credit-limit", t)}
+                       for t in ("2026-02-10T12:00:00Z", "2026-03-10T09:15:00Z",
+                                 story.SPOUSE_BAD_TIME, "2026-04-01T12:00:00Z")},
+    }
+
+
+def _at(history, name, t):
+    live = [h for h in history if h["model"] == name and h["from"] <= t]
+    return live[-1]["version"] if live else None
+
+
+def _pred(r):
+    return {"customer_id": r["customer_id"], "scoring_prediction": r["sc_id"],
+            "credit_limit_prediction": r["cl_id"], "timestamp": r["cl"]["timestamp"],
+            "credit_scoring_version": f"credit-scoring@{r['sc_version']}",
+            "credit_limit_version": f"credit-limit@{r['cl_version']}",
+            "score": r["score"], "credit_limit": r["cl"]["output"]}
+
+
+def write(root: Path, **kw) -> dict:
+    exp = expected(**kw)
+    (root / "expected.json").write_text(json.dumps(exp, indent=2) + "\n")
+    c, a = exp["complaint"], exp["affected_predictions"]
+    bad_e = exp["bad_data_version"]
+    steps = "\n".join(f"| {s['key']} | `{s['sha'][:12]}` | {s['time'][:10]} | {s['message']} |"
+                      for s in exp["dvc_repo"]["commits"])
+    versions = "\n".join(
+        f"| {k} | {v['step']} `{v['commit'][:12]}` | `{v['run_id']}` | "
+        f"{'**yes**' if v['trained_on_bad_data'] else 'no'} |"
+        for k, v in exp["model_versions"].items())
+    aliases = "\n".join(f"| {h['model']} | {h['version']} | {h['from']} | {h['to'] or '-'} |"
+                        for h in exp["alias_history"])
+    direct = ", ".join(f"{k}: {n}" for k, n in sorted(a["direct_by_model_version"].items()))
+    via = ", ".join(f"{k}: {n}" for k, n in sorted(a["via_upstream_by_model_version"].items()))
+    text = TEMPLATE.read_text().format(
+        steps=steps, versions=versions, aliases=aliases, direct=direct, via=via or "none",
+        c=c, low=c["low_limit"], fixed_low=c["low_limit_after_fix"], spouse=c["spouse"], a=a, o=exp["overrides"],
+        n=exp["prediction_counts"], v=exp["model_reference_variants"],
+        bad=bad_e, fixed=exp["fixed_data_version"], bad_commit=exp["bad_commit"],
+        fix_commit=exp["fix_commit"], diff=exp["what_changed_credit_limit_4_to_5"],
+        bad_versions=", ".join(exp["bad_model_versions"]),
+        low_recipe=exp["model_versions"][c["low_limit"]["credit_limit_version"]],
+        max_limit=int(story.MAX_LIMIT))
+    (root / "README.md").write_text(text)
+    return exp
