@@ -1,0 +1,212 @@
+"""The catalog of debugging questions (like datasette canned queries): each a
+name, a title, a one-line description, typed parameters, stable result
+columns and ONE read-only Cypher statement. The CLI (`provex ask`) and the
+app both run questions from here through :func:`ask`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from graph import questions_cypher as up
+from graph import questions_impact as down
+from graph.connection import Graph
+from graph.errors import UsageError
+from graph.refs import normalize_time, resolve
+
+DEFAULT_LIMIT = 1_000
+DEFAULT_TIMEOUT = 30.0
+PARAM_TYPES = ("ref", "str", "int", "datetime")
+_PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One question parameter. ``label``: node kind of a ``ref`` param.
+    Required unless it has a default or is ``optional`` (then null in Cypher)."""
+
+    name: str
+    type: str  # "ref" | "str" | "int" | "datetime"
+    description: str
+    default: object = None
+    label: str | None = None
+    optional: bool = False
+    choices: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is None and not self.optional
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    title: str
+    description: str
+    params: tuple[Param, ...]
+    columns: tuple[str, ...]
+    cypher: str
+
+
+def _ref(name: str, label: str, description: str) -> Param:
+    return Param(name, "ref", description, label=label)
+
+
+_PREDICTION = _ref("prediction", "Prediction", "the prediction, e.g. prediction:cl-000123")
+_MODEL_VERSION = _ref("model_version", "ModelVersion", "the model version, e.g. model:credit-limit@5")
+_DATA_VERSION = _ref("data_version", "DataVersion", "the data version, e.g. data:data/raw/tx.csv@3f2a (hash prefix)")
+
+_QUESTIONS = (
+    Question("prediction-provenance", "Where did this prediction come from?",
+             "The model version(s) behind a prediction (chained predictions and overrides included), its inputs, "
+             "and for each model: training run, params, training data with hashes, code commit, libraries.",
+             (_PREDICTION,), ("prediction", "hop", "aspect", "key", "value", "ref"), up.PREDICTION_PROVENANCE),
+    Question("model-training-data", "What data trained this model version?",
+             "Data versions (path, content hash) used by the training run, their DVC twins (SAME_AS) and the "
+             "upstream data of the stages that produced them, with stage, commit and producing run.",
+             (_MODEL_VERSION,),
+             ("depth", "path", "hash", "hash_kind", "data_version", "via", "stage", "commit", "producer_run"),
+             up.MODEL_TRAINING_DATA),
+    Question("reproduce-model", "How do I reproduce this model version?",
+             "The recipe as copyable steps: git commit, library versions, DVC data with locked hashes, stage "
+             "commands in order, training params, the metrics to expect.",
+             (_MODEL_VERSION,), ("step", "kind", "item", "command"), up.REPRODUCE_MODEL),
+    Question("data-origin", "How was this data version produced?",
+             "Every upstream data version with how it came to be: producing stage and command, commit, author; "
+             "raw inputs and imports are marked.",
+             (_DATA_VERSION,),
+             ("depth", "path", "hash", "data_version", "origin", "stage", "command", "commit", "author", "date"),
+             up.DATA_ORIGIN),
+    Question("impact-of-data", "What is affected by this data version?",
+             "Model versions trained on it (directly, through SAME_AS twins or downstream stages) and their "
+             "prediction counts per time window.",
+             (_DATA_VERSION, Param("window", "str", "time window for counts: day or hour", default="day",
+                                   choices=("day", "hour"))),
+             ("model_version", "model", "version", "runs_between", "window", "predictions"), down.IMPACT_OF_DATA),
+    Question("impacted-predictions", "Which predictions are affected by this data version?",
+             "The predictions of every model version trained on the data version (and predictions that used "
+             "them), optionally within a time range.",
+             (_DATA_VERSION,
+              Param("since", "datetime", "only predictions at or after this time", optional=True),
+              Param("until", "datetime", "only predictions before this time", optional=True)),
+             ("prediction", "timestamp", "subject_id", "output", "model_version", "via"), down.IMPACTED_PREDICTIONS),
+    Question("impact-of-library", "Which models used this library version?",
+             "Model versions trained in environments that require the library (any or one version), with their "
+             "prediction counts.",
+             (Param("library", "str", "library name, e.g. scikit-learn"),
+              Param("version", "str", "library version, e.g. 1.5.0 (all versions when omitted)", optional=True)),
+             ("library", "version", "model_version", "model", "model_version_number", "predictions"),
+             down.IMPACT_OF_LIBRARY),
+    Question("impact-of-commit", "What is affected by this code commit?",
+             "Runs at the commit, the data versions they produced, and the model versions downstream of either, "
+             "with prediction counts.",
+             (_ref("commit", "CodeVersion", "the commit, e.g. commit:abc123 (sha prefix)"),),
+             ("kind", "ref", "name", "hops", "predictions"), down.IMPACT_OF_COMMIT),
+    Question("diff-model-versions", "What changed between two model versions, upstream?",
+             "Side by side: training run, code commit, data versions (with upstream), stage commands and "
+             "params, training params, metrics, libraries.",
+             (_ref("a", "ModelVersion", "the first model version"), _ref("b", "ModelVersion", "the second model version")),
+             ("aspect", "key", "a", "b", "differs"), up.DIFF_MODEL_VERSIONS),
+    Question("serving-model-at", "Which version was serving at time T?",
+             "The version each alias of a model pointed at, at time T, with its predictions while it held the "
+             "alias and within ±window_hours of T.",
+             (_ref("model", "Model", "the registered model, e.g. model:credit-limit"),
+              Param("at", "datetime", "the time, e.g. 2026-03-18T20:12:00Z"),
+              Param("alias", "str", "only this alias (all aliases when omitted)", optional=True),
+              Param("window_hours", "int", "half-width of the prediction count window, hours", default=24)),
+             ("model", "alias", "model_version", "version", "valid_from", "valid_to",
+              "predictions_while_serving", "predictions_in_window"), down.SERVING_MODEL_AT),
+    Question("training-serving-skew", "Do training and serving use the same features?",
+             "Features of the training data versus features recorded at serving time (prediction groups and "
+             "logged inputs of up to 1,000 predictions).",
+             (_MODEL_VERSION,), ("feature", "in_training", "in_serving", "status"), down.TRAINING_SERVING_SKEW),
+    Question("models-in-chain", "Which models were involved in this prediction?",
+             "Every model version behind a prediction, including chained upstream predictions, with outputs "
+             "and overrides.",
+             (_PREDICTION,),
+             ("hop", "prediction", "model", "version", "model_version", "unresolved", "output", "override"),
+             up.MODELS_IN_CHAIN),
+    Question("lineage-gaps", "Where is the lineage incomplete?",
+             "Counts and examples of: versions with no source run, runs with no data or no commit, predictions "
+             "with no resolvable model, stages never run, data with no producer, placeholders.",
+             (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS),
+)
+
+CATALOG: dict[str, Question] = {q.name: q for q in _QUESTIONS}
+
+
+def cypher_params(q: Question) -> set[str]:
+    """The ``$names`` used in a question's Cypher."""
+    return set(_PARAM_RE.findall(q.cypher))
+
+
+def get(name: str) -> Question:
+    """A question by name; UsageError listing the names otherwise."""
+    if name not in CATALOG:
+        raise UsageError(f"Unknown question {name!r}. Known: {', '.join(CATALOG)} (see `provex ask`).")
+    return CATALOG[name]
+
+
+def usage(q: Question) -> str:
+    """``--param`` usage of a question, e.g. ``model_version=REF [window=day]``."""
+    parts = [f"{p.name}={p.type.upper()}" if p.required else f"[{p.name}={p.type.upper()}]" for p in q.params]
+    return " ".join(parts)
+
+
+def bind(graph: Graph, q: Question, params: Mapping[str, object]) -> dict[str, Any]:
+    """Checked Cypher parameters: names known, required ones given, values of
+    the declared type, REFs resolved to uids. UsageError names the problem."""
+    known = {p.name for p in q.params}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "no parameters"
+        raise UsageError(f"Question {q.name!r} has no parameter {', '.join(map(repr, unknown))}; it takes: {takes}.")
+    values: dict[str, Any] = {}
+    for p in q.params:
+        raw = params.get(p.name)
+        if raw is None or raw == "":
+            if p.required:
+                raise UsageError(f"Question {q.name!r} needs --param {p.name}=... ({p.type}: {p.description}).")
+            values[p.name] = p.default
+            continue
+        values[p.name] = _convert(graph, q, p, raw)
+    return values
+
+
+def _convert(graph: Graph, q: Question, p: Param, raw: object) -> Any:
+    if p.type == "ref":
+        return resolve(graph, str(raw), labels=(p.label,) if p.label else ())["uid"]
+    if p.type == "int":
+        if isinstance(raw, bool) or not str(raw).strip().lstrip("-").isdigit():
+            raise UsageError(f"Parameter {p.name!r} of {q.name!r} must be an integer, got {raw!r}.")
+        return int(str(raw).strip())
+    if p.type == "datetime":
+        return normalize_time(raw, p.name)
+    text = str(raw)
+    if p.choices and text not in p.choices:
+        raise UsageError(f"Parameter {p.name!r} of {q.name!r} must be one of {', '.join(p.choices)}, got {text!r}.")
+    return text
+
+
+def ask(
+    graph: Graph,
+    name: str,
+    params: Mapping[str, object],
+    *,
+    limit: int = DEFAULT_LIMIT,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> pd.DataFrame:
+    """Run a catalog question read-only; rows with exactly its columns.
+    ``df.attrs["truncated"]`` says whether ``limit`` cut rows."""
+    q = get(name)
+    values = bind(graph, q, params)
+    rows, truncated = graph.read_bounded(q.cypher, values, limit=limit, timeout=timeout)
+    df = pd.DataFrame(rows, columns=list(q.columns))
+    df.attrs["truncated"] = truncated
+    df.attrs["question"] = q.name
+    return df

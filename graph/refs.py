@@ -1,0 +1,127 @@
+"""Turning a REF a person typed into one node: exact uid, unique uid prefix,
+or a natural key (prediction id, run id, commit sha prefix, data hash prefix).
+
+Also the one place that says how a node is named for people (``display_name``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from graph.connection import Graph
+from graph.errors import UsageError
+from graph.model import KINDS
+
+MAX_SHOWN = 5  # candidates named in an "ambiguous" message
+
+_NODE = "n.uid AS uid, [l IN labels(n) WHERE l <> 'Node'][0] AS label, properties(n) AS props"
+
+_EXACT = f"MATCH (n:Node {{uid: $ref}}) RETURN {_NODE}"
+
+_PREFIX = f"MATCH (n:Node) WHERE n.uid STARTS WITH $ref RETURN {_NODE} LIMIT $limit"
+
+# Natural keys people copy from logs and UIs, tried when the REF has no uid
+# match: exact keys first, then prefixes of commit shas and content hashes.
+_KEYS = f"""
+MATCH (n:Prediction) WHERE n.prediction_id = $ref RETURN {_NODE} LIMIT $limit
+UNION
+MATCH (n:Run) WHERE n.run_id = $ref RETURN {_NODE} LIMIT $limit
+UNION
+MATCH (n:LoggedModel) WHERE n.model_id = $ref RETURN {_NODE} LIMIT $limit
+"""
+
+_KEY_PREFIXES = f"""
+MATCH (n:CodeVersion) WHERE n.sha STARTS WITH $ref RETURN {_NODE} LIMIT $limit
+UNION
+MATCH (n:DataVersion) WHERE n.hash STARTS WITH $ref RETURN {_NODE} LIMIT $limit
+"""
+
+
+def display_name(label: str | None, props: Mapping[str, Any]) -> str:
+    """A short human name for a node: ``credit-limit v3``, a path, an id."""
+    if label == "ModelVersion" and props.get("name") is not None:
+        return f"{props['name']} v{props.get('version', '?')}"
+    if label == "DataVersion" and props.get("path"):
+        digest = str(props.get("hash") or "")[:8]
+        return f"{props['path']}@{digest}" if digest else str(props["path"])
+    if label == "CodeVersion" and props.get("sha"):
+        return str(props["sha"])[:10]
+    if label == "Library" and props.get("name"):
+        return f"{props['name']}=={props.get('version', '?')}"
+    for key in ("name", "prediction_id", "rule", "path", "run_id", "model_id", "hour"):
+        if props.get(key) not in (None, ""):
+            return str(props[key])
+    uid = str(props.get("uid", ""))
+    return uid.split(":", 1)[-1] if uid else ""
+
+
+def _hit(row: Mapping[str, Any]) -> dict[str, Any]:
+    props = row["props"] or {}
+    return {"uid": row["uid"], "label": row["label"], "name": display_name(row["label"], props)}
+
+
+def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, Any]:
+    """One node for ``ref``: ``{"uid", "label", "name"}``.
+
+    ``labels`` (optional) narrows the candidates to those node kinds. Raises
+    :class:`UsageError` when nothing matches or the REF is ambiguous.
+    """
+    ref = str(ref).strip()
+    if not ref:
+        raise UsageError("Empty REF: give a node reference such as prediction:<id> or model:<name>@<version>.")
+    for label in labels:
+        if label not in KINDS:
+            raise UsageError(f"Unknown node kind {label!r}; known: {', '.join(KINDS)}.")
+    for query in (_EXACT, _PREFIX, _KEYS, _KEY_PREFIXES):
+        rows = graph.read(query, {"ref": ref, "limit": MAX_SHOWN + 1})
+        hits = [_hit(r) for r in rows if not labels or r["label"] in labels]
+        if len(hits) == 1 or (hits and query == _EXACT):
+            return hits[0]
+        if len(hits) > 1:
+            raise UsageError(_ambiguous(ref, hits))
+        if rows and labels:
+            found = ", ".join(sorted({f"{r['uid']} ({r['label']})" for r in rows})[:MAX_SHOWN])
+            raise UsageError(f"REF {ref!r} names {found}, not a {' or '.join(labels)}.")
+    raise UsageError(f"No node matches REF {ref!r}. Try `provex search {ref}`.")
+
+
+def _ambiguous(ref: str, hits: list[dict[str, Any]]) -> str:
+    shown = ", ".join(sorted(h["uid"] for h in hits)[:MAX_SHOWN])
+    more = " ..." if len(hits) > MAX_SHOWN else ""
+    return f"REF {ref!r} is ambiguous: {shown}{more}. Give more of the id (see `provex search {ref}`)."
+
+
+# ---- times people type, and times stored in the graph ----------------------
+
+_HOUR_RE = r"\\d{4}-\\d{2}-\\d{2}T\\d{2}"
+_ISO_RE = r"\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?)?(Z|[+-]\\d{2}:?\\d{2})?"
+
+
+def normalize_time(value: object, name: str = "time") -> str:
+    """An ISO 8601 time (``2026-03-10``, ``2026-03-10T09:30Z``, ...) as a
+    UTC ISO string; naive times are taken as UTC. UsageError otherwise."""
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"Parameter {name!r} must be an ISO 8601 time such as 2026-03-10T09:30:00Z, got {text!r}."
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).isoformat()
+
+
+def ts(expr: str) -> str:
+    """Cypher turning a stored time (ISO text, ``YYYY-MM-DDTHH`` hour bucket,
+    or epoch milliseconds) into a datetime; null when absent or unreadable."""
+    return (
+        f"CASE WHEN {expr} IS NULL THEN null "
+        f"WHEN valueType({expr}) STARTS WITH 'INTEGER' THEN datetime({{epochMillis: {expr}}}) "
+        f"WHEN NOT valueType({expr}) STARTS WITH 'STRING' THEN null "
+        f"WHEN {expr} =~ '{_HOUR_RE}' THEN datetime({expr} + ':00:00Z') "
+        f"WHEN {expr} =~ '{_ISO_RE}' THEN datetime(replace({expr}, ' ', 'T')) "
+        "ELSE null END"
+    )
