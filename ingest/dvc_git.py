@@ -1,0 +1,188 @@
+"""Where DVC metadata comes from: the commits of a git repository, or one plain
+folder. Both are seen as :class:`Snapshot`s (a set of files that can be read).
+
+Git is driven through its CLI: ``git log`` lists the commits that touched DVC
+files, ``git ls-tree`` lists a commit's files, and one long-lived
+``git cat-file --batch`` reads blobs (cached by blob id, so a file that did not
+change between commits is read once).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from graph.errors import SourceError, UsageError
+
+#: Pathspecs of the files that make a commit interesting to DVC.
+DVC_PATHSPECS = (":(glob)**/dvc.yaml", ":(glob)**/dvc.lock", ":(glob)**/*.dvc")
+_SKIP_DIRS = {"node_modules", "__pycache__"}
+
+
+def is_dvc_file(path: str) -> bool:
+    """dvc.yaml, dvc.lock or a ``*.dvc`` file (not the ``.dvc/`` folder)."""
+    name = PurePosixPath(path).name
+    return name in ("dvc.yaml", "dvc.lock") or (name.endswith(".dvc") and name != ".dvc")
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    parent: str | None
+    author: str
+    email: str
+    date: str  # ISO 8601, as git prints %aI
+    message: str
+
+
+@dataclass
+class Snapshot:
+    """The files of one commit (or of the folder); ``label`` is the sha or "snapshot"."""
+
+    label: str
+    commit: Commit | None
+    files: dict[str, str] = field(default_factory=dict)  # repo-relative path -> blob id (git) or ""
+    reader: object = None
+
+    def dvc_files(self) -> list[str]:
+        return sorted(p for p in self.files if is_dvc_file(p))
+
+    def exists(self, path: str) -> bool:
+        return path in self.files
+
+    def blob(self, path: str) -> str:
+        """A key that changes when the file's content changes."""
+        return self.files.get(path, "") or f"{self.label}:{path}"
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self.files:
+            return None
+        return self.reader.read(self, path)  # type: ignore[union-attr]
+
+
+class FolderReader:
+    """One snapshot of a plain folder (or of a git work tree without commits)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def snapshot(self) -> Snapshot:
+        files: dict[str, str] = {}
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
+            rel = Path(dirpath).relative_to(self.root)
+            for name in filenames:
+                files[(rel / name).as_posix()] = ""
+        return Snapshot("snapshot", None, files, self)
+
+    def read(self, snap: Snapshot, path: str) -> bytes | None:
+        try:
+            return (self.root / path).read_bytes()
+        except OSError:
+            return None
+
+
+class GitReader:
+    """Commits and files of a git repository, read through the git CLI."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._blobs: dict[str, bytes] = {}
+        self._cat: subprocess.Popen[bytes] | None = None
+
+    def git(self, *args: str) -> str:
+        done = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True)
+        if done.returncode:
+            raise GitError(done.stderr.decode("utf-8", "replace").strip())
+        return done.stdout.decode("utf-8", "replace")
+
+    def commits(self, rev: str | None) -> list[Commit]:
+        """Commits that touched DVC files, oldest first."""
+        fmt = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
+        try:
+            out = self.git("log", "--reverse", "--topo-order", f"--format={fmt}", rev or "HEAD", "--", *DVC_PATHSPECS)
+        except GitError as exc:
+            raise UsageError(f"{self.root}: git cannot read revision {rev or 'HEAD'!r} ({exc}). "
+                             "Give --rev as a commit, branch or range such as v1..main.") from None
+        commits = []
+        for chunk in out.split("\x1e")[1:]:
+            sha, parents, author, email, date, message = (chunk.split("\x00") + [""] * 6)[:6]
+            commits.append(Commit(sha, parents.split()[0] if parents.split() else None, author, email, date,
+                                  message.strip()))
+        return commits
+
+    def snapshot(self, commit: Commit) -> Snapshot:
+        return Snapshot(commit.sha, commit, self._tree(commit.sha), self)
+
+    def parent_snapshot(self, commit: Commit) -> Snapshot | None:
+        if not commit.parent:
+            return None
+        return Snapshot(commit.parent, None, self._tree(commit.parent), self)
+
+    def _tree(self, sha: str) -> dict[str, str]:
+        files: dict[str, str] = {}
+        for row in self.git("ls-tree", "-r", "-z", sha).split("\x00"):
+            meta, _, path = row.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob":
+                files[path] = parts[2]
+        return files
+
+    def read(self, snap: Snapshot, path: str) -> bytes | None:
+        blob = snap.files.get(path)
+        if not blob:
+            return None
+        if blob not in self._blobs:
+            self._blobs[blob] = self._cat_file(blob)
+        return self._blobs[blob]
+
+    def _cat_file(self, blob: str) -> bytes:
+        if self._cat is None:
+            self._cat = subprocess.Popen(["git", "-C", str(self.root), "cat-file", "--batch"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self._cat.stdin and self._cat.stdout
+        self._cat.stdin.write(blob.encode() + b"\n")
+        self._cat.stdin.flush()
+        header = self._cat.stdout.readline().split()
+        if len(header) < 3 or header[1] == b"missing":
+            return b""
+        data = self._cat.stdout.read(int(header[2]))
+        self._cat.stdout.read(1)  # the newline after the content
+        return data
+
+    def close(self) -> None:
+        if self._cat is not None:
+            self._cat.stdin.close()  # type: ignore[union-attr]
+            self._cat.wait()
+            self._cat = None
+
+    def scope(self) -> str:
+        """The project name: the origin remote's basename, else the folder name."""
+        try:
+            url = self.git("remote", "get-url", "origin").strip()
+        except GitError:
+            url = ""
+        name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git") if url else ""
+        return name or self.root.name
+
+
+class GitError(Exception):
+    """git said no; the message is git's own."""
+
+
+def open_source(path: str | Path) -> FolderReader | GitReader:
+    """A GitReader when ``path`` is the top of a git repository with commits,
+    else a FolderReader (one snapshot)."""
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise SourceError(f"{root}: not a readable folder. Give the path of a DVC project (a git repository "
+                          "or a folder with dvc.yaml / dvc.lock / *.dvc files).")
+    reader = GitReader(root)
+    try:
+        top = Path(reader.git("rev-parse", "--show-toplevel").strip()).resolve()
+        reader.git("rev-parse", "--verify", "-q", "HEAD")
+    except (GitError, FileNotFoundError):
+        return FolderReader(root)
+    return reader if top == root else FolderReader(root)
