@@ -1,0 +1,181 @@
+"""MLflow adapter: any tracking store or server, read through ``MlflowClient``.
+
+``read(tracking_uri, experiments=..., state=...)`` yields the experiments,
+runs (params, metrics, tags, dataset inputs, git commit, user), MLflow 3
+logged models, the model registry (versions, aliases, old-style stages) and
+the models' library environments. Tracking URIs: ``http(s)://`` servers,
+``sqlite:///...`` databases and file stores (``file:///.../mlruns`` or a plain
+path). Only what changed since the last ingest of the same URI is read (see
+the ``Watermark`` records). Runs are in :mod:`ingest.mlflow_runs`, the
+registry in :mod:`ingest.mlflow_registry`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from graph.errors import SourceError
+from ingest.records import Flag, Record, Watermark
+
+PAGE = 200  # rows per search_* page
+PROBE_TIMEOUT = "5"  # seconds for the reachability probe of an http server
+
+
+class Store:
+    """One tracking URI: its kind, the URI handed to MLflow, and a local root
+    for file stores (used to find moved artifacts and relative data files)."""
+
+    def __init__(self, uri: str) -> None:
+        self.given = uri
+        self.kind, self.uri, self.root = _classify(uri)
+
+    @property
+    def scope(self) -> str:
+        """The URI that scopes experiment uids (absolute for local stores)."""
+        return self.uri
+
+
+def _classify(uri: str) -> tuple[str, str, Path | None]:
+    """(kind, uri for MlflowClient, local root) for a tracking URI."""
+    text = uri.strip()
+    if not text:
+        raise SourceError("Empty MLflow tracking URI. Pass --tracking-uri http://host:5000, sqlite:///mlflow.db or a path to mlruns.")
+    parsed = urlparse(text)
+    if parsed.scheme in ("http", "https"):
+        return "http", text.rstrip("/"), None
+    if parsed.scheme == "sqlite":
+        path = Path(unquote(text.removeprefix("sqlite:///"))).expanduser()
+        if not path.is_file():
+            raise SourceError(f"MLflow database {text} not found ({path} is not a file). Check the path; "
+                              "provex never creates an empty store.")
+        return "sqlite", f"sqlite:///{path.resolve()}", path.resolve().parent
+    if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
+        path = Path(unquote(parsed.path) if parsed.scheme == "file" else text).expanduser()
+        if not path.is_dir():
+            raise SourceError(f"MLflow file store {text} not found ({path} is not a folder). "
+                              "Point --tracking-uri at the mlruns folder.")
+        return "file", path.resolve().as_uri(), path.resolve()
+    if parsed.scheme in ("postgresql", "mysql", "mssql") or "+" in parsed.scheme:
+        return "sql", text, None
+    raise SourceError(f"Unsupported MLflow tracking URI {text}: use http(s)://..., sqlite:///..., "
+                      "a database URI, or a path to an mlruns folder.")
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@contextlib.contextmanager
+def _default_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's file registry opens ``MlflowClient()`` with the *default* URI
+    (which would create ./mlflow.db); point the default at this store."""
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved = getattr(tracking_utils, "_tracking_uri", None)
+    if saved is not None:
+        tracking_utils._tracking_uri = uri
+    try:
+        yield
+    finally:
+        if saved is not None:
+            tracking_utils._tracking_uri = saved
+
+
+def store_env(store: Store) -> dict[str, str]:
+    """Environment needed to read ``store`` (file stores need an explicit opt-in)."""
+    env = {"MLFLOW_TRACKING_URI": store.uri, "MLFLOW_REGISTRY_URI": store.uri}
+    if store.kind == "file":
+        env["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    return env
+
+
+def make_client(store: Store) -> Any:
+    """An MlflowClient for the store; SourceError when it cannot be reached."""
+    from mlflow.tracking import MlflowClient
+
+    probe_env = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": PROBE_TIMEOUT}
+    try:
+        with environment(probe_env), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            client = MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
+            client.search_experiments(max_results=1)
+    except Exception as exc:  # any failure here means the whole source is unusable
+        raise SourceError(f"Cannot read MLflow tracking URI {store.given}: {_short(exc)}. "
+                          "Check that the server is running / the path is right"
+                          " (an old sqlite store may need `mlflow db upgrade` on a copy).") from None
+    return client
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def iso(ms: int | float | None) -> str | None:
+    """Epoch milliseconds as an ISO-8601 UTC string (millisecond precision)."""
+    if ms is None or ms == "" or int(ms) <= 0:
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def paged(search: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
+    """Every item of an MLflow ``search_*`` call, page by page."""
+    token = None
+    while True:
+        page = search(max_results=PAGE, page_token=token, **kwargs)
+        yield from page
+        token = getattr(page, "token", None)
+        if not token:
+            return
+
+
+def read(
+    tracking_uri: str,
+    *,
+    experiments: tuple[str, ...] | list[str] = (),
+    state: dict[str, Any] | None = None,
+    data_root: str | None = None,
+) -> Iterator[Record]:
+    """Yield records for one tracking store (``experiments``: names to limit
+    the runs to; ``data_root``: folder that relative dataset paths are
+    resolved against to recompute their md5, default the file store's parent)."""
+    from ingest import mlflow_registry, mlflow_runs
+
+    store = Store(tracking_uri)
+    state = dict(state or {})
+    with environment(store_env(store)), _default_tracking_uri(store.uri), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client = make_client(store)
+        if store.kind == "file":
+            yield Flag("file-store-opt-in", f"MLflow 3 opens file stores only with MLFLOW_ALLOW_FILE_STORE=true; "
+                       f"provex set it while reading {store.given} and restored it afterwards.", store.given)
+        root = Path(data_root) if data_root else (store.root.parent if store.kind == "file" and store.root else None)
+        ctx = mlflow_runs.Context(client, store, root, state)
+        exps = yield from mlflow_runs.experiments(ctx, experiments)
+        yield from mlflow_runs.runs(ctx, exps)
+        yield from mlflow_registry.logged_models(ctx, [e.experiment_id for e in exps])
+        yield from mlflow_registry.registry(ctx)
+        for name, value in ctx.watermarks.items():
+            yield Watermark(name, value)

@@ -1,0 +1,192 @@
+"""MLflow 3 logged models and the model registry as records: LoggedModel,
+Model, ModelVersion, time-ranged aliases and stages (``HAS_ALIAS``), and each
+model's library Environment. Used by :mod:`ingest.mlflow`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graph import model
+from ingest.mlflow_env import environment_for
+from ingest.mlflow_runs import Context, _short
+from ingest.mlflow import iso, paged
+from ingest.records import Edge, Flag, Node, Record, Reject
+
+NO_STAGE = ("None", "", None, "Archived")
+
+
+def logged_models(ctx: Context, experiment_ids: list[str]) -> Iterator[Record]:
+    """MLflow 3 logged models updated since the last ingest."""
+    since = int(ctx.state.get("logged_models_ms", 0))
+    newest = since
+    try:
+        found = list(paged(ctx.client.search_logged_models, experiment_ids=experiment_ids)) if experiment_ids else []
+    except Exception as exc:
+        yield Flag("logged-models-unavailable", f"{ctx.source} does not list logged models "
+                   f"(MLflow < 3?): {_short(exc)}", ctx.source)
+        return
+    for lm in found:
+        updated = int(lm.last_updated_timestamp or lm.creation_timestamp or 0)
+        if updated <= since:
+            continue
+        try:
+            yield from _logged_model(ctx, lm)
+        except Exception as exc:
+            yield Reject(ctx.source, None, f"logged model {lm.model_id}: {_short(exc)}", lm.model_id)
+            continue
+        newest = max(newest, updated)
+    ctx.watermarks["logged_models_ms"] = newest
+
+
+def _logged_model(ctx: Context, lm: Any) -> Iterator[Record]:
+    ref = model.logged_model(lm.model_id)
+    props: dict[str, Any] = {
+        "model_id": lm.model_id, "name": lm.name, "run_id": lm.source_run_id or None,
+        "experiment_id": lm.experiment_id, "status": str(lm.status), "model_type": lm.model_type,
+        "artifact_location": lm.artifact_location, "created_at": iso(lm.creation_timestamp),
+        "updated_at": iso(lm.last_updated_timestamp), "params": dict(lm.params or {}) or None,
+        "tags": dict(lm.tags or {}) or None, "tracking_uri": ctx.store.scope,
+    }
+    props.update({f"param.{k}": v for k, v in (lm.params or {}).items()})
+    props.update({f"metric.{m.key}": m.value for m in _latest_metrics(lm.metrics or [])})
+    yield Node(ref, props, ctx.source)
+    if lm.source_run_id:
+        yield Edge("WAS_GENERATED_BY", ref, model.run(lm.source_run_id), source=ctx.source)
+    yield from _uses_environment(ctx, ref, lm.artifact_location)
+
+
+def _latest_metrics(metrics: list[Any]) -> list[Any]:
+    """The last value of each metric key (by step, then timestamp)."""
+    best: dict[str, Any] = {}
+    for m in metrics:
+        cur = best.get(m.key)
+        if cur is None or (m.step or 0, m.timestamp or 0) >= (cur.step or 0, cur.timestamp or 0):
+            best[m.key] = m
+    return list(best.values())
+
+
+def _uses_environment(ctx: Context, ref: model.Ref, artifact_uri: str | None) -> Iterator[Record]:
+    env_ref = yield from environment_for(ctx, artifact_uri)
+    if env_ref is not None:
+        yield Edge("USED", ref, env_ref, source=ctx.source)
+
+
+def registry(ctx: Context) -> Iterator[Record]:
+    """Registered models (with aliases and stages, every time) and the versions
+    updated since the last ingest."""
+    try:
+        models = list(paged(ctx.client.search_registered_models))
+    except Exception as exc:
+        yield Flag("registry-unavailable", f"No model registry at {ctx.source}: {_short(exc)}", ctx.source)
+        return
+    since = int(ctx.state.get("models_ms", 0))
+    newest = since
+    for rm in models:
+        updated = int(rm.last_updated_timestamp or 0)
+        if updated > since:
+            yield _model_node(ctx, rm)
+            newest = max(newest, updated)
+        yield from _assignments(ctx, rm)
+    ctx.watermarks["models_ms"] = newest
+    yield from _versions(ctx)
+
+
+def _model_node(ctx: Context, rm: Any) -> Node:
+    return Node(model.model(rm.name), {
+        "name": rm.name, "description": rm.description or None, "created_at": iso(rm.creation_timestamp),
+        "updated_at": iso(rm.last_updated_timestamp), "tags": dict(rm.tags or {}) or None,
+        "tracking_uri": ctx.store.scope,
+    }, ctx.source)
+
+
+def _aliases(rm: Any) -> dict[str, str]:
+    """alias -> version, for both the dict (MLflow 3) and list (2.x) shapes."""
+    raw = getattr(rm, "aliases", None) or {}
+    if isinstance(raw, dict):
+        return {str(k): str(v) for k, v in raw.items()}
+    return {str(a.alias): str(a.version) for a in raw}
+
+
+def _assignments(ctx: Context, rm: Any) -> Iterator[Record]:
+    """Aliases and old-style stages as time-ranged HAS_ALIAS edges.
+
+    valid_from: the ingest time for aliases (MLflow keeps no alias timestamp);
+    the version's last update for stages (a stage transition updates it)."""
+    mref = model.model(rm.name)
+    for alias, version in sorted(_aliases(rm).items()):
+        yield Edge("HAS_ALIAS", mref, model.model_version(rm.name, version),
+                   {"alias": alias, "valid_from": ctx.ingest_time, "kind": "alias"},
+                   supersedes=("alias",), source=ctx.source)
+    for mv in getattr(rm, "latest_versions", None) or []:
+        if mv.current_stage in NO_STAGE:
+            continue
+        yield Edge("HAS_ALIAS", mref, model.model_version(rm.name, mv.version),
+                   {"alias": f"stage:{mv.current_stage}", "kind": "stage",
+                    "valid_from": iso(mv.last_updated_timestamp) or ctx.ingest_time},
+                   supersedes=("alias",), source=ctx.source)
+
+
+def _versions(ctx: Context) -> Iterator[Record]:
+    since = int(ctx.state.get("versions_ms", 0))
+    newest = since
+    try:
+        versions = list(paged(ctx.client.search_model_versions))
+    except Exception as exc:
+        yield Reject(ctx.source, None, f"model versions could not be listed: {_short(exc)}")
+        return
+    for mv in versions:
+        updated = int(mv.last_updated_timestamp or mv.creation_timestamp or 0)
+        if updated <= since:
+            continue
+        try:
+            yield from _version(ctx, mv)
+        except Exception as exc:
+            yield Reject(ctx.source, None, f"model version {mv.name}@{mv.version}: {_short(exc)}",
+                         f"{mv.name}@{mv.version}")
+            continue
+        newest = max(newest, updated)
+    ctx.watermarks["versions_ms"] = newest
+
+
+def _version(ctx: Context, mv: Any) -> Iterator[Record]:
+    ref = model.model_version(mv.name, mv.version)
+    model_id = getattr(mv, "model_id", None) or _source_model_id(mv.source)
+    props = {
+        "name": mv.name, "version": str(mv.version), "source": mv.source, "run_id": mv.run_id or None,
+        "model_id": model_id, "status": str(mv.status), "stage": mv.current_stage,
+        "aliases": sorted(str(a) for a in (mv.aliases or [])), "description": mv.description or None,
+        "created_at": iso(mv.creation_timestamp), "updated_at": iso(mv.last_updated_timestamp),
+        "tags": dict(mv.tags or {}) or None, "tracking_uri": ctx.store.scope,
+    }
+    yield Node(ref, props, ctx.source)
+    yield Edge("VERSION_OF", ref, model.model(mv.name), source=ctx.source)
+    if mv.run_id:
+        yield Edge("WAS_GENERATED_BY", ref, model.run(mv.run_id), source=ctx.source)
+    if model_id:
+        yield Edge("WAS_DERIVED_FROM", ref, model.logged_model(model_id), source=ctx.source)
+    parent = _source_version(mv.source)
+    if parent:
+        yield Edge("WAS_DERIVED_FROM", ref, model.model_version(*parent), {"via": "source"}, source=ctx.source)
+    yield from _uses_environment(ctx, ref, _download_uri(ctx, mv))
+
+
+def _source_version(source: str | None) -> tuple[str, str] | None:
+    """``models:/<name>/<version>`` -> (name, version); other sources -> None."""
+    if not source or not source.startswith("models:/"):
+        return None
+    name, _, version = source.removeprefix("models:/").rpartition("/")
+    return (name, version) if name and version.isdigit() else None
+
+
+def _source_model_id(source: str | None) -> str | None:
+    """``models:/m-<id>`` (an MLflow 3 logged model) -> its model_id."""
+    rest = (source or "").removeprefix("models:/") if (source or "").startswith("models:/") else ""
+    return rest if rest.startswith("m-") and "/" not in rest else None
+
+
+def _download_uri(ctx: Context, mv: Any) -> str | None:
+    try:
+        return ctx.client.get_model_version_download_uri(mv.name, str(mv.version))
+    except Exception:
+        return getattr(mv, "storage_location", None) or mv.source

@@ -1,0 +1,241 @@
+"""MLflow experiments and runs as records: Experiment, Run (params, metrics,
+tags, user, git commit, nested runs), dataset inputs (DataVersion, Dataset,
+Feature) and run outputs (LoggedModel). Used by :mod:`ingest.mlflow`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from graph import model
+from ingest.mlflow import Store, iso, now_iso, paged
+from ingest.records import Edge, Flag, Node, Record, Reject
+
+OPEN_STATUSES = ("RUNNING", "SCHEDULED")
+MAX_HISTORY_METRICS = 50  # step counts are read only for runs with at most this many metrics
+SKIP_TAGS = ("mlflow.log-model.history",)  # large JSON blobs that duplicate the logged models
+
+
+@dataclass
+class Context:
+    """What every reader needs: the client, the store, the old state, and the
+    watermarks to hand back."""
+
+    client: Any
+    store: Store
+    data_root: Path | None
+    state: dict[str, Any]
+    watermarks: dict[str, Any] = field(default_factory=dict)
+    ingest_time: str = field(default_factory=now_iso)
+    envs: dict[str, Any] = field(default_factory=dict)  # artifact location -> Environment ref or None
+    step_errors: list[str] = field(default_factory=list)  # runs whose metric history could not be read
+
+    @property
+    def source(self) -> str:
+        return self.store.given
+
+
+def experiments(ctx: Context, names: tuple[str, ...] | list[str]) -> Iterator[Record]:
+    """Experiment nodes; returns the experiments whose runs are to be read."""
+    from mlflow.entities import ViewType
+
+    if names:
+        found = []
+        for name in names:
+            exp = ctx.client.get_experiment_by_name(name)
+            if exp is None:
+                yield Flag("experiment-not-found", f"No experiment named {name!r} in {ctx.source}.", ctx.source)
+            else:
+                found.append(exp)
+    else:
+        found = list(paged(ctx.client.search_experiments, view_type=ViewType.ALL))
+    for exp in found:
+        yield Node(model.experiment(ctx.store.scope, exp.experiment_id), {
+            "name": exp.name, "experiment_id": exp.experiment_id, "tracking_uri": ctx.store.scope,
+            "artifact_location": exp.artifact_location, "lifecycle_stage": exp.lifecycle_stage,
+            "created_at": iso(getattr(exp, "creation_time", None)),
+            "tags": {k: v for k, v in (exp.tags or {}).items()} or None,
+        }, ctx.source)
+    return found
+
+
+def runs(ctx: Context, exps: list[Any]) -> Iterator[Record]:
+    """Runs of each experiment started after the watermark, plus runs that
+    were still open (or failed to read) at the last ingest."""
+    from mlflow.entities import ViewType
+
+    old = ctx.state.get("runs", {})
+    marks: dict[str, dict[str, Any]] = {}
+    if ctx.store.kind == "http":
+        yield Flag("metric-steps-skipped", f"Step counts of metrics are not read over HTTP ({ctx.source}): "
+                   "one request per metric would be too slow.", ctx.source)
+    for exp in exps:
+        mark = dict(old.get(exp.experiment_id, {"start_ms": 0, "retry": []}))
+        seen: set[str] = set()
+        found: list[Any] = []
+        query = f"attributes.start_time > {int(mark['start_ms'])}" if mark["start_ms"] else ""
+        try:
+            found = list(paged(ctx.client.search_runs, experiment_ids=[exp.experiment_id], filter_string=query,
+                               run_view_type=ViewType.ALL))
+        except Exception as exc:
+            yield Reject(ctx.source, None, f"experiment {exp.experiment_id} ({exp.name}): runs could not be "
+                         f"listed: {_short(exc)}. Check the store; other experiments are still read.")
+        for run_id in mark.get("retry", []):
+            if run_id not in {r.info.run_id for r in found}:
+                try:
+                    found.append(ctx.client.get_run(run_id))
+                except Exception as exc:
+                    yield Reject(ctx.source, None, f"run {run_id}: {_short(exc)}", run_id)
+        retry = []  # open or failed runs: read again next time
+        for run in found:
+            if run.info.run_id in seen:
+                continue
+            seen.add(run.info.run_id)
+            try:
+                yield from run_records(ctx, run)
+            except Exception as exc:
+                yield Reject(ctx.source, None, f"run {run.info.run_id}: {_short(exc)}. The run was skipped; "
+                             "fix it in MLflow and ingest again.", run.info.run_id)
+                retry.append(run.info.run_id)
+                continue
+            mark["start_ms"] = max(int(mark["start_ms"]), int(run.info.start_time or 0))
+            if str(run.info.status) in OPEN_STATUSES:
+                retry.append(run.info.run_id)
+        mark["retry"] = sorted(retry)
+        marks[exp.experiment_id] = mark
+    ctx.watermarks["runs"] = {**old, **marks}
+    if ctx.step_errors:
+        yield Flag("metric-steps-unavailable", f"Metric step counts could not be read for {len(ctx.step_errors)} "
+                   f"run(s) (e.g. {ctx.step_errors[0]}); their latest metric values are ingested.", ctx.source)
+
+
+def _short(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def run_records(ctx: Context, run: Any) -> Iterator[Record]:
+    """One run: the Run node and its edges, datasets and outputs."""
+    info, data = run.info, run.data
+    ref = model.run(info.run_id)
+    tags = dict(data.tags or {})
+    commit = tags.get("mlflow.source.git.commit")
+    user = getattr(info, "user_id", None) or tags.get("mlflow.user")
+    props: dict[str, Any] = {
+        "run_id": info.run_id, "name": getattr(info, "run_name", None) or tags.get("mlflow.runName"),
+        "kind": "mlflow-run", "tracking_uri": ctx.store.scope, "experiment_id": info.experiment_id,
+        "status": str(info.status), "lifecycle_stage": info.lifecycle_stage,
+        "start_time": iso(info.start_time), "end_time": iso(info.end_time), "user": user,
+        "artifact_uri": info.artifact_uri, "source_name": tags.get("mlflow.source.name"),
+        "source_type": tags.get("mlflow.source.type"), "git_commit": commit,
+        "params": dict(data.params) or None,
+        "tags": {k: v for k, v in tags.items() if k not in SKIP_TAGS} or None,
+    }
+    props.update({f"param.{k}": v for k, v in data.params.items()})
+    props.update({f"metric.{k}": v for k, v in data.metrics.items()})
+    props.update({f"tag.{k}": v for k, v in tags.items() if not k.startswith("mlflow.")})
+    props.update(_step_counts(ctx, info.run_id, list(data.metrics)))
+    yield Node(ref, props, ctx.source)
+    yield Edge("PART_OF", ref, model.experiment(ctx.store.scope, info.experiment_id), source=ctx.source)
+    if tags.get("mlflow.parentRunId"):
+        yield Edge("PART_OF", ref, model.run(tags["mlflow.parentRunId"]), source=ctx.source)
+    if user:
+        yield Node(model.agent(user), {"name": user, "kind": "user"}, ctx.source)
+        yield Edge("ASSOCIATED_WITH", ref, model.agent(user), source=ctx.source)
+    if commit:
+        yield Node(model.code_version(commit), {"sha": commit, "name": commit[:12]}, ctx.source)
+        yield Edge("USED", ref, model.code_version(commit), source=ctx.source)
+    yield from _datasets(ctx, ref, run)
+    yield from _model_io(ctx, ref, run)
+
+
+def _step_counts(ctx: Context, run_id: str, keys: list[str]) -> dict[str, int]:
+    """``metric_steps.<k>`` = length of each metric's history, for local stores."""
+    if ctx.store.kind == "http" or len(keys) > MAX_HISTORY_METRICS:
+        return {}
+    try:
+        return {f"metric_steps.{k}": len(ctx.client.get_metric_history(run_id, k)) for k in keys}
+    except Exception as exc:
+        ctx.step_errors.append(f"{run_id}: {_short(exc)}")
+        return {}
+
+
+def _datasets(ctx: Context, run_ref: model.Ref, run: Any) -> Iterator[Record]:
+    """Each dataset input: DataVersion (+ Dataset, Features) USED by the run."""
+    inputs = getattr(run, "inputs", None)
+    for item in getattr(inputs, "dataset_inputs", None) or []:
+        ds = item.dataset
+        source = _json(ds.source)
+        path = _source_path(source) or ds.name
+        ref = model.data_version(path, f"mlflow:{ds.digest}")
+        props = {"name": ds.name, "path": path, "hash": ds.digest, "hash_kind": "mlflow-digest",
+                 "source_type": ds.source_type, "source_uri": ds.source, "profile": ds.profile,
+                 "file_md5": _local_md5(ctx, path)}
+        yield Node(ref, props, ctx.source)
+        yield Node(model.dataset(path), {"path": path, "name": ds.name}, ctx.source)
+        yield Edge("VERSION_OF", ref, model.dataset(path), source=ctx.source)
+        context = {t.key: t.value for t in item.tags or []}.get("mlflow.data.context")
+        yield Edge("USED", run_ref, ref, {"context": context}, source=ctx.source)
+        for col in _columns(ds.schema):
+            yield Node(model.feature(col["name"]), {"name": col["name"]}, ctx.source)
+            yield Edge("HAS_FEATURE", ref, model.feature(col["name"]), {"type": col.get("type")}, source=ctx.source)
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _source_path(source: Any) -> str | None:
+    """The path or URI a dataset source points at, as given."""
+    if isinstance(source, dict):
+        for key in ("uri", "url", "path", "table_name", "delta_table_name"):
+            if isinstance(source.get(key), str) and source[key]:
+                return source[key]
+    return None
+
+
+def _columns(schema_text: str | None) -> list[dict[str, Any]]:
+    schema = _json(schema_text)
+    cols = schema.get("mlflow_colspec") if isinstance(schema, dict) else None
+    return [c for c in cols or [] if isinstance(c, dict) and c.get("name")]
+
+
+def _local_md5(ctx: Context, path: str) -> str | None:
+    """md5 of the dataset's file when it is on this machine (for linking to DVC)."""
+    parsed = urlparse(path)
+    if parsed.scheme == "file":
+        local = Path(unquote(parsed.path))
+    elif parsed.scheme:
+        return None
+    else:
+        local = Path(path)
+        if not local.is_absolute():
+            if ctx.data_root is None:
+                return None
+            local = ctx.data_root / local
+    if not local.is_file():
+        return None
+    digest = hashlib.md5()
+    with local.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _model_io(ctx: Context, run_ref: model.Ref, run: Any) -> Iterator[Record]:
+    """MLflow 3 run outputs (LoggedModel generated by the run) and model inputs."""
+    outputs = getattr(run, "outputs", None)
+    for out in getattr(outputs, "model_outputs", None) or []:
+        ref = model.logged_model(out.model_id)
+        yield Edge("WAS_GENERATED_BY", ref, run_ref, {"step": out.step}, source=ctx.source)
+    inputs = getattr(run, "inputs", None)
+    for inp in getattr(inputs, "model_inputs", None) or []:
+        yield Edge("USED", run_ref, model.logged_model(inp.model_id), source=ctx.source)
