@@ -85,6 +85,7 @@ def ingest(
                 watermarks[record.name] = record.value
     summary.counts = dict(writer.counts)
     summary.links = {**linking.run(graph), **resolve.run(graph)}
+    schema.refresh_search(graph)
     summary.rejects_files = write_rejects(summary.rejected, rejects)
     record_ingest(graph, summary, {**state, **watermarks})
     return summary

@@ -4,6 +4,8 @@ model's library Environment. Used by :mod:`ingest.mlflow`."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,12 +113,16 @@ def _aliases(rm: Any) -> dict[str, str]:
 def _assignments(ctx: Context, rm: Any) -> Iterator[Record]:
     """Aliases and old-style stages as time-ranged HAS_ALIAS edges.
 
-    valid_from: the ingest time for aliases (MLflow keeps no alias timestamp);
-    the version's last update for stages (a stage transition updates it)."""
+    valid_from: for aliases, the start of the open interval in the version's
+    ``alias.<alias>.history`` tag when a team records one, else the ingest time
+    (MLflow keeps no alias timestamp); for stages, the version's last update
+    (a stage transition updates it)."""
     mref = model.model(rm.name)
     for alias, version in sorted(_aliases(rm).items()):
+        since = _open_since(ctx, rm.name, version, alias)
         yield Edge("HAS_ALIAS", mref, model.model_version(rm.name, version),
-                   {"alias": alias, "valid_from": ctx.ingest_time, "kind": "alias"},
+                   {"alias": alias, "valid_from": since or ctx.ingest_time, "kind": "alias",
+                    "evidence": f"tag {HISTORY_TAG.format(alias=alias)}" if since else "observed at ingest"},
                    supersedes=("alias",), source=ctx.source)
     for mv in getattr(rm, "latest_versions", None) or []:
         if mv.current_stage in NO_STAGE:
@@ -125,6 +131,43 @@ def _assignments(ctx: Context, rm: Any) -> Iterator[Record]:
                    {"alias": f"stage:{mv.current_stage}", "kind": "stage",
                     "valid_from": iso(mv.last_updated_timestamp) or ctx.ingest_time},
                    supersedes=("alias",), source=ctx.source)
+
+
+HISTORY_TAG = "alias.{alias}.history"
+_HISTORY = re.compile(r"^alias\.(?P<alias>.+)\.history$")
+
+
+def alias_history(tags: dict[str, str] | None) -> Iterator[tuple[str, str, str | None]]:
+    """(alias, from, to) from ``alias.<alias>.history`` tags: a JSON list of
+    ``[from, to]`` ISO times (``to`` null while it holds). MLflow keeps no alias
+    history itself; teams that record one (deploy jobs, the sample) get it back."""
+    for name, value in (tags or {}).items():
+        match = _HISTORY.match(name)
+        if not match:
+            continue
+        try:
+            intervals = json.loads(value)
+            yield from ((match["alias"], str(a), str(b) if b else None) for a, b in intervals)
+        except (ValueError, TypeError):
+            continue
+
+
+def _open_since(ctx: Context, name: str, version: str, alias: str) -> str | None:
+    try:
+        tags = ctx.client.get_model_version(name, version).tags
+    except Exception:  # noqa: BLE001 - the history tag is optional evidence
+        return None
+    starts = [a for al, a, b in alias_history(tags) if al == alias and b is None]
+    return max(starts) if starts else None
+
+
+def _closed_intervals(ctx: Context, mv: Any, ref: model.Ref) -> Iterator[Record]:
+    for alias, start, end in alias_history(mv.tags):
+        if end is not None:
+            yield Edge("HAS_ALIAS", model.model(mv.name), ref,
+                       {"alias": alias, "valid_from": start, "valid_to": end, "kind": "alias",
+                        "evidence": f"tag {HISTORY_TAG.format(alias=alias)}"},
+                       key=("alias", "valid_from"), source=ctx.source)
 
 
 def _versions(ctx: Context) -> Iterator[Record]:
@@ -161,6 +204,7 @@ def _version(ctx: Context, mv: Any) -> Iterator[Record]:
     }
     yield Node(ref, props, ctx.source)
     yield Edge("VERSION_OF", ref, model.model(mv.name), source=ctx.source)
+    yield from _closed_intervals(ctx, mv, ref)
     if mv.run_id:
         yield Edge("WAS_GENERATED_BY", ref, model.run(mv.run_id), source=ctx.source)
     if model_id:
