@@ -8,25 +8,21 @@ from .mlflow_store import iso
 from .serving import input_hash
 
 MAPPING_TOML = """\
-# Field mapping for prediction logs whose column names differ from provex's canonical
-# prediction schema (see README.md). Keys are canonical names, values the file's names.
-[files."limit_review.csv"]
-format = "csv"
-inputs_prefix = "input."        # columns input.<feature> -> inputs{feature: value}
-list_separator = ";"            # upstream ids in one cell
-override_prefix = "override."   # override.rule / override.original / override.final
-
-[files."limit_review.csv".fields]
-prediction_id = "request_id"
-timestamp = "scored_at"
-model_name = "model"
-model_version = "model_ver"
-output = "limit"
-upstream = "upstream_ids"
-input_hash = "input_sha256"
-feature_pipeline = "feature_commit"
-subject_id = "customer"
-household_id = "household"
+# Field mapping for limit_review.csv, whose column names differ from provex's
+# canonical prediction schema (docs/prediction-log-schema.md): [fields] maps the
+# file's name (left) to provex's name (right). CSV columns input.<feature> and
+# override.rule / .original / .final, and ';'-separated upstream ids, are canonical.
+[fields]
+request_id = "prediction_id"
+scored_at = "timestamp"
+model = "model_name"
+model_ver = "model_version"
+limit = "output"
+upstream_ids = "upstream"
+input_sha256 = "input_hash"
+feature_commit = "feature_pipeline"
+customer = "subject_id"
+household = "household_id"
 """
 
 

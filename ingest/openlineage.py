@@ -1,0 +1,177 @@
+"""OpenLineage events (RunEvent, JobEvent, DatasetEvent) -> lineage records.
+
+Reads one file or a directory (walked for ``*.json``, ``*.jsonl``,
+``*.ndjson``). A file holds one JSON event, a JSON array of events, or JSON
+lines. Events are parsed as plain dicts, tolerantly: unknown facets are
+ignored, test-matcher placeholders (``${json-unit.any-string}``) are dropped
+and flagged, and an event that lacks what the graph needs (a run id, a job
+name, a parseable eventTime) becomes a :class:`Reject` with the reason. The
+graph records themselves are built in :mod:`ingest.openlineage_graph`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from openlineage.client.event_v2 import RunState
+
+from graph.errors import SourceError
+from ingest import isotime
+from ingest.openlineage_graph import dataset_event, job_event, run_event
+from ingest.records import Flag, Record, Reject
+
+SUFFIXES = (".json", ".jsonl", ".ndjson")
+LINE_SUFFIXES = (".jsonl", ".ndjson")
+PLACEHOLDER = "${json-unit"
+EVENT_TYPES = tuple(state.value for state in RunState)
+RAW_KEEP = 2000
+
+
+class EventError(ValueError):
+    """An event the graph cannot use; the message is the reject reason."""
+
+
+def read(path: str | Path, *, state: dict[str, Any] | None = None) -> Iterator[Record]:
+    """Yield records for every event in a file or a directory of event files."""
+    root = Path(path)
+    if not root.exists():
+        raise SourceError(f"OpenLineage path {root} does not exist. Give a .json/.jsonl file or a folder of them.")
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES
+                                                 and p.is_file())
+    for file in files:
+        yield from read_file(file)
+
+
+def read_file(file: Path) -> Iterator[Record]:
+    """Every event of one file; a file that cannot be read at all is one Reject."""
+    source = str(file)
+    placeholders = 0
+    for line, where, doc, error in _documents(file):
+        if error is not None:
+            yield Reject(source, line, error, doc if isinstance(doc, str) else "")
+            continue
+        doc, dropped = strip_placeholders(doc)
+        placeholders += dropped
+        try:
+            records = list(event_records(doc, source))  # all or nothing per event
+        except EventError as exc:
+            yield Reject(source, line, f"{where}{exc}", json.dumps(doc)[:RAW_KEEP])
+            continue
+        yield from records
+    if placeholders:
+        yield Flag("test-placeholder", f"{placeholders} test-matcher placeholder values (${{json-unit...}}) "
+                   "were dropped; this looks like a test fixture, not a real event", source)
+
+
+def _documents(file: Path) -> Iterator[tuple[int | None, str, Any, str | None]]:
+    """``(line, where, event or raw text, error)`` for each event in the file."""
+    if file.suffix.lower() not in LINE_SUFFIXES:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            yield None, "", "", f"cannot read the file ({exc}); it must be UTF-8 JSON"
+            return
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if exc.msg != "Extra data":
+                yield exc.lineno, "", text[:RAW_KEEP], (f"not valid JSON ({exc.msg} at line {exc.lineno} column "
+                                                    f"{exc.colno}); fix the file or write one event per line")
+                return
+        else:
+            if not isinstance(doc, list):
+                yield 1, "", doc, None
+                return
+            for i, event in enumerate(doc, 1):
+                yield None, f"event #{i} of the array: ", event, None
+            return
+    yield from _json_lines(file)
+
+
+def _json_lines(file: Path) -> Iterator[tuple[int | None, str, Any, str | None]]:
+    try:
+        with file.open("rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                text = raw.decode("utf-8", errors="replace").strip()
+                if not text:
+                    continue
+                try:
+                    yield number, "", json.loads(text), None
+                except json.JSONDecodeError as exc:
+                    yield number, "", text[:RAW_KEEP], f"not valid JSON ({exc.msg} at column {exc.colno}); one event per line"
+    except OSError as exc:
+        yield None, "", "", f"cannot read the file ({exc.strerror or exc})"
+
+
+def strip_placeholders(value: Any) -> tuple[Any, int]:
+    """The value without test-matcher placeholder strings, and how many were dropped."""
+    if isinstance(value, str):
+        return (None, 1) if value.startswith(PLACEHOLDER) else (value, 0)
+    if isinstance(value, dict):
+        out, dropped = {}, 0
+        for key, item in value.items():
+            clean, n = strip_placeholders(item)
+            dropped += n
+            if clean is not None or item is None:
+                out[key] = clean
+        return out, dropped
+    if isinstance(value, list):
+        pairs = [strip_placeholders(item) for item in value]
+        return [c for (c, _), item in zip(pairs, value) if c is not None or item is None], sum(n for _, n in pairs)
+    return value, 0
+
+
+def event_records(event: Any, source: str) -> Iterator[Record]:
+    """Records for one event, by its kind; raises EventError when it is unusable."""
+    if not isinstance(event, dict):
+        raise EventError(f"an event must be a JSON object, got {type(event).__name__}")
+    if "run" in event or "eventType" in event:
+        run_id = _text(event.get("run"), "runId", "run.runId",
+                       "every RunEvent needs run.runId (a UUID); partial fixtures without it cannot be placed")
+        job = job_key(event.get("job"))
+        event_type = event.get("eventType")
+        if event_type is not None and event_type not in EVENT_TYPES:
+            raise EventError(f"eventType {event_type!r} is not one of {', '.join(EVENT_TYPES)}")
+        yield from run_event(event, run_id, job, event_type, event_time(event, required=True), source)
+    elif "dataset" in event:
+        dataset = event["dataset"]
+        _text(dataset, "namespace", "dataset.namespace", "a DatasetEvent names its dataset")
+        _text(dataset, "name", "dataset.name", "a DatasetEvent names its dataset")
+        yield from dataset_event(event, event_time(event, required=False), source)
+    elif "job" in event:
+        yield from job_event(event, job_key(event["job"]), event_time(event, required=False), source)
+    else:
+        keys = ", ".join(sorted(event)[:8]) or "none"
+        raise EventError(f"not an OpenLineage event (keys: {keys}); a RunEvent has run+job+eventTime, "
+                         "a JobEvent has job, a DatasetEvent has dataset")
+
+
+def job_key(job: Any) -> tuple[str, str]:
+    """``(namespace, name)`` of an event's job."""
+    hint = "the job is identified by job.namespace and job.name"
+    return _text(job, "namespace", "job.namespace", hint), _text(job, "name", "job.name", hint)
+
+
+def event_time(event: dict[str, Any], *, required: bool) -> str | None:
+    """The eventTime as UTC ISO text (a time without zone is read as UTC)."""
+    value = event.get("eventTime")
+    if value is None:
+        if required:
+            raise EventError("eventTime is missing (or a test placeholder): add an ISO 8601 eventTime, "
+                             "e.g. 2026-04-02T10:15:00Z")
+        return None
+    try:
+        return isotime.normalise(value)[0]
+    except isotime.TimeParseError as exc:
+        raise EventError(f"eventTime: {exc}") from None
+
+
+def _text(obj: Any, key: str, where: str, hint: str) -> str:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        problem = "is missing (or a test placeholder)" if value is None else f"must be a non-empty string, got {value!r}"
+        raise EventError(f"{where} {problem}: {hint}")
+    return value

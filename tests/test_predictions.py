@@ -1,0 +1,431 @@
+"""Prediction logs: JSONL / CSV / gzip through the real pipeline into the real
+Neo4j, model resolution against a real MLflow registry, rejects, watermarks,
+constant memory, and the corpus logs."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph import model as m
+from graph.connection import Graph
+from graph.pipeline import Summary, ingest
+from ingest import predictions
+from ingest.records import Node, Watermark
+
+MV = m.model_version("credit-limit", "3").uid
+
+
+def rec(pid: str = "cl-000123", **over: Any) -> dict[str, Any]:
+    """A canonical prediction record; ``over`` replaces fields (None drops one)."""
+    base: dict[str, Any] = {
+        "prediction_id": pid, "timestamp": "2026-04-02T10:15:00Z",
+        "model_name": "credit-limit", "model_version": "3",
+        "inputs": {"income": 52000, "purchase_total_3m": 1834.5},
+        "input_hash": "sha256:" + "ab" * 32, "output": 1500.0, "score": 0.83,
+        "feature_pipeline": "9f1c2ab", "subject_id": "c-0042", "household_id": "h-0017",
+    }
+    base.update(over)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def write_jsonl(path: Path, records: list[Any], mode: str = "w") -> Path:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, mode + "t", encoding="utf-8") as fh:
+        for r in records:
+            fh.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def run(graph: Graph, path: Path, **kw: Any) -> Summary:
+    """One `provex ingest predictions` of ``path`` through the real pipeline."""
+    return ingest(graph, kind="predictions", uri=str(path.resolve()),
+                  read=lambda state: predictions.read(path, state=state, **kw))
+
+
+def props(graph: Graph, uid: str) -> dict[str, Any]:
+    rows = graph.read("MATCH (n {uid: $uid}) RETURN properties(n) AS p", {"uid": uid})
+    assert rows, f"no node {uid}"
+    return rows[0]["p"]
+
+
+def edges(graph: Graph, etype: str) -> set[tuple[str, str]]:
+    rows = graph.read(f"MATCH (a)-[:{etype}]->(b) WHERE NOT a:IngestRun RETURN a.uid AS a, b.uid AS b")
+    return {(r["a"], r["b"]) for r in rows}
+
+
+def count(graph: Graph, label: str) -> int:
+    return graph.read(f"MATCH (n:{label}) RETURN count(n) AS c")[0]["c"]
+
+
+def group_uid(mv_uid: str = MV, hour: str = "2026-04-02T10") -> str:
+    return m.prediction_group(mv_uid, hour).uid
+
+
+# --- the graph of one log -------------------------------------------------------------------
+
+
+def test_full_record_becomes_prediction_model_group_override_and_chain(graph: Graph, tmp_path: Path) -> None:
+    override = {"rule": "max-limit-cap", "original": 30000.0, "final": 25000.0}
+    log = write_jsonl(tmp_path / "p.jsonl", [
+        rec("sc-000122", model_name="spend-score", model_version="7", output=0.4, inputs={"income": 52000}),
+        rec(timestamp="2026-04-02T12:15:00+02:00", upstream=["sc-000122"], override=override),
+    ])
+    summary = run(graph, log)
+    assert summary.rejected == []
+    p = props(graph, m.prediction("cl-000123").uid)
+    assert p["timestamp"] == "2026-04-02T10:15:00Z"
+    assert (p["output"], p["original_output"], p["score"]) == (25000.0, 30000.0, 0.83)
+    assert (p["input.income"], p["input.purchase_total_3m"]) == (52000, 1834.5)
+    assert (p["resolved"], p["model_ref"], p["subject_id"], p["household_id"]) == (True, "credit-limit@3", "c-0042", "h-0017")
+    assert p["feature_pipeline"] == "9f1c2ab" and p["input_hash"] == "sha256:" + "ab" * 32
+    other = m.model_version("spend-score", "7").uid
+    assert edges(graph, "PREDICTED_BY") == {
+        ("prediction:cl-000123", MV), ("prediction:sc-000122", other), (group_uid(), MV), (group_uid(other), other)}
+    assert ("prediction:cl-000123", "prediction:sc-000122") in edges(graph, "USED")
+    over_uid = m.override("cl-000123", "max-limit-cap").uid
+    assert edges(graph, "OVERRIDDEN_BY") == {("prediction:cl-000123", over_uid)}
+    o = props(graph, over_uid)
+    assert (o["rule"], o["original_output"], o["final_output"]) == ("max-limit-cap", 30000.0, 25000.0)
+    g = props(graph, group_uid())
+    assert (g["hour"], g["model"], g["count"]) == ("2026-04-02T10", MV, 1)
+
+
+def test_features_linked_once_per_group_not_per_prediction(graph: Graph, tmp_path: Path) -> None:
+    log = write_jsonl(tmp_path / "p.jsonl", [rec(f"cl-{i}", timestamp=f"2026-04-02T10:{i:02d}:00Z") for i in range(50)])
+    run(graph, log)
+    used = edges(graph, "USED")
+    assert used == {(group_uid(), m.feature("income").uid), (group_uid(), m.feature("purchase_total_3m").uid)}
+    assert props(graph, group_uid())["count"] == 50
+    assert count(graph, "Prediction") == 50
+
+
+def test_csv_gzip_with_input_columns_upstream_and_override(graph: Graph, tmp_path: Path) -> None:
+    header = ["prediction_id", "timestamp", "model_uri", "input.income", "input.zip", "output", "score",
+              "upstream", "override.rule", "override.original", "override.final", "subject_id"]
+    log = write_csv(tmp_path / "p.csv.gz", header, [
+        ["cl-1", "2026-04-02T10:15:00Z", "models:/credit-limit/3", "52000", "01234", "1500.0", "0.83",
+         "sc-1;sc-2", "", "", "", "007"],
+        ["cl-2", "2026-04-02T10:16:00Z", "models:/credit-limit/3", "1.5e3", "x", "", "",
+         "", "max-limit-cap", "30000", "25000", "008"],
+    ])
+    summary = run(graph, log)
+    assert summary.rejected == []
+    one, two = props(graph, "prediction:cl-1"), props(graph, "prediction:cl-2")
+    assert (one["input.income"], one["input.zip"], one["output"], one["score"], one["subject_id"]) == (
+        52000, "01234", 1500.0, 0.83, "007")
+    assert (two["input.income"], two["output"], two["original_output"]) == (1500.0, 25000, 30000)
+    assert {("prediction:cl-1", "prediction:sc-1"), ("prediction:cl-1", "prediction:sc-2")} <= edges(graph, "USED")
+    assert edges(graph, "OVERRIDDEN_BY") == {("prediction:cl-2", m.override("cl-2", "max-limit-cap").uid)}
+    assert props(graph, group_uid())["count"] == 2
+
+
+def test_epoch_text_timestamp_and_override_without_original(tmp_path: Path) -> None:
+    log = write_csv(tmp_path / "p.csv", ["prediction_id", "timestamp", "output", "override.rule"],
+                    [["a", "1775124900", "5", "cap"]])
+    nodes = {r.ref.label: r.props for r in predictions.read(log) if isinstance(r, Node)}
+    assert nodes["Prediction"]["timestamp"] == "2026-04-02T10:15:00Z"
+    assert (nodes["Prediction"]["output"], nodes["Override"]["original_output"]) == (5, 5)
+
+
+def test_gzip_detected_by_magic_bytes_without_suffix(tmp_path: Path) -> None:
+    log = tmp_path / "p.log"
+    log.write_bytes(gzip.compress((json.dumps(rec()) + "\n").encode()))
+    nodes = [r for r in predictions.read(log) if isinstance(r, Node) and r.ref.label == "Prediction"]
+    assert [n.ref.uid for n in nodes] == ["prediction:cl-000123"]
+
+
+def test_mapping_file_and_model_option(graph: Graph, tmp_path: Path) -> None:
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[fields]\nrequest_id = "prediction_id"\nts = "timestamp"\nyhat = "output"\n'
+                       'age = "input.age"\n[defaults]\nfeature_pipeline = "fp-{stem}-{line}"\n')
+    log = write_jsonl(tmp_path / "serving.jsonl", [{"request_id": "r1", "ts": 1775124900, "yhat": 3, "age": 41}])
+    run(graph, log, mapping=str(mapping), model="churn@2")
+    p = props(graph, "prediction:r1")
+    assert (p["timestamp"], p["output"], p["input.age"], p["feature_pipeline"]) == ("2026-04-02T10:15:00Z", 3, 41, "fp-serving-1")
+    assert edges(graph, "PREDICTED_BY") >= {("prediction:r1", m.model_version("churn", "2").uid)}
+
+
+def test_bad_mapping_is_a_usage_error(tmp_path: Path) -> None:
+    from graph.errors import UsageError
+
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[fields]\nrequest_id = "predictionid"\n')
+    log = write_jsonl(tmp_path / "p.jsonl", [rec()])
+    with pytest.raises(UsageError, match="predictionid"):
+        list(predictions.read(log, mapping=str(mapping)))
+    with pytest.raises(UsageError, match="NAME@VERSION"):
+        list(predictions.read(log, model="churn"))
+
+
+# --- model resolution -------------------------------------------------------------------------
+
+
+def registry(tmp_path: Path) -> tuple[str, Any, str]:
+    """A real MLflow SQLite store with one registered pyfunc version:
+    (tracking URI, the ModelVersion, the logged model's model_id)."""
+    import mlflow
+    from mlflow.pyfunc import PythonModel
+
+    class Double(PythonModel):
+        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 (MLflow reads hints)
+            return model_input * 2
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    mlflow.set_experiment("credit")
+    try:
+        with mlflow.start_run() as active:
+            info = mlflow.pyfunc.log_model(name="model", python_model=Double())
+        version = mlflow.register_model(info.model_uri, "credit-limit")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert version.run_id == active.info.run_id
+    return uri, version, info.model_id
+
+
+def test_unresolved_predictions_link_when_mlflow_version_arrives(graph: Graph, tmp_path: Path) -> None:
+    from ingest import mlflow as mlflow_adapter
+
+    uri, version, model_id = registry(tmp_path)
+    mv_uid = m.model_version(version.name, version.version).uid
+    log = write_jsonl(tmp_path / "p.jsonl", [
+        rec("by-run", model_name=None, model_version=None, run_id=version.run_id),
+        rec("by-model-id", model_name=None, model_version=None, model_id=model_id),
+        rec("by-alias", model_name=None, model_version=None, model_uri="models:/credit-limit@champion"),
+    ])
+    first = run(graph, log)
+    assert {f.kind for f in first.flags} == {"unresolved-model"}
+    assert len(first.flags) == 3
+    assert [props(graph, f"prediction:{p}")["resolved"] for p in ("by-run", "by-model-id", "by-alias")] == [False] * 3
+    unresolved = group_uid("unresolved")
+    assert props(graph, unresolved)["count"] == 3
+
+    second = ingest(graph, kind="mlflow", uri=uri, read=lambda state: mlflow_adapter.read(uri, state=state))
+    assert second.links["prediction-model-by-run-id"] == 1
+    assert second.links["prediction-model-by-model-id"] == 1
+    assert {(a, b) for a, b in edges(graph, "PREDICTED_BY") if a.startswith("prediction:")} == {
+        ("prediction:by-run", mv_uid), ("prediction:by-model-id", mv_uid)}
+    assert props(graph, "prediction:by-run")["resolved"] is True
+    assert props(graph, "prediction:by-alias")["resolved"] is False
+    assert props(graph, "prediction:by-alias")["model_alias"] == "champion"
+    resolved_group = group_uid(mv_uid)
+    assert edges(graph, "PART_OF") >= {("prediction:by-run", resolved_group), ("prediction:by-alias", unresolved)}
+    assert (props(graph, resolved_group)["count"], props(graph, unresolved)["count"]) == (2, 1)
+    assert (resolved_group, mv_uid) in edges(graph, "PREDICTED_BY")
+    assert (resolved_group, m.feature("income").uid) in edges(graph, "USED")
+
+
+def test_predictions_ingested_after_the_registry_resolve_at_once(graph: Graph, tmp_path: Path) -> None:
+    from ingest import mlflow as mlflow_adapter
+
+    uri, version, _ = registry(tmp_path)
+    ingest(graph, kind="mlflow", uri=uri, read=lambda state: mlflow_adapter.read(uri, state=state))
+    log = write_jsonl(tmp_path / "p.jsonl", [rec("late", model_name=None, model_version=None, run_id=version.run_id),
+                                             rec("uri", model_name=None, model_version=None,
+                                                 model_uri=f"models:/{version.name}/{version.version}")])
+    summary = run(graph, log)
+    mv_uid = m.model_version(version.name, version.version).uid
+    assert summary.links["prediction-model-by-run-id"] == 1
+    assert {("prediction:late", mv_uid), ("prediction:uri", mv_uid)} <= edges(graph, "PREDICTED_BY")
+    assert props(graph, group_uid(mv_uid))["count"] == 2
+    assert props(graph, group_uid("unresolved"))["count"] == 0
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("line", "fragment"), [
+    ("{not json", "not valid JSON"),
+    ('["a list"]', "not an object"),
+    (json.dumps(rec("x", output=None)), "missing required field 'output'"),
+    (json.dumps(rec("x", timestamp=None)), "missing required field 'timestamp'"),
+    (json.dumps(rec(None)), "missing required field 'prediction_id'"),
+    (json.dumps(rec("x", timestamp="yesterday")), "field 'timestamp'"),
+    (json.dumps(rec("x", score="high")), "field 'score' must be a number"),
+    (json.dumps(rec("x", inputs=[1, 2])), "field 'inputs' must be an object"),
+    (json.dumps(rec("x", upstream={"a": 1})), "field 'upstream' must be a list"),
+    (json.dumps(rec("x", override={"original": 1})), "override.rule"),
+    (json.dumps(rec("x", output={"a": 1})), "field 'output' must be"),
+])
+def test_bad_json_line_is_rejected_and_the_rest_ingested(graph: Graph, tmp_path: Path, line: str, fragment: str) -> None:
+    log = write_jsonl(tmp_path / "p.jsonl", [rec("good-1"), line, rec("good-2")])
+    summary = run(graph, log)
+    assert [(r.line, fragment in r.reason) for r in summary.rejected] == [(2, True)]
+    assert summary.rejected[0].raw == line
+    assert count(graph, "Prediction") == 2
+
+
+def test_bad_csv_rows_are_rejected(graph: Graph, tmp_path: Path) -> None:
+    log = tmp_path / "p.csv"
+    log.write_text("prediction_id,timestamp,output\n"
+                   "a,2026-04-02T10:00:00Z,1\n"
+                   "b,2026-04-02T10:00:00Z,1,extra\n"
+                   "c,,2\n"
+                   'd,2026-04-02T10:00:00Z,"unterminated\n')
+    summary = run(graph, log)
+    reasons = {r.line: r.reason for r in summary.rejected}
+    assert set(reasons) == {3, 4, 5}
+    assert "3 cells but the header has 3" not in reasons[3] and "4 cells" in reasons[3]
+    assert "timestamp" in reasons[4]
+    assert "quoting" in reasons[5]
+    assert count(graph, "Prediction") == 1
+
+
+def test_corrupt_gzip_keeps_lines_before_and_rejects_the_rest(graph: Graph, tmp_path: Path) -> None:
+    whole = gzip.compress("".join(json.dumps(rec(f"p{i}")) + "\n" for i in range(2000)).encode())
+    log = tmp_path / "p.jsonl.gz"
+    log.write_bytes(whole[: len(whole) // 2])
+    summary = run(graph, log)
+    assert len(summary.rejected) == 1
+    assert "gzip data is corrupt or truncated" in summary.rejected[0].reason
+    ingested = count(graph, "Prediction")
+    assert 0 < ingested < 2000 and summary.rejected[0].line == ingested + 1
+    not_gzip = tmp_path / "q.jsonl.gz"
+    not_gzip.write_text(json.dumps(rec()) + "\n")
+    assert [type(r).__name__ for r in predictions.read(not_gzip)] == ["Reject"]
+
+
+# --- re-ingest and append ---------------------------------------------------------------------
+
+
+def snapshot(graph: Graph) -> dict[str, Any]:
+    rows = graph.read("MATCH (n) WHERE NOT n:Source AND NOT n:IngestRun RETURN n.uid AS uid, properties(n) AS p")
+    rels = graph.read("MATCH (a)-[e]->(b) WHERE NOT a:IngestRun RETURN a.uid AS a, type(e) AS t, b.uid AS b, "
+                      "properties(e) AS p")
+    return {"nodes": {r["uid"]: r["p"] for r in rows},
+            "edges": sorted(json.dumps(r, sort_keys=True, default=str) for r in rels)}
+
+
+def test_same_file_reingest_changes_nothing(graph: Graph, tmp_path: Path) -> None:
+    log = write_jsonl(tmp_path / "p.jsonl", [rec(f"p{i}", upstream=[f"p{i - 1}"]) for i in range(1, 30)])
+    run(graph, log)
+    before = snapshot(graph)
+    again = run(graph, log)
+    assert again.counts == {} and again.rejected == []
+    assert snapshot(graph) == before
+
+
+def test_appended_lines_add_only_the_new_predictions(graph: Graph, tmp_path: Path) -> None:
+    log = write_jsonl(tmp_path / "p.jsonl", [rec(f"p{i}") for i in range(40)])
+    run(graph, log)
+    write_jsonl(log, [rec(f"p{i}") for i in range(40, 55)], mode="a")
+    second = run(graph, log)
+    assert second.counts["Prediction"] == 15
+    assert count(graph, "Prediction") == 55
+    assert props(graph, group_uid())["count"] == 55
+
+
+def test_appended_gzip_and_csv_resume_after_the_last_line(tmp_path: Path) -> None:
+    header = ["prediction_id", "timestamp", "output"]
+    for name in ("p.csv", "p.csv.gz"):
+        log = write_csv(tmp_path / name, header, [[f"a{i}", "2026-04-02T10:00:00Z", i] for i in range(30)])
+        mark = next(r for r in predictions.read(log) if isinstance(r, Watermark))
+        with (gzip.open if name.endswith(".gz") else open)(log, "at", newline="") as fh:
+            csv.writer(fh).writerow(["b0", "2026-04-02T11:00:00Z", 5])
+        new = [r.ref.uid for r in predictions.read(log, state={mark.name: mark.value})
+               if isinstance(r, Node) and r.ref.label == "Prediction"]
+        assert new == ["prediction:b0"], name
+
+
+def test_changed_head_reads_everything_again(tmp_path: Path) -> None:
+    log = write_jsonl(tmp_path / "p.jsonl", [rec(f"p{i}") for i in range(5)])
+    mark = next(r for r in predictions.read(log) if isinstance(r, Watermark))
+    write_jsonl(log, [rec(f"q{i}") for i in range(6)])
+    new = [r.ref.uid for r in predictions.read(log, state={mark.name: mark.value})
+           if isinstance(r, Node) and r.ref.label == "Prediction"]
+    assert new == [f"prediction:q{i}" for i in range(6)]
+
+
+def test_read_streams_a_large_log_in_constant_memory(tmp_path: Path) -> None:
+    """200k lines through read() (no Neo4j): memory does not grow with the lines
+    read. tracemalloc watches the last quarter of the file (tracing all of it
+    takes minutes): any per-line accumulation would show there."""
+    lines, watched = 200_000, 50_000
+    log = tmp_path / "big.jsonl"
+    with log.open("w") as fh:
+        for i in range(lines):
+            fh.write(json.dumps(rec(f"p{i}", timestamp=f"2026-04-02T{i // 10_000:02d}:{i % 60:02d}:00Z",
+                                    upstream=[f"p{i - 1}"])) + "\n")
+    records = predictions.read(log)
+    seen = 0
+    for r in records:
+        if isinstance(r, Node) and r.ref.label == "Prediction":
+            seen += 1
+            if seen == lines - watched:
+                break
+    tracemalloc.start()
+    try:
+        seen += sum(1 for r in records if isinstance(r, Node) and r.ref.label == "Prediction")
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == lines
+    assert peak < 1_500_000, f"peak {peak / 1e6:.1f} MB while reading {watched} lines"
+    assert current < 500_000, f"{current / 1e6:.1f} MB still held after {watched} lines"
+
+
+# --- the corpus -------------------------------------------------------------------------------
+
+CORPUS_MAPPING = """
+[fields]
+prompt = "input.prompt"
+prediction = "output"
+[defaults]
+prediction_id = "groq-{parent}-{stem}-{line}"
+timestamp = "2025-01-01T00:00:00Z"
+"""
+
+
+def corpus_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line, record) pairs read independently of provex."""
+    if path.suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            assert reader.fieldnames  # reads the header line
+            out = []
+            line = reader.line_num
+            for row in reader:
+                out.append((line + 1, row))
+                line = reader.line_num
+            return out
+    return [(i, json.loads(t)) for i, t in enumerate(path.read_text().splitlines(), 1) if t.strip()]
+
+
+def same_value(actual: Any, raw: str) -> bool:
+    return str(actual) == raw or (isinstance(actual, (int, float)) and float(raw) == actual)
+
+
+def test_corpus_prediction_logs_ingest_or_are_rejected(graph: Graph, corpus: Path, tmp_path: Path) -> None:
+    mapping = tmp_path / "groq.toml"
+    mapping.write_text(CORPUS_MAPPING)
+    files = sorted(p for p in (corpus / "predictions").rglob("*") if p.suffix in (".csv", ".jsonl"))
+    assert files
+    for path in files:
+        summary = run(graph, path, mapping=str(mapping))
+        rows = corpus_rows(path)
+        with_output = [(line, r) for line, r in rows if (r.get("prediction") or "").strip()]
+        assert len(summary.rejected) == len(rows) - len(with_output), path
+        assert all("output" in r.reason or "quoting" in r.reason for r in summary.rejected), path
+        for line, row in with_output:
+            p = props(graph, f"prediction:groq-{path.parent.name}-{path.stem}-{line}")
+            assert p["input.prompt"] == row["prompt"].strip() and same_value(p["output"], str(row["prediction"]).strip())
+            assert p["resolved"] is False
+        if with_output:
+            assert {f.kind for f in summary.flags} == {"unresolved-model"}
