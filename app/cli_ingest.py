@@ -42,8 +42,8 @@ def _print_summary(summary: pipeline.Summary, fmt: str) -> None:
         click.echo(f"  linked {count} x {name}")
     for rej in summary.rejected[:20]:
         click.echo(f"  rejected {rej.location()}: {rej.reason}", err=True)
-    if len(summary.rejected) > 20:
-        click.echo(f"  ... and {len(summary.rejected) - 20} more rejected", err=True)
+    if summary.rejected_count > 20:
+        click.echo(f"  ... and {summary.rejected_count - 20} more rejected", err=True)
     for path in summary.rejects_files:
         click.echo(f"  rejected records written to {path}", err=True)
 

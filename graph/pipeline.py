@@ -34,14 +34,16 @@ class Summary:
     uri: str
     ingest_run: str
     counts: dict[str, int] = field(default_factory=dict)
-    rejected: list[Reject] = field(default_factory=list)
-    flags: list[Flag] = field(default_factory=list)
+    rejected: list[Reject] = field(default_factory=list)  # the first KEEP_REASONS
+    rejected_count: int = 0
+    flags: list[Flag] = field(default_factory=list)  # the first KEEP_REASONS
+    flag_counts: Counter = field(default_factory=Counter)
     links: dict[str, int] = field(default_factory=dict)
     rejects_files: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.rejected else 0
+        return 1 if self.rejected_count else 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,10 +51,10 @@ class Summary:
             "uri": self.uri,
             "ingest_run": self.ingest_run,
             "written": dict(sorted(self.counts.items())),
-            "rejected": len(self.rejected),
-            "rejects": [{"where": r.location(), "reason": r.reason} for r in self.rejected[:KEEP_REASONS]],
+            "rejected": self.rejected_count,
+            "rejects": [{"where": r.location(), "reason": r.reason} for r in self.rejected],
             "rejects_files": self.rejects_files,
-            "flags": dict(Counter(f.kind for f in self.flags)),
+            "flags": dict(self.flag_counts),
             "links": self.links,
         }
 
@@ -73,20 +75,23 @@ def ingest(
     summary = Summary(kind, uri, run_id)
     state = load_state(graph, uri)
     watermarks: dict[str, Any] = {}
-    with Writer(graph, run_id, batch_size) as writer:
+    with Writer(graph, run_id, batch_size) as writer, RejectSink(rejects) as sink:
         for record in read(state):
             if isinstance(record, (Node, Edge)):
                 writer.add(record)
             elif isinstance(record, Reject):
-                summary.rejected.append(record)
+                sink.add(record)
+                summary.rejected_count += 1
+                _keep(summary.rejected, record)
             elif isinstance(record, Flag):
-                summary.flags.append(record)
+                summary.flag_counts[record.kind] += 1
+                _keep(summary.flags, record)
             elif isinstance(record, Watermark):
                 watermarks[record.name] = record.value
     summary.counts = dict(writer.counts)
+    summary.rejects_files = sink.paths
     summary.links = {**linking.run(graph), **resolve.run(graph)}
     schema.refresh_search(graph)
-    summary.rejects_files = write_rejects(summary.rejected, rejects)
     record_ingest(graph, summary, {**state, **watermarks})
     return summary
 
@@ -116,24 +121,45 @@ def record_ingest(graph: Graph, summary: Summary, state: dict[str, Any]) -> None
         now=now,
         state=json.dumps(state, sort_keys=True, default=str),
         written=json.dumps(details["written"]),
-        rejected=len(summary.rejected),
+        rejected=summary.rejected_count,
         rejects=json.dumps(details["rejects"]),
         flags=json.dumps([{"kind": f.kind, "message": f.message, "file": f.file, "line": f.line}
-                          for f in summary.flags[:KEEP_REASONS]]),
+                          for f in summary.flags]),
         links=json.dumps(summary.links),
     )
 
 
-def write_rejects(rejected: list[Reject], target: str | Path | None) -> list[str]:
-    """Append rejects as JSON lines, to ``target`` or beside each input file."""
-    if not rejected or target is None:
-        return []
-    by_file: dict[Path, list[Reject]] = {}
-    for rej in rejected:
-        path = Path(f"{rej.file}.rejected.jsonl") if target == REJECTS_BESIDE else Path(target)
-        by_file.setdefault(path, []).append(rej)
-    for path, rows in by_file.items():
-        with path.open("w", encoding="utf-8") as out:
-            for rej in rows:
-                out.write(json.dumps({"file": rej.file, "line": rej.line, "reason": rej.reason, "raw": rej.raw}) + "\n")
-    return [str(p) for p in by_file]
+def _keep(items: list, item: object) -> None:
+    """Keep the first KEEP_REASONS in memory; the rest are only counted (and written)."""
+    if len(items) < KEEP_REASONS:
+        items.append(item)
+
+
+class RejectSink:
+    """Writes rejects as JSON lines while the ingest streams: to one target file,
+    or beside each input (``<input>.rejected.jsonl``), or nowhere (``None``).
+    Each file is started afresh by the first reject of this ingest."""
+
+    def __init__(self, target: str | Path | None) -> None:
+        self.target = target
+        self._files: dict[Path, Any] = {}
+
+    @property
+    def paths(self) -> list[str]:
+        return [str(p) for p in self._files]
+
+    def __enter__(self) -> RejectSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._files.values():
+            handle.close()
+
+    def add(self, rej: Reject) -> None:
+        if self.target is None:
+            return
+        path = Path(f"{rej.file}.rejected.jsonl") if self.target == REJECTS_BESIDE else Path(self.target)
+        if path not in self._files:
+            self._files[path] = path.open("w", encoding="utf-8")
+        row = {"file": rej.file, "line": rej.line, "reason": rej.reason, "raw": rej.raw}
+        self._files[path].write(json.dumps(row) + "\n")

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import weakref
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,11 +20,6 @@ from graph.connection import Graph
 
 READ_BATCH = 20_000
 WRITE_BATCH = 2_000
-INDEXES = (
-    "CREATE INDEX prediction_resolved IF NOT EXISTS FOR (n:Prediction) ON (n.resolved)",
-    "CREATE INDEX predictiongroup_count_stale IF NOT EXISTS FOR (n:PredictionGroup) ON (n.count_stale)",
-    "CREATE INDEX run_state_stale IF NOT EXISTS FOR (n:Run) ON (n.state_stale)",
-)
 #: OpenLineage runs carry ``event_time_<TYPE>`` (e.g. ``event_time_COMPLETE``) per event type seen.
 EVENT_TIME_PREFIX = "event_time_"
 TERMINAL = ("COMPLETE", "FAIL", "ABORT")
@@ -72,15 +66,8 @@ SET n.state = r.state, n.end_time = r.end_time, n.state_stale = false
 """
 
 
-_INDEXED: weakref.WeakSet[Graph] = weakref.WeakSet()  # connections whose indexes are known to exist
-
-
 def run(graph: Graph) -> dict[str, int]:
     """Link what can now be resolved, refresh counts and run states; returns counts."""
-    if graph not in _INDEXED:
-        for stmt in INDEXES:
-            graph.write(stmt)
-        _INDEXED.add(graph)
     counts = {
         "prediction-model-by-run-id": link_predictions(graph, "model_run_id", "run_id"),
         "prediction-model-by-model-id": link_predictions(graph, "model_id", "model_id"),

@@ -54,7 +54,8 @@ def read(file: str | Path, *, mapping: str | Path | None = None, model: str | No
     path = Path(file)
     spec = load_mapping(mapping, model)
     head, size, gzipped = _inspect(path)
-    start = _resume_point((state or {}).get(WATERMARK), head, size, gzipped)
+    settings = _settings_digest(mapping, model)
+    start = _resume_point((state or {}).get(WATERMARK), head, size, gzipped, settings)
     progress = _Progress(lines=start.get("lines", 0), offset=start.get("offset", 0))
     source = str(path)
     try:
@@ -67,7 +68,15 @@ def read(file: str | Path, *, mapping: str | Path | None = None, model: str | No
         return
     yield from _flags(progress, source)
     yield Watermark(WATERMARK, {"lines": progress.lines, "offset": progress.offset, "size": size,
-                                "head_sha": hashlib.sha256(head).hexdigest(), "head_len": len(head)})
+                                "head_sha": hashlib.sha256(head).hexdigest(), "head_len": len(head),
+                                "settings": settings})
+
+
+def _settings_digest(mapping: str | Path | None, model: str | None) -> str:
+    """What the lines were read with: a new mapping or --model reads them all again
+    (records rejected under the old mapping may be good under the new one)."""
+    text = Path(mapping).read_bytes() if mapping else b""
+    return hashlib.sha256(text + b"|" + (model or "").encode()).hexdigest()
 
 
 def _inspect(path: Path) -> tuple[bytes, int, bool]:
@@ -81,9 +90,10 @@ def _inspect(path: Path) -> tuple[bytes, int, bool]:
     return head, size, path.suffix == ".gz" or head.startswith(GZIP_MAGIC)
 
 
-def _resume_point(mark: Any, head: bytes, size: int, gzipped: bool) -> dict[str, Any]:
-    """Where to start: after the lines already read if the file only grew."""
-    if not isinstance(mark, dict) or size < int(mark.get("size", 0)):
+def _resume_point(mark: Any, head: bytes, size: int, gzipped: bool, settings: str) -> dict[str, Any]:
+    """Where to start: after the lines already read if the file only grew and is
+    read with the same mapping and model."""
+    if not isinstance(mark, dict) or size < int(mark.get("size", 0)) or mark.get("settings") != settings:
         return {}
     head_len = int(mark.get("head_len", 0))
     if len(head) < head_len or hashlib.sha256(head[:head_len]).hexdigest() != mark.get("head_sha"):
