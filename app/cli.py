@@ -174,8 +174,9 @@ def reset(yes: bool) -> None:
 
 
 def _register_more() -> None:
-    from app import cli_ingest
+    from app import cli_app, cli_ingest
 
+    cli.add_command(cli_app.app)
     cli.add_command(cli_ingest.ingest)
     cli.add_command(cli_ingest.watch)
     from app import cli_questions

@@ -1,0 +1,129 @@
+"""Node page: a node's properties, where each fact came from, and its upstream /
+downstream lineage drawn with pyvis. The URL is shareable:
+``/node?ref=prediction:cl-000123&dir=up&depth=3``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app import graphview, state
+from graph import export, lineage, refs
+from graph.model import KINDS
+
+IMPACT_PAGE = "app_pages/impact.py"
+IMPACT_KINDS = ("DataVersion", "Library", "CodeVersion", "ModelVersion")
+PROVENANCE = ("placeholder", "sources", "first_ingest", "last_ingest", "first_seen", "last_seen")
+EDGES = """
+MATCH (n:Node {uid: $uid})-[e]-(o)
+RETURN type(e) AS type, CASE WHEN startNode(e) = n THEN 'out' ELSE 'in' END AS direction, o.uid AS other,
+       [l IN labels(o) WHERE l <> 'Node'][0] AS other_kind, e.sources AS sources, e.first_ingest AS first_ingest,
+       e.last_ingest AS last_ingest, e.valid_from AS valid_from, e.valid_to AS valid_to
+ORDER BY type, direction, other LIMIT $limit
+"""
+EDGE_LIMIT = 200
+TIME_LIMIT = 30.0
+NODE_COLUMNS = ("uid", "label", "name", "placeholder", "sources", "last_ingest")
+
+
+def recentre() -> None:
+    """Callback: make the node chosen under "Move to" the page's node (the URL follows)."""
+    if st.session_state.get("goto"):
+        st.session_state["ref"] = st.session_state["goto"]
+
+
+def properties(node: dict[str, Any]) -> None:
+    """The node's own properties, then where they came from."""
+    own = {k: v for k, v in sorted(node.items()) if k not in PROVENANCE and not k.startswith("_")}
+    st.dataframe(pd.DataFrame({"property": list(own), "value": [graphview.brief(v, 400) for v in own.values()]}),
+                 hide_index=True)
+    st.markdown("**Where this came from**")
+    facts = {k: graphview.brief(node.get(k), 400) for k in PROVENANCE if node.get(k) not in (None, "")}
+    st.dataframe(pd.DataFrame({"fact": list(facts), "value": list(facts.values())}), hide_index=True)
+    if node.get("placeholder"):
+        st.warning("Placeholder: another source refers to this node but no source has described it yet.")
+
+
+def edge_table(g: Any, uid: str) -> None:
+    """Direct edges with the sources that asserted them and their time range."""
+    rows = g.read(EDGES, {"uid": uid, "limit": EDGE_LIMIT})
+    st.markdown(f"**Direct edges** ({len(rows)}{'+' if len(rows) >= EDGE_LIMIT else ''})")
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["sources"] = frame["sources"].map(graphview.brief)
+    st.dataframe(frame, hide_index=True)
+
+
+def controls() -> dict[str, Any]:
+    """Direction, depth, kinds, collapsing and cap (bound to the URL)."""
+    cols = st.columns([2, 2, 3, 2, 2])
+    direction = cols[0].radio("Direction", ["up", "down", "both"], key="dir", bind="query-params", horizontal=True,
+                              help="up: what it depends on; down: what depends on it")
+    depth = cols[1].slider("Depth", 1, 20, 3, key="depth", bind="query-params")
+    kinds = cols[2].multiselect("Node kinds (all when empty)", list(KINDS), key="kinds")
+    collapse = cols[3].number_input("Collapse fan-outs over", 0, 10_000, graphview.DEFAULT_COLLAPSE, key="collapse",
+                                    help="0 turns collapsing off")
+    cap = cols[4].number_input("Node cap", 10, 5_000, 500, step=50, key="cap")
+    return {"direction": direction, "depth": int(depth), "kinds": kinds, "collapse": int(collapse), "cap": int(cap)}
+
+
+def navigator(view: graphview.View, uid: str) -> None:
+    """Move to another node of the graph without typing its id."""
+    others = [n["id"] for n in view.nodes if n["id"] != uid and not n["id"].startswith("group:")]
+    st.markdown("**Move to**")
+    if not others:
+        st.caption("No other node drawn.")
+        return
+    target = st.selectbox("Node in this graph", others, key="goto",
+                          format_func=lambda i: f"{i} ({next(n['kind'] for n in view.nodes if n['id'] == i)})")
+    st.button("Re-centre on it", on_click=recentre, type="primary", key="recentre")
+    state.node_link(target, label="Open its page (new URL)")
+
+
+def main() -> None:
+    st.title("Node & lineage")
+    ref = st.text_input("Node (REF or uid)", key="ref", bind="query-params",
+                        placeholder="prediction:cl-000123, model:credit-limit@5, data:<path>@<hash prefix>")
+    if not ref.strip():
+        st.info("Type a REF above, or find one with Search.")
+        return
+    g = state.graph()
+    with state.shown_errors():
+        found = refs.resolve(g, ref.strip())
+    uid = found["uid"]
+    node = g.read("MATCH (n:Node {uid: $uid}) RETURN n", {"uid": uid})[0]["n"]
+    st.subheader(f"{found['label']} `{uid}`")
+    opts = controls()
+    with state.shown_errors():
+        sub = lineage.traverse(g, uid, direction=opts["direction"], depth=opts["depth"], node_cap=opts["cap"],
+                               kinds=opts["kinds"], time_limit=TIME_LIMIT)
+    left, right = st.columns([4, 1])
+    with left:
+        view = state.draw_subgraph(sub, collapse_over=opts["collapse"] or None, node_cap=opts["cap"])
+    with right:
+        st.metric("Nodes in lineage", f"{len(sub.nodes):,}")
+        st.metric("Edges", f"{len(sub.edges):,}")
+        navigator(view, uid)
+        if found["label"] in IMPACT_KINDS:
+            st.page_link(IMPACT_PAGE, label="Impact of this node", icon=":material/warning:", query_params={"ref": uid})
+        st.download_button("PROV-JSON", data=_json(export.prov_json(sub)), file_name="lineage.prov.json",
+                           mime="application/json")
+    tab_props, tab_edges, tab_nodes = st.tabs(["Properties & provenance", "Direct edges", "Lineage nodes"])
+    with tab_props:
+        properties(node)
+    with tab_edges:
+        edge_table(g, uid)
+    with tab_nodes:
+        st.dataframe(pd.DataFrame([{k: graphview.brief(n.get(k)) for k in NODE_COLUMNS} for n in sub.nodes]),
+                     hide_index=True)
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, default=str)
+
+
+main()

@@ -1,0 +1,44 @@
+"""`provex app`: start the Streamlit app on the loopback interface."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+APP = Path(__file__).resolve().parent / "streamlit_app.py"
+
+
+def command_line(port: int | None) -> list[str]:
+    """The `streamlit run` command for the app (port from --port, else
+    STREAMLIT_SERVER_PORT, else Streamlit's default 8501)."""
+    args = [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.address", "127.0.0.1", "--server.headless", "true",
+            "--browser.gatherUsageStats", "false"]
+    port = port or _env_port()
+    if port:
+        args += ["--server.port", str(port)]
+    return args
+
+
+def _env_port() -> int | None:
+    value = os.environ.get("STREAMLIT_SERVER_PORT", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise click.BadParameter(f"STREAMLIT_SERVER_PORT={value!r} is not a port number; unset it or give e.g. 8501.")
+    return int(value)
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port on 127.0.0.1 (default: STREAMLIT_SERVER_PORT, else 8501).")
+def app(port: int | None) -> None:
+    """The Streamlit app: ask the debugging questions, search nodes, walk
+    lineage graphs, impact, diff, reproduce, read-only Cypher, ingest status.
+    Uses the Neo4j named by NEO4J_URI, else the managed local server."""
+    args = command_line(port)
+    click.echo(f"provex app on http://127.0.0.1:{port or _env_port() or 8501} (Ctrl+C stops it)", err=True)
+    os.execvp(args[0], args)

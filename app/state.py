@@ -1,0 +1,158 @@
+"""What every page of the Streamlit app shares: the cached Neo4j connection
+(read from NEO4J_URI / NEO4J_USERNAME / NEO4J_PASSWORD, or the managed
+server), the search-as-you-type node picker, links to node pages, and the
+lineage drawing with its notes about what was left out."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app import graphview
+from graph import model
+from graph import search as search_mod
+from graph.connection import Graph, Settings
+from graph.errors import ProvexError
+
+NODE_PAGE = "app_pages/node.py"
+MAX_LINKS = 25
+
+
+@st.cache_resource(show_spinner="Connecting to Neo4j…")
+def _connect(uri: str, username: str, database: str) -> Graph:
+    """One driver per server for the whole app (the key leaves out the password)."""
+    return Graph.connect(Settings.from_env())
+
+
+def graph() -> Graph:
+    """The connected graph; on failure, the reason on the page and the page stops."""
+    try:
+        settings = Settings.from_env()
+        return _connect(settings.uri, settings.username, settings.database)
+    except ProvexError as exc:
+        st.error(f"Cannot use the graph: {exc}")
+        st.stop()
+        raise  # unreachable: st.stop() ends the run
+
+
+@contextlib.contextmanager
+def shown_errors() -> Iterator[None]:
+    """Provex errors (bad ref, refused query, timeout) as a red message, never a traceback."""
+    try:
+        yield
+    except ProvexError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+def labels_of(kind: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Normalise a kind filter to a tuple of labels."""
+    if not kind:
+        return ()
+    return (kind,) if isinstance(kind, str) else tuple(kind)
+
+
+def find(g: Graph, text: str, kinds: Sequence[str] = (), limit: int = 30) -> list[dict[str, Any]]:
+    """Search hits, keeping only the given node kinds (all when empty)."""
+    if not text.strip():
+        return []
+    hits = search_mod.search(g, text, limit=limit * 3 if kinds else limit)
+    return [h for h in hits if not kinds or h["label"] in kinds][:limit]
+
+
+def hit_text(hit: dict[str, Any]) -> str:
+    """How a search hit reads in a selectbox."""
+    name = f" — {hit['name']}" if hit.get("name") and hit["name"] not in hit["ref"] else ""
+    return f"{hit['ref']}  ({hit['label']}){name}"
+
+
+def ref_picker(label: str, key: str, kind: str | Sequence[str] | None = None, default: str = "",
+               help: str | None = None) -> str | None:
+    """Search as you type: a text box, then a choice among the matching nodes
+    of the wanted kind. Returns the chosen uid (or None)."""
+    kinds = labels_of(kind)
+    hint = f" ({', '.join(kinds)})" if kinds else ""
+    text = st.text_input(f"{label}{hint}", value=default or "", key=f"{key}_text", help=help,
+                         placeholder="id, name, path or hash prefix")
+    if not text.strip():
+        return None
+    with shown_errors():
+        hits = find(graph(), text, kinds)
+    if not hits:
+        st.warning(f"No {' or '.join(kinds) or 'node'} matches {text!r}.")
+        return None
+    chosen = st.selectbox(f"Matches for {text!r}", hits, format_func=hit_text, key=f"{key}_pick")
+    return chosen["ref"] if chosen else None
+
+
+def node_link(uid: str, label: str | None = None, **query: str) -> None:
+    """A link to the node page of ``uid`` (a shareable URL)."""
+    st.page_link(NODE_PAGE, label=label or uid, icon=":material/hub:", query_params={"ref": uid, **query})
+
+
+def is_ref(value: Any) -> bool:
+    """Whether a table cell is a node uid (``prefix:key`` with a known prefix)."""
+    if not isinstance(value, str) or ":" not in value:
+        return False
+    return bool(model.label_of_prefix(value.split(":", 1)[0]))
+
+
+def refs_in(frame: pd.DataFrame, limit: int = MAX_LINKS) -> list[str]:
+    """Distinct node uids found in a result table, in order of appearance."""
+    seen: dict[str, None] = {}
+    for row in frame.itertuples(index=False):
+        for value in row:
+            if is_ref(value):
+                seen.setdefault(value, None)
+    return list(seen)[:limit]
+
+
+def link_list(uids: Sequence[str], title: str = "Open a node") -> None:
+    """Links to node pages, in an expander when there are many."""
+    if not uids:
+        return
+    box = st.expander(f"{title} ({len(uids)})", expanded=len(uids) <= 6)
+    with box:
+        for uid in uids:
+            node_link(uid)
+
+
+def draw(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]], *, root: str | None = None,
+         notes: Sequence[str] = (), truncated: bool = False, collapse_over: int | None = graphview.DEFAULT_COLLAPSE,
+         node_cap: int = graphview.DEFAULT_NODE_CAP, height: int = 560) -> graphview.View:
+    """Draw a graph (pyvis, inlined JavaScript) and say what was left out."""
+    view = graphview.build(nodes, edges, root=root, collapse_over=collapse_over, node_cap=node_cap, notes=notes)
+    if truncated or view.dropped:
+        st.warning("Partial graph: " + "; ".join(view.notes or ["limits reached"]))
+    elif view.notes:
+        st.info("; ".join(view.notes))
+    if not view.nodes:
+        st.info("Nothing to draw.")
+        return view
+    st.caption(legend_text(view.legend))
+    st.iframe(graphview.render(view.nodes, view.edges, height=height, legend_entries=view.legend),
+              height=height + 40, alt="lineage graph")
+    return view
+
+
+def draw_subgraph(sub: Any, **kwargs: Any) -> graphview.View:
+    """Draw a :class:`graph.lineage.Subgraph`."""
+    return draw(sub.nodes, sub.edges, root=sub.root, notes=sub.notes, truncated=sub.truncated, **kwargs)
+
+
+def table(frame: pd.DataFrame, **kwargs: Any) -> None:
+    """st.dataframe, with mixed-type columns (numbers and text in one) shown as text."""
+    shown = frame.copy()
+    for col in shown.columns:
+        if shown[col].dtype == object and shown[col].dropna().map(type).nunique() > 1:
+            shown[col] = shown[col].map(lambda v: None if v is None else str(v))
+    st.dataframe(shown, hide_index=True, **kwargs)
+
+
+def legend_text(entries: Sequence[dict[str, Any]]) -> str:
+    """The legend as one line of text: ``Prediction 30 (dot, #756bb1) · ...``."""
+    return "Legend: " + " · ".join(f"{e['kind']} ×{e['count']:,} ({e['shape']}, {e['color']})" for e in entries)

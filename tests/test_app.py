@@ -1,0 +1,350 @@
+"""The Streamlit app, page by page, with streamlit.testing's AppTest against
+the real Neo4j loaded with the credit story (tests/story.py); plus the pure
+display functions of app/graphview.py."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import story
+from app import graphview
+
+APP = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
+WRITES = [
+    "CREATE (n:Node:Run {uid: 'run:evil'})",
+    "MERGE (n:Node:Run {uid: 'run:evil'}) RETURN n",
+    "MATCH (n:ModelVersion) SET n.status = 'ARCHIVED'",
+    "MATCH (n:Prediction) DETACH DELETE n",
+    "LOAD CSV FROM 'file:///etc/passwd' AS line RETURN line",
+]
+
+
+# ---- helpers ---------------------------------------------------------------
+
+def open_page(page: str, *, timeout: float = 90, **query: str) -> AppTest:
+    """Run the app, switch to ``app_pages/<page>.py`` with the given URL query, run it."""
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    if page != "home":  # the default page; others are reached after the first run registers them
+        at.run()
+        at.switch_page(f"app_pages/{page}.py")
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Every piece of text the page shows, tables included."""
+    parts: list[str] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success", "code"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [frame.value.to_string() for frame in at.dataframe]
+    parts += [str(m.value) for m in at.metric]
+    return "\n".join(parts)
+
+
+def frames(at: AppTest) -> list[pd.DataFrame]:
+    return [f.value for f in at.dataframe]
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page with ``column``."""
+    found = [f for f in frames(at) if column in f.columns]
+    assert found, f"no table with column {column!r}: {[list(f.columns) for f in frames(at)]}"
+    return found[0]
+
+
+def iframes(at: AppTest) -> list[str]:
+    """The HTML of every st.iframe on the page."""
+    return [e.proto.srcdoc for e in at.get("iframe")]
+
+
+def links(at: AppTest) -> list[dict[str, Any]]:
+    return [{"label": e.proto.label, "page": e.proto.page} for e in at.get("page_link")]
+
+
+def count_nodes(graph) -> int:
+    return graph.read("MATCH (n) RETURN count(n) AS c")[0]["c"]
+
+
+@pytest.fixture
+def told(graph) -> story.Story:
+    """The credit story, freshly written to the cleared graph."""
+    return story.load(graph)
+
+
+# ---- pages -----------------------------------------------------------------
+
+def test_search_finds_the_complained_prediction_and_links_to_it(told):
+    at = open_page("search", q="cl-000123")
+    hits = frame_with(at, "ref")
+    assert told.complaint in set(hits["ref"])
+    assert "Prediction" in set(hits.loc[hits["ref"] == told.complaint, "label"])
+    assert any(link["label"] == told.complaint for link in links(at))
+
+
+def test_search_by_hash_prefix_finds_the_data_version(told):
+    at = open_page("search", q=told.bad_raw_hash[:8])
+    assert told.bad_raw in set(frame_with(at, "ref")["ref"])
+
+
+def test_node_page_shows_upstream_lineage_and_provenance(told):
+    at = open_page("node", ref=told.complaint, dir="up", depth="5")
+    lineage_nodes = set(frame_with(at, "uid")["uid"])
+    assert {told.complaint, told.bad_model, told.bad_run, told.bad_raw} <= lineage_nodes
+    assert told.good_model not in lineage_nodes
+    props = frame_with(at, "fact")
+    facts = dict(zip(props["fact"], props["value"]))
+    assert facts["sources"] == story.SOURCE and facts["first_ingest"].startswith("story-")
+    html = iframes(at)
+    assert len(html) == 1 and told.bad_model in html[0] and told.bad_raw in html[0]
+    assert "Legend:" in texts(at) and "ModelVersion ×1" in texts(at)
+
+
+def test_node_page_recentres_on_a_chosen_node(told):
+    at = open_page("node", ref=told.complaint, dir="up", depth="2")
+    at.selectbox(key="goto").set_value(told.bad_model).run()
+    at.button(key="recentre").click().run()
+    assert not at.exception
+    assert at.text_input(key="ref").value == told.bad_model
+    assert f"ModelVersion `{told.bad_model}`" in texts(at)
+
+
+def test_node_page_collapses_the_predictions_of_a_model_version(told):
+    at = open_page("node", ref=told.bad_model, dir="down", depth="1")
+    shown = texts(at)
+    assert f"{told.bad_predictions} predictions shown as one group node" in shown
+    assert f"{told.bad_predictions} predictions" in iframes(at)[0]
+    assert f'"id": "{told.complaint}"' not in iframes(at)[0] and f'"id": "{told.bad_model}"' in iframes(at)[0]
+
+
+def test_node_page_cap_says_what_was_left_out(told):
+    at = open_page("node", ref=told.bad_model, dir="down", depth="1")
+    at.number_input(key="cap").set_value(10).run()
+    shown = texts(at)
+    assert "Partial graph" in shown and "node cap 10" in shown
+
+
+def test_node_page_unknown_ref_is_a_clear_error(told):
+    at = open_page("node", ref="prediction:does-not-exist")
+    assert [e.value for e in at.error] == ["No node matches REF 'prediction:does-not-exist'. "
+                                           "Try `provex search prediction:does-not-exist`."]
+
+
+def test_console_runs_reads_and_draws_nodes(told):
+    at = open_page("console")
+    at.text_area(key="cypher").set_value(
+        f"MATCH (p:Prediction)-[e:PREDICTED_BY]->(m) WHERE m.uid = '{told.good_model}' RETURN p, e, m").run()
+    at.button(key="run").click().run()
+    assert not at.exception and not at.error
+    assert f"{told.good_predictions} rows" in texts(at)
+    assert told.good_model in iframes(at)[0]
+
+
+@pytest.mark.parametrize("query", WRITES, ids=["create", "merge", "set", "delete", "load-csv"])
+def test_console_refuses_writes_and_changes_nothing(told, graph, query):
+    before = count_nodes(graph)
+    statuses = graph.read("MATCH (n:ModelVersion) RETURN collect(n.status) AS s")[0]["s"]
+    at = open_page("console")
+    at.text_area(key="cypher").set_value(query).run()
+    at.button(key="run").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("Refused:"), errors
+    assert not at.dataframe
+    assert count_nodes(graph) == before
+    assert graph.read("MATCH (n:ModelVersion) RETURN collect(n.status) AS s")[0]["s"] == statuses
+
+
+def test_ingest_status_lists_source_counts_and_rejects(told, graph):
+    at = open_page("ingest_status")
+    sources = frame_with(at, "source")
+    assert list(sources["source"]) == [story.SOURCE] and list(sources["rejected"]) == [1]
+    runs = frame_with(at, "written")
+    expected = sum(1 for r in story.records(told) if not isinstance(r, (story.Reject, story.Flag)))
+    assert list(runs["written"]) == [expected]
+    rejects = frame_with(at, "reason")
+    assert list(rejects["reason"]) == [told.rejected_reason]
+    assert list(rejects["where"]) == ["transactions-2026-02.csv:7"]
+    assert list(frame_with(at, "flag")["flag"]) == ["unit-drift"]
+
+
+def test_home_lists_the_catalog_and_answers_provenance_with_a_graph(told):
+    from graph.questions import CATALOG
+
+    at = open_page("home")
+    assert list(at.radio(key="question").options) == [q.title for q in CATALOG.values()]
+    at.text_input(key="prediction-provenance.prediction_text").set_value(told.complaint).run()
+    assert at.selectbox(key="prediction-provenance.prediction_pick").value["ref"] == told.complaint
+    at.button(key="ask").click().run()
+    assert not at.exception and not at.error
+    answer = frame_with(at, "aspect")
+    assert told.bad_model in set(answer["ref"]) and told.good_model not in set(answer["ref"])
+    assert told.bad_features in set(answer["ref"])
+    assert told.bad_model in iframes(at)[0] and told.bad_features in iframes(at)[0]
+    assert any(link["label"] == told.bad_model for link in links(at))
+
+
+def test_home_impact_question_counts_predictions_per_window(told):
+    at = open_page("home", question="impact-of-data")
+    at.text_input(key="impact-of-data.data_version_text").set_value(told.bad_raw_hash[:10]).run()
+    at.button(key="ask").click().run()
+    answer = frame_with(at, "window")
+    assert answer[["model_version", "window", "predictions"]].values.tolist() == [
+        [told.bad_model, "2026-03-12", told.bad_predictions]]
+
+
+def test_impact_of_the_bad_data_version(told):
+    at = open_page("impact", ref=told.bad_raw)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Affected model versions"] == "1" and metrics["Affected predictions"] == str(told.bad_predictions)
+    assert list(frame_with(at, "runs_between")["model_version"]) == [told.bad_model]
+    preds = frame_with(at, "subject_id")
+    assert len(preds) == told.bad_predictions and told.complaint in set(preds["prediction"])
+    assert at.get("download_button")
+
+
+def test_impact_table_filters_by_time(told):
+    at = open_page("impact", ref=told.bad_raw)
+    at.text_input(key="f_since").set_value("2026-03-12T09:10:00Z").run()
+    preds = frame_with(at, "subject_id")
+    assert len(preds) == told.bad_predictions - 10 and told.complaint not in set(preds["prediction"])
+    assert f"{told.bad_predictions - 10} of {told.bad_predictions} predictions" in texts(at)
+
+
+def test_impact_of_a_library_and_of_a_commit(told):
+    lib = open_page("impact", ref=told.library)
+    assert {m.label: m.value for m in lib.metric}["Affected model versions"] == "2"
+    counts = frame_with(lib, "window")
+    assert dict(zip(counts["model_version"], counts["predictions"])) == {
+        told.good_model: told.good_predictions, told.bad_model: told.bad_predictions}
+    commit = open_page("impact", ref=f"commit:{told.bad_commit[:10]}")
+    metrics = {m.label: m.value for m in commit.metric}
+    assert metrics == {"Affected model versions": "1", "Affected predictions": str(told.bad_predictions),
+                       "Subjects": str(told.bad_predictions)}
+
+
+def test_impact_refuses_a_prediction_with_a_clear_error(told):
+    at = open_page("impact", ref=told.complaint)
+    assert len(at.error) == 1 and "not a DataVersion or Library or CodeVersion or ModelVersion" in at.error[0].value
+
+
+def test_diff_highlights_what_changed_between_versions(told):
+    at = open_page("diff", a=told.good_model, b=told.bad_model)
+    assert not at.error
+    params = next(f for f in frames(at) if "key" in f.columns and "alpha" in set(f["key"]))
+    rows = {r["key"]: (r[f"A: {told.good_model}"], r[f"B: {told.bad_model}"], bool(r["differs"]))
+            for r in params.to_dict("records")}
+    assert rows == {"alpha": ("1.0", "0.3", True), "max_iter": ("200", "200", False)}
+    assert "param 1" in texts(at) and "metric 1" in texts(at)
+
+
+def test_reproduce_gives_copyable_commands(told):
+    at = open_page("reproduce", ref=told.good_model)
+    code = at.code[0].value
+    assert f"git checkout {told.good_commit}" in code
+    assert f"pip install scikit-learn=={told.sklearn}" in code
+    assert f"dvc pull {story.RAW}  # expect md5 {told.good_raw_hash}" in code
+    assert "python src/prepare.py" in code and "alpha=1.0" in code and "expect mae = 812.5" in code
+    assert told.bad_raw_hash not in code
+
+
+# ---- app/graphview.py (pure) -----------------------------------------------
+
+def fan_out(n: int) -> tuple[list[dict], list[dict]]:
+    """One model version and ``n`` predictions of it."""
+    nodes = [{"uid": "model:m@1", "label": "ModelVersion", "name": "m v1"}]
+    nodes += [{"uid": f"prediction:p{i}", "label": "Prediction", "name": f"p{i}"} for i in range(n)]
+    edges = [{"src": f"prediction:p{i}", "dst": "model:m@1", "type": "PREDICTED_BY"} for i in range(n)]
+    return nodes, edges
+
+
+def test_colours_and_shapes_differ_per_kind():
+    view = graphview.build(*fan_out(3), root="model:m@1", collapse_over=None)
+    by_kind = {n["kind"]: (n["color"], n["shape"]) for n in view.nodes}
+    assert by_kind == {"ModelVersion": graphview.STYLE["ModelVersion"], "Prediction": graphview.STYLE["Prediction"]}
+    assert len({c for c, _ in graphview.STYLE.values()}) >= 12
+
+
+def test_two_thousand_predictions_become_one_group_node():
+    view = graphview.build(*fan_out(2000), root="model:m@1")
+    assert len(view.nodes) == 2
+    group = next(n for n in view.nodes if n["kind"] == "Prediction")
+    assert group["label"] == "2,000 predictions" and group["count"] == 2000
+    assert view.collapsed == {group["id"]: 2000}
+    assert view.edges == [{"from": group["id"], "to": "model:m@1", "label": "PREDICTED_BY ×2,000",
+                           "title": "PREDICTED_BY ×2,000", "arrows": "to", "dashes": False}]
+    assert view.legend == [
+        {"kind": "ModelVersion", "color": graphview.STYLE["ModelVersion"][0], "shape": "diamond", "count": 1,
+         "doc": "a registry version"},
+        {"kind": "Prediction", "color": graphview.STYLE["Prediction"][0], "shape": "dot", "count": 2000,
+         "doc": "one model output"},
+    ]
+
+
+def test_node_cap_keeps_the_nearest_and_says_how_many_left_out():
+    view = graphview.build(*fan_out(50), root="model:m@1", collapse_over=None, node_cap=20)
+    assert len(view.nodes) == 20 and view.dropped == 31
+    assert "model:m@1" in {n["id"] for n in view.nodes}
+    assert all(e["from"] in {n["id"] for n in view.nodes} for e in view.edges) and len(view.edges) == 19
+    assert view.notes == ["display cap 20 nodes: 31 more nodes not drawn"]
+
+
+def test_small_fan_outs_stay_individual():
+    view = graphview.build(*fan_out(5), root="model:m@1", collapse_over=10)
+    assert len(view.nodes) == 6 and not view.collapsed
+
+
+def test_placeholders_root_and_hover():
+    nodes = [{"uid": "data:a.csv@abc123456789", "label": "DataVersion", "name": "a.csv", "placeholder": True,
+              "sources": ["dvc.lock"], "last_ingest": "dvc-1"},
+             {"uid": "run:r1", "label": "Run", "name": "train"}]
+    edges = [{"src": "run:r1", "dst": "data:a.csv@abc123456789", "type": "USED"}]
+    view = graphview.build(nodes, edges, root="run:r1")
+    data, run = view.nodes
+    assert data["label"] == "a.csv@abc12345" and data["shapeProperties"] == {"borderDashes": [4, 4]}
+    assert "placeholder" in data["title"] and "sources: dvc.lock" in data["title"]
+    assert run["borderWidth"] == 4 and view.edges[0]["label"] == "USED"
+
+
+def test_rows_from_the_console_become_nodes_and_edges():
+    rows = [{"p": {"_labels": ["Node", "Prediction"], "uid": "prediction:x"},
+             "e": {"_type": "PREDICTED_BY", "_start": "prediction:x", "_end": "model:m@2"}}]
+    nodes, edges = graphview.from_rows(rows)
+    assert nodes == [{"uid": "prediction:x", "label": "Prediction"}, {"uid": "model:m@2", "label": "ModelVersion"}]
+    assert edges == [{"src": "prediction:x", "dst": "model:m@2", "type": "PREDICTED_BY"}]
+
+
+def test_render_inlines_its_javascript():
+    view = graphview.build(*fan_out(40), root="model:m@1")
+    page = graphview.render(view.nodes, view.edges, legend_entries=view.legend)
+    assert not re.search(r"<script[^>]*src=[\"']?https?://", page)
+    assert not re.search(r"<link[^>]*href=[\"']?https?://", page)
+    assert "new vis.Network(" in page and "vis-network" in page.lower() and len(page) > 100_000
+    assert "40 predictions" in page and 'id="legend"' in page
+
+
+# ---- provex app ------------------------------------------------------------
+
+def test_app_command_runs_streamlit_on_loopback(monkeypatch):
+    import click
+
+    from app import cli_app
+
+    monkeypatch.delenv("STREAMLIT_SERVER_PORT", raising=False)
+    args = cli_app.command_line(9123)
+    assert args[1:5] == ["-m", "streamlit", "run", str(APP)]
+    assert args[args.index("--server.address") + 1] == "127.0.0.1"
+    assert args[args.index("--server.headless") + 1] == "true"
+    assert args[-2:] == ["--server.port", "9123"]
+    monkeypatch.setenv("STREAMLIT_SERVER_PORT", "8765")
+    assert cli_app.command_line(None)[-2:] == ["--server.port", "8765"]
+    monkeypatch.setenv("STREAMLIT_SERVER_PORT", "eighty")
+    with pytest.raises(click.BadParameter, match="STREAMLIT_SERVER_PORT"):
+        cli_app.command_line(None)
