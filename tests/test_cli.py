@@ -115,3 +115,25 @@ def test_managed_server_lifecycle_and_failed_start_shows_the_log(neo4j_settings,
     server._conf = lambda port: conf(port) + "server.memory.pagecache.size=not-a-size\n"
     with pytest.raises(ServerError, match="exited during start-up|did not start"):
         server.start(timeout=90)
+
+
+def test_missing_java_and_maven_are_named(tmp_path, monkeypatch):
+    from graph.server import check_java
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither java nor mvn on it
+    with pytest.raises(ServerError, match="Java 17\\+ is needed"):
+        check_java()
+    server = ManagedServer(tmp_path / "neo4j", tmp_path / "empty-cache", port=free_port())
+    with pytest.raises(ServerError, match="Maven \\(`mvn`\\) is needed"):
+        server.fetch()
+
+
+def test_too_old_java_is_named(tmp_path, monkeypatch):
+    from graph.server import check_java
+
+    fake = tmp_path / "java"
+    fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ServerError, match="needs Java 17\\+, found Java 11"):
+        check_java()
