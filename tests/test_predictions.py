@@ -189,7 +189,8 @@ def registry(tmp_path: Path) -> tuple[str, Any, str]:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    mlflow.set_experiment("credit")
+    artifacts = (tmp_path / "artifacts").as_uri()  # not ./mlruns in the working directory
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment("credit", artifact_location=artifacts))
     try:
         with mlflow.start_run() as active:
             info = mlflow.pyfunc.log_model(name="model", python_model=Double())
