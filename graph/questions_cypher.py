@@ -19,6 +19,12 @@ def join(expr: str) -> str:
             f"reduce(s = '', x IN {expr} | s + CASE WHEN s = '' THEN '' ELSE ', ' END + toStringOrNull(x)) END")
 
 
+def text(expr: str) -> str:
+    """Cypher: a property value as text; a list as ``[a, b]`` (toString gives null for lists)."""
+    return (f"CASE WHEN valueType({expr}) STARTS WITH 'LIST' THEN '[' + coalesce({join(expr)}, '') + ']' "
+            f"ELSE toStringOrNull({expr}) END")
+
+
 def display(var: str) -> str:
     """Cypher: a short human name for node ``var``."""
     return (f"CASE WHEN {var}:ModelVersion THEN {var}.name + ' v' + toStringOrNull({var}.version) "
@@ -153,11 +159,22 @@ OPTIONAL MATCH (c)-[:ASSOCIATED_WITH]->(ag:Agent)
 WITH d, depth, collect(DISTINCT coalesce(st.name, pr.stage)) AS stages, collect(DISTINCT pr.cmd) AS cmds,
      collect(DISTINCT pr.kind) AS kinds, collect(DISTINCT coalesce(c.sha, pr.commit)) AS commits,
      collect(DISTINCT coalesce(ag.name, c.author)) AS authors, min(c.date) AS date, count(pr) AS producers
+// No producer run: the commit that first recorded the data (e.g. `dvc add`), and its author.
+OPTIONAL MATCH (added:CodeVersion {{sha: d.commit}}) WHERE producers = 0
+OPTIONAL MATCH (added)-[:ASSOCIATED_WITH]->(adder:Agent)
+WITH d, depth, stages, cmds, kinds, producers, commits, authors, date,
+     collect(DISTINCT coalesce(adder.name, added.author)) AS adders, min(added.date) AS added_on
+WITH d, depth, stages, cmds, kinds, producers,
+     CASE WHEN producers = 0 AND d.commit IS NOT NULL THEN [d.commit] ELSE commits END AS commits,
+     CASE WHEN producers = 0 THEN adders ELSE authors END AS authors,
+     CASE WHEN producers = 0 THEN added_on ELSE date END AS date
 WITH d, depth, stages, cmds, commits, authors, date, producers,
      size([x IN kinds + stages WHERE toLower(toString(x)) CONTAINS 'import']) > 0 AS imported,
-     [(d)-[:SAME_AS]-(t:DataVersion) WHERE EXISTS {{ (t)-[:WAS_GENERATED_BY]->() }} | t.path][0] AS twin
+     [(d)-[:SAME_AS]-(t:DataVersion) WHERE EXISTS {{ (t)-[:WAS_GENERATED_BY]->() }} | t.path][0] AS twin,
+     [(d)-[e:WAS_DERIVED_FROM]->() | coalesce(e.method, 'derived')][0] AS derived
 RETURN depth, d.path AS path, d.hash AS hash, d.uid AS data_version,
        CASE WHEN producers = 0 AND twin IS NOT NULL THEN 'same as ' + twin
+            WHEN producers = 0 AND derived IS NOT NULL THEN 'derived (' + derived + ')'
             WHEN producers = 0 THEN 'raw (no producer recorded)'
             WHEN imported THEN 'import'
             ELSE 'produced' END AS origin,
@@ -182,7 +199,7 @@ _DIFF_FACTS = f"""
   UNION ALL WITH mv
   MATCH (mv)-[:WAS_GENERATED_BY]->(r:Run)
   UNWIND [k IN keys(r) WHERE k STARTS WITH 'param.' OR k STARTS WITH 'metric.'] AS k
-  RETURN split(k, '.')[0] AS aspect, substring(k, size(split(k, '.')[0]) + 1) AS key, toStringOrNull(r[k]) AS value
+  RETURN split(k, '.')[0] AS aspect, substring(k, size(split(k, '.')[0]) + 1) AS key, {text('r[k]')} AS value
   UNION ALL WITH mv
   MATCH (mv)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(d0:DataVersion)
   MATCH path = {UPSTREAM_DATA}
@@ -195,7 +212,7 @@ _DIFF_FACTS = f"""
   OPTIONAL MATCH (pr)-[:INSTANCE_OF]->(st:Stage)
   WITH DISTINCT pr, coalesce(st.name, pr.stage, pr.name) AS stage
   UNWIND [['command', pr.cmd]] + [k IN keys(pr) WHERE k STARTS WITH 'param.' | [k, pr[k]]] AS kv
-  RETURN DISTINCT 'stage' AS aspect, stage + ' ' + kv[0] AS key, toStringOrNull(kv[1]) AS value
+  RETURN DISTINCT 'stage' AS aspect, stage + ' ' + kv[0] AS key, {text('kv[1]')} AS value
   UNION ALL WITH mv
   MATCH (mv)-[:USED|WAS_GENERATED_BY*1..2]->(:Environment)-[:REQUIRES]->(l:Library)
   RETURN DISTINCT 'library' AS aspect, l.name AS key, l.version AS value

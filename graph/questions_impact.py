@@ -10,7 +10,7 @@ falling back to counting a version's predictions only when it has none.
 
 from __future__ import annotations
 
-from graph.questions_cypher import display, label
+from graph.questions_cypher import display, join, label
 from graph.refs import ts
 
 # From a model version down to what it was trained on (reverse: what it depends on).
@@ -19,12 +19,18 @@ TRAINED_ON = "[:WAS_GENERATED_BY|USED|WAS_DERIVED_FROM|SAME_AS*1..10]"
 
 def prediction_count(mv: str, start: str = "null", end: str = "null") -> str:
     """Cypher: predictions by model version ``mv`` with a time in [start, end)
-    (either bound may be null), from PredictionGroups when it has any."""
-    g_in = f"({start} IS NULL OR {ts('g.hour')} >= {start}) AND ({end} IS NULL OR {ts('g.hour')} < {end})"
+    (either bound may be null), from PredictionGroups when it has any: a group
+    whose hour lies wholly inside counts its ``count``; one the bounds cut
+    (e.g. an alias that moved at 09:30) counts its own predictions in range."""
+    hour = ts("g.hour")
+    g_full = f"({start} IS NULL OR {hour} >= {start}) AND ({end} IS NULL OR {hour} + duration('PT1H') <= {end})"
+    g_overlap = f"({start} IS NULL OR {hour} + duration('PT1H') > {start}) AND ({end} IS NULL OR {hour} < {end})"
     p_in = f"({start} IS NULL OR {ts('p.timestamp')} >= {start}) AND ({end} IS NULL OR {ts('p.timestamp')} < {end})"
     return (
         f"CASE WHEN EXISTS {{ (:PredictionGroup)-[:PREDICTED_BY]->({mv}) }} "
-        f"THEN reduce(s = 0, c IN [(g:PredictionGroup)-[:PREDICTED_BY]->({mv}) WHERE {g_in} | g.count] | s + coalesce(c, 0)) "
+        f"THEN reduce(s = 0, c IN [(g:PredictionGroup)-[:PREDICTED_BY]->({mv}) WHERE {g_overlap} | "
+        f"CASE WHEN {g_full} THEN coalesce(g.count, 0) "
+        f"ELSE size([(p:Prediction)-[:PART_OF]->(g) WHERE {p_in} | 1]) END] | s + c) "
         f"ELSE size([(p:Prediction)-[:PREDICTED_BY]->({mv}) WHERE {p_in} | 1]) END"
     )
 
@@ -58,9 +64,10 @@ CALL {{
   MATCH (q:Prediction)-[:USED*1..3]->(p)
   RETURN q, 'uses a prediction of ' + {display('mv')} AS via
 }}
-WITH DISTINCT q, via
+WITH DISTINCT q, via ORDER BY via
+WITH q, collect(via) AS vias
 RETURN q.uid AS prediction, q.timestamp AS timestamp, q.subject_id AS subject_id, q.output AS output,
-       [(q)-[:PREDICTED_BY]->(m) | m.uid][0] AS model_version, via
+       [(q)-[:PREDICTED_BY]->(m) | m.uid][0] AS model_version, {join('vias')} AS via
 ORDER BY timestamp, prediction
 """
 
@@ -154,8 +161,8 @@ _GAPS = [
      "MATCH (x:Stage) WHERE NOT EXISTS { (:Run)-[:INSTANCE_OF]->(x) }",
      "run `dvc repro` and commit dvc.lock, or ingest the OpenLineage events of the job"),
     ("data version without a producer",
-     "MATCH (x:DataVersion) WHERE NOT EXISTS { (x)-[:WAS_GENERATED_BY]->() } "
-     "AND NOT EXISTS { (x)-[:SAME_AS]-(:DataVersion)-[:WAS_GENERATED_BY]->() }",
+     "MATCH (x:DataVersion) WHERE NOT EXISTS { (x)-[:WAS_GENERATED_BY|WAS_DERIVED_FROM]->() } "
+     "AND NOT EXISTS { (x)-[:SAME_AS]-(:DataVersion)-[:WAS_GENERATED_BY|WAS_DERIVED_FROM]->() }",
      "expected for raw inputs; otherwise ingest the pipeline that wrote it"),
     ("referenced but never ingested (placeholder)",
      "MATCH (x:Node) WHERE x.placeholder = true",

@@ -39,6 +39,7 @@ class Builder:
         self.seen = seen  # DataVersion uids already written (first commit wins)
         self._stages_sent: dict[str, tuple] = {}
         self._sent: set[tuple] = set()
+        self._locked: tuple[Parsed | None, list[f.Out]] = (None, [])
 
     # ---- helpers ----------------------------------------------------------------------------------
 
@@ -188,6 +189,35 @@ class Builder:
             yield from self.data_version(snap, out, src, {"cache": True, "persist": False, **flags.get(out.path, {})})
             if out.hash:
                 yield Edge("WAS_GENERATED_BY", model.data_version(out.path, out.hash), ref, source=src)
+        for out in entry.deps + entry.outs:
+            yield from self.dir_members(out, parsed, src)
+
+    def dir_members(self, folder: f.Out, parsed: Parsed, src: str) -> Iterator[Record]:
+        """A locked directory version WAS_DERIVED_FROM the file versions inside it
+        that the same snapshot locks (outputs of other stages, ``dvc add``ed
+        files), so lineage crosses e.g. a ``foreach`` stage's per-item outputs
+        gathered in one folder that a later stage depends on."""
+        if not folder.is_dir or not folder.hash:
+            return
+        parent = model.data_version(folder.path, folder.hash)
+        for member in self.locked_files(parsed):
+            if member.hash and member.path.startswith(f"{folder.path.rstrip('/')}/") and self.once(
+                    "dir-member", parent.uid, member.path, member.hash):
+                yield Edge("WAS_DERIVED_FROM", parent, model.data_version(member.path, member.hash),
+                           {"method": "dvc-dir-member"}, source=src)
+
+    def locked_files(self, parsed: Parsed) -> list[f.Out]:
+        """Every output the snapshot locks: dvc.lock outs and ``.dvc`` file outs
+        (computed once per snapshot)."""
+        if self._locked[0] is not parsed:
+            outs = [out for dvcfile in parsed.dvcfiles for out in dvcfile.outs]
+            for lockfile, entries in parsed.locks.items():
+                for name, raw in entries.items():
+                    stage = parsed.stage_for(lockfile, name)
+                    wdir = stage.wdir if stage else f.dirname(lockfile)
+                    outs.extend(f.make_lock_entry(lockfile, name, raw, wdir).outs)
+            self._locked = (parsed, outs)
+        return self._locked[1]
 
     def run_drift(self, snap: Snapshot, parsed: Parsed, entry: f.LockEntry, stage: f.StageDef | None,
                   dvcfile: str) -> list[tuple[str, str]]:
