@@ -14,6 +14,7 @@ from graph import model as m
 from graph.connection import Graph
 from graph.pipeline import Summary, ingest
 from ingest import openlineage
+from graphcheck import edges, props
 
 RUN_ID = "0176a8c2-fe01-7439-87e6-56a1a1b4029f"
 PARENT_ID = "0176a8c2-0000-7439-87e6-56a1a1b40000"
@@ -46,20 +47,9 @@ def write(path: Path, events: list[Any], lines: bool | None = None) -> Path:
     return path
 
 
-def run(graph: Graph, path: Path) -> Summary:
+def run(graph: Graph, path: Path, rejects: Path | None = None) -> Summary:
     return ingest(graph, kind="openlineage", uri=str(path.resolve()),
-                  read=lambda state: openlineage.read(path, state=state))
-
-
-def props(graph: Graph, uid: str) -> dict[str, Any]:
-    rows = graph.read("MATCH (n {uid: $uid}) RETURN properties(n) AS p", {"uid": uid})
-    assert rows, f"no node {uid}"
-    return rows[0]["p"]
-
-
-def edges(graph: Graph, etype: str) -> set[tuple[str, str]]:
-    rows = graph.read(f"MATCH (a)-[:{etype}]->(b) WHERE NOT a:IngestRun RETURN a.uid AS a, b.uid AS b")
-    return {(r["a"], r["b"]) for r in rows}
+                  read=lambda state: openlineage.read(path, state=state), rejects=rejects)
 
 
 def test_run_event_with_datasets_versions_parent_code_and_column_lineage(graph: Graph, tmp_path: Path) -> None:
@@ -230,11 +220,12 @@ def expected(ev: Any) -> str:
     return "reject"
 
 
-def test_every_corpus_event_is_ingested_or_rejected(graph: Graph, corpus: Path) -> None:
+def test_every_corpus_event_is_ingested_or_rejected(graph: Graph, corpus: Path, tmp_path: Path) -> None:
     root = corpus / "openlineage"
-    summary = run(graph, root)
-    rejected = Counter(r.file for r in summary.rejected)
-    assert all(r.reason for r in summary.rejected)
+    summary = run(graph, root, rejects=tmp_path / "rejects.jsonl")
+    lines = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert len(lines) == summary.rejected_count and all(r["reason"] for r in lines)
+    rejected = Counter(r["file"] for r in lines)
     want_runs: dict[str, tuple[str, str]] = {}
     for path in sorted(root.rglob("*.json")):
         events = corpus_events(path)

@@ -18,6 +18,7 @@ from graph.connection import Graph
 from graph.pipeline import Summary, ingest
 from ingest import predictions
 from ingest.records import Node, Watermark
+from graphcheck import count, edges, props
 
 MV = m.model_version("credit-limit", "3").uid
 
@@ -56,21 +57,6 @@ def run(graph: Graph, path: Path, **kw: Any) -> Summary:
     """One `provex ingest predictions` of ``path`` through the real pipeline."""
     return ingest(graph, kind="predictions", uri=str(path.resolve()),
                   read=lambda state: predictions.read(path, state=state, **kw))
-
-
-def props(graph: Graph, uid: str) -> dict[str, Any]:
-    rows = graph.read("MATCH (n {uid: $uid}) RETURN properties(n) AS p", {"uid": uid})
-    assert rows, f"no node {uid}"
-    return rows[0]["p"]
-
-
-def edges(graph: Graph, etype: str) -> set[tuple[str, str]]:
-    rows = graph.read(f"MATCH (a)-[:{etype}]->(b) WHERE NOT a:IngestRun RETURN a.uid AS a, b.uid AS b")
-    return {(r["a"], r["b"]) for r in rows}
-
-
-def count(graph: Graph, label: str) -> int:
-    return graph.read(f"MATCH (n:{label}) RETURN count(n) AS c")[0]["c"]
 
 
 def group_uid(mv_uid: str = MV, hour: str = "2026-04-02T10") -> str:
