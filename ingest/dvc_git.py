@@ -164,7 +164,8 @@ class GitReader:
             url = self.git("remote", "get-url", "origin").strip()
         except GitError:
             url = ""
-        name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git") if url else ""
+        base = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        name = base.removesuffix(".git").removesuffix(".bundle")  # a clone of a git bundle too
         return name or self.root.name
 
 
