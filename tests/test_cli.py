@@ -137,3 +137,32 @@ def test_too_old_java_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ServerError, match="needs Java 17\\+, found Java 11"):
         check_java()
+
+
+def write_log(path: Path, ids: list[str]) -> Path:
+    rows = [{"prediction_id": i, "timestamp": "2026-03-01T10:00:00Z", "model_name": "m", "model_version": "1",
+             "output": 1.0} for i in ids]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_watch_ingests_every_config_source_each_round(graph, tmp_path):
+    log = write_log(tmp_path / "preds.jsonl", ["p1", "p2"])
+    config = tmp_path / "provex.toml"
+    config.write_text('[[source]]\nkind = "predictions"\nfiles = ["preds.jsonl"]\n')
+    result = invoke("watch", "--config", str(config), "--every", "0", "--times", "2")
+    assert result.exit_code == 0 and "round 2 done" in result.output
+    runs = graph.read("MATCH (i:IngestRun)-[:PART_OF]->(s:Source {name: $uri}) RETURN count(i) AS c",
+                      {"uri": str(log.resolve())})
+    assert runs == [{"c": 2}]
+    assert graph.read("MATCH (p:Prediction) RETURN count(p) AS c") == [{"c": 2}]
+
+
+def test_bad_config_is_a_usage_error(graph, tmp_path):
+    config = tmp_path / "provex.toml"
+    config.write_text("[[source]\nkind = ")
+    result = invoke("ingest", "--config", str(config))
+    assert result.exit_code == 2 and "invalid TOML" in result.output and str(config) in result.output
+    config.write_text('[[source]]\nkind = "svn"\n')
+    result = invoke("ingest", "--config", str(config))
+    assert result.exit_code == 2 and "kind 'svn'" in result.output
