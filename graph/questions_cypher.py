@@ -11,6 +11,12 @@ from __future__ import annotations
 # Upstream data closure of a data version: its SAME_AS twin, then through the
 # runs that generated it to the data they used, at most 8 hops.
 UPSTREAM_DATA = "(d0)-[:SAME_AS*0..1]-(:DataVersion)-[:WAS_GENERATED_BY|USED|WAS_DERIVED_FROM*0..8]->(d)"
+# A model version's training run, or the DVC stage run that run is linked to
+# (graph.linking: an MLflow run SAME_AS the DVC run that executed it): both
+# runs' inputs are training data. From the linked run's deps, no SAME_AS hop
+# (it would reach other MLflow runs' twins of the same DVC version).
+TRAINED_BY = "(mv)-[:WAS_GENERATED_BY]->(r0:Run)-[:SAME_AS*0..1]->(tr:Run)"
+NO_TWIN_HOP = "(tr = r0 OR length(path) = 0 OR type(relationships(path)[0]) <> 'SAME_AS')"
 
 
 def join(expr: str) -> str:
@@ -84,15 +90,17 @@ RETURN p.uid AS prediction, hop, aspect, key, value, ref
 """
 
 MODEL_TRAINING_DATA = f"""
-MATCH (mv:ModelVersion {{uid: $model_version}})-[:WAS_GENERATED_BY]->(r:Run)-[:USED]->(d0:DataVersion)
+MATCH (mv:ModelVersion {{uid: $model_version}})
+MATCH {TRAINED_BY}-[:USED]->(d0:DataVersion)
 MATCH path = {UPSTREAM_DATA}
-WHERE d:DataVersion
+WHERE d:DataVersion AND {NO_TWIN_HOP}
 WITH d, size([n IN nodes(path) WHERE n:Run]) AS depth,
-     CASE WHEN length(path) = 0 THEN 'used by the training run'
-          WHEN size([n IN nodes(path) WHERE n:Run]) = 0 THEN 'same as ' + d0.path
-          ELSE 'upstream, through stages' END AS via
-ORDER BY depth
-WITH d, min(depth) AS depth, collect(via)[0] AS via
+     CASE WHEN size([n IN nodes(path) WHERE n:Run]) > 0 THEN [3, 'upstream, through stages']
+          WHEN tr <> r0 THEN [2, 'dep of the linked DVC stage run ' + coalesce(tr.stage, tr.name, tr.uid)]
+          WHEN length(path) = 0 THEN [0, 'used by the training run']
+          ELSE [1, 'same as ' + d0.path] END AS via
+ORDER BY depth, via[0]
+WITH d, min(depth) AS depth, collect(via[1])[0] AS via
 OPTIONAL MATCH (d)-[:WAS_GENERATED_BY]->(pr:Run)
 OPTIONAL MATCH (pr)-[:INSTANCE_OF]->(st:Stage)
 OPTIONAL MATCH (pr)-[:USED]->(c:CodeVersion)
@@ -106,6 +114,9 @@ ORDER BY depth, path, hash
 REPRODUCE_MODEL = f"""
 MATCH (mv:ModelVersion {{uid: $model_version}})
 OPTIONAL MATCH (mv)-[:WAS_GENERATED_BY]->(r:Run)
+OPTIONAL MATCH (r)-[:SAME_AS]->(dvc:Run {{kind: 'dvc-stage'}})
+OPTIONAL MATCH (dvc)-[:INSTANCE_OF]->(dst:Stage)
+WITH mv, r, [l IN collect(DISTINCT [dvc, coalesce(dst.address, dvc.stage, dvc.name)]) WHERE l[0] IS NOT NULL] AS linked
 CALL {{
   WITH mv, r
   OPTIONAL MATCH (r)-[:USED]->(c:CodeVersion)
@@ -117,16 +128,16 @@ CALL {{
   RETURN 2 AS step, 'library' AS kind, l.name + '==' + l.version AS item,
          'pip install ' + l.name + '==' + l.version AS command, 0 AS seq
   UNION ALL WITH mv, r
-  MATCH (r)-[:USED]->(d0:DataVersion)
+  MATCH {TRAINED_BY}-[:USED]->(d0:DataVersion)
   MATCH path = {UPSTREAM_DATA}
-  WHERE d:DataVersion AND coalesce(d.hash_kind, 'md5') = 'md5'
+  WHERE d:DataVersion AND {NO_TWIN_HOP} AND coalesce(d.hash_kind, 'md5') = 'md5'
   WITH d, max(size([n IN nodes(path) WHERE n:Run])) AS depth
   RETURN 3 AS step, 'data' AS kind, d.path + ' md5 ' + d.hash AS item,
          'dvc pull ' + d.path + '  # expect md5 ' + d.hash AS command, -depth AS seq
   UNION ALL WITH mv, r
-  MATCH (r)-[:USED]->(d0:DataVersion)
+  MATCH {TRAINED_BY}-[:USED]->(d0:DataVersion)
   MATCH path = {UPSTREAM_DATA}
-  MATCH (d)-[:WAS_GENERATED_BY]->(pr:Run)
+  MATCH (d)-[:WAS_GENERATED_BY]->(pr:Run) WHERE {NO_TWIN_HOP}
   OPTIONAL MATCH (pr)-[:INSTANCE_OF]->(st:Stage)
   WITH pr, coalesce(st.name, pr.stage, pr.name) AS stage, max(size([n IN nodes(path) WHERE n:Run])) AS depth
   RETURN 4 AS step, 'stage' AS kind, stage + coalesce(' @ ' + left(pr.commit, 10), '') AS item,
@@ -134,8 +145,13 @@ CALL {{
   UNION ALL WITH mv, r
   UNWIND [k IN keys(r) WHERE k STARTS WITH 'param.'] AS k
   RETURN 5 AS step, 'param' AS kind, substring(k, 6) AS item, substring(k, 6) + '=' + toStringOrNull(r[k]) AS command, 0 AS seq
-  UNION ALL WITH mv, r
-  WITH mv, r WHERE r IS NOT NULL
+  UNION ALL WITH mv, r, linked
+  UNWIND linked AS l
+  WITH l[0] AS dvc, l[1] AS stage
+  RETURN 6 AS step, 'train' AS kind, stage + coalesce(' @ ' + left(dvc.commit, 10), '') AS item,
+         'dvc repro ' + stage + coalesce('  # runs: ' + dvc.cmd, '') AS command, 0 AS seq
+  UNION ALL WITH mv, r, linked
+  WITH mv, r WHERE r IS NOT NULL AND (r.cmd IS NOT NULL OR size(linked) = 0)
   RETURN 6 AS step, 'train' AS kind, coalesce(r.run_id, r.uid) AS item,
          coalesce(r.cmd, 'run the training entry point of run ' + coalesce(r.run_id, r.uid) + ' with the params above') AS command, 0 AS seq
   UNION ALL WITH mv, r

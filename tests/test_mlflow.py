@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from graph import model, pipeline
+from graph import linking, model, pipeline
 from graph.errors import SourceError
 from graph.server import free_port
 from graph.writer import Writer
 from ingest import mlflow as adapter
-from ingest.records import Node
+from ingest.records import Edge, Node
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 DATA_PATH = "data/train.csv"
@@ -399,3 +399,77 @@ def test_link_by_nearest_earlier_commit(graph, store):
 def props_free_start(store: Store) -> str:
     """The parent run's start time, from MLflow (the run's commit has no date here)."""
     return adapter.iso(store.client().get_run(store.ids["parent"]).info.start_time)
+
+
+# --------------------------------------------------------------------------- MLflow run -> DVC stage run
+
+C1, C2, C3 = "1" * 40, "2" * 40, "3" * 40
+DATES = {C1: "2026-01-01T10:00:00+00:00", C2: "2026-02-01T10:00:00+00:00", C3: "2026-03-01T10:00:00+00:00"}
+
+
+def dv(path: str, digest: str) -> model.Ref:
+    return model.data_version(path, digest)
+
+
+def dvc_run(stage: str, commit: str, deps: list[model.Ref], outs: tuple[model.Ref, ...] = ()) -> list:
+    """A DVC-like stage run at ``commit`` as the DVC adapter writes it: Run,
+    INSTANCE_OF its Stage, USED its deps, outs WAS_GENERATED_BY it."""
+    run, st = model.run(f"dvc:proj:{commit[:12]}:{stage}"), model.stage("proj", f".:{stage}")
+    out = [Node(run, {"kind": "dvc-stage", "name": stage, "stage": stage, "commit": commit, "cmd": f"python {stage}.py",
+                      "start_time": DATES[commit]}, "dvc-test"),
+           Node(st, {"name": stage, "kind": "dvc-stage"}, "dvc-test"), Edge("INSTANCE_OF", run, st, source="dvc-test"),
+           Node(model.code_version(commit), {"sha": commit, "date": DATES[commit]}, "dvc-test")]
+    for ref in deps + list(outs):
+        path, digest = ref.uid.split(":", 1)[1].rsplit("@", 1)
+        out.append(Node(ref, {"path": path, "hash": digest, "hash_kind": "md5", "commit": commit}, "dvc-test"))
+    out += [Edge("USED", run, ref, {"role": "dep"}, source="dvc-test") for ref in deps]
+    out += [Edge("WAS_GENERATED_BY", ref, run, source="dvc-test") for ref in outs]
+    return out
+
+
+def mlflow_run(run_id: str, commit: str, twins: dict[str, model.Ref]) -> list:
+    """An MLflow-like run at ``commit`` whose dataset inputs (path -> DVC twin)
+    are already SAME_AS their DVC versions."""
+    run = model.run(run_id)
+    out = [Node(run, {"kind": "mlflow-run", "run_id": run_id, "git_commit": commit}, "mlflow-test"),
+           Edge("USED", run, model.code_version(commit), source="mlflow-test")]
+    for path, twin in twins.items():
+        ml = dv(path, f"mlflow:{run_id}")
+        out += [Node(ml, {"path": path, "hash": f"mlflow:{run_id}", "hash_kind": "mlflow-digest"}, "mlflow-test"),
+                Edge("USED", run, ml, source="mlflow-test"),
+                Edge("SAME_AS", ml, twin, {"method": "path+commit", "confidence": 0.9}, source="mlflow-test")]
+    return out
+
+
+def run_links(graph) -> set[tuple[str, str, str, float]]:
+    rows = graph.read("MATCH (a:Run)-[e:SAME_AS]->(b:Run) RETURN a.uid AS a, b.uid AS b, e.method AS method, "
+                      "e.confidence AS c")
+    return {(r["a"], r["b"], r["method"], r["c"]) for r in rows}
+
+
+def test_mlflow_run_links_to_the_dvc_stage_run_current_at_its_commit(graph):
+    feat1, feat2, raw, other = dv("data/f.csv", "f1" * 16), dv("data/f.csv", "f2" * 16), dv("data/raw.csv", "a" * 32), \
+        dv("data/other.csv", "b" * 32)
+    model2 = dv("models/m.pkl", "c" * 32)
+    write_dvc(graph, dvc_run("train", C1, [feat1, raw, dv("src/train.py", "e" * 32)])
+              + dvc_run("train", C2, [feat2, raw, dv("src/train.py", "e" * 32)], (model2,))
+              # evaluate uses the same data plus the model train made: downstream, not the trainer
+              + dvc_run("evaluate", C2, [feat2, raw, model2])
+              + [Node(model.code_version(C3), {"sha": C3, "date": DATES[C3]}, "dvc-test"), Node(other, {}, "dvc-test")]
+              # at C3 nothing was re-run: train@C2 is current; at C1, train@C1 (one of two inputs: partial)
+              + mlflow_run("late", C3, {"data/f.csv": feat2, "data/raw.csv": raw})
+              + mlflow_run("early", C1, {"data/raw.csv": raw, "data/other.csv": other}))
+    assert linking.run(graph) == {"commit+inputs": 2}
+    train = lambda c: model.run(f"dvc:proj:{c[:12]}:train").uid  # noqa: E731
+    assert run_links(graph) == {(model.run("late").uid, train(C2), "commit+inputs", 0.8),
+                                (model.run("early").uid, train(C1), "commit+inputs", 0.5)}
+    assert linking.run(graph) == {}  # idempotent: a second run adds nothing
+    assert len(run_links(graph)) == 2
+
+
+def test_no_run_link_when_two_dvc_runs_are_equally_good(graph):
+    feat = dv("data/f.csv", "f1" * 16)
+    write_dvc(graph, dvc_run("train_a", C1, [feat]) + dvc_run("train_b", C1, [feat])
+              + mlflow_run("r", C1, {"data/f.csv": feat}))
+    assert "commit+inputs" not in linking.run(graph)
+    assert run_links(graph) == set()

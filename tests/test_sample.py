@@ -10,12 +10,14 @@ The sample is loaded once for the module (~1 minute); every test only reads.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from app.cli import cli
@@ -92,6 +94,85 @@ def test_every_model_version_links_its_training_run_and_commit(g: Graph) -> None
         "MATCH (v:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run) OPTIONAL MATCH (r)-[:USED]->(c:CodeVersion) "
         "RETURN v.uid AS mv, r.run_id AS run, c.sha AS commit")}
     assert got == {mv_uid(k): (v["run_id"], v["commit"]) for k, v in X["model_versions"].items()}
+
+
+# ---- MLflow run <-> DVC stage run (graph.linking, commit+inputs) ----------------------------------------
+
+
+def lock_at(sample: dict, sha: str) -> dict[str, Any]:
+    """The stages of ``dvc.lock`` at ``sha`` in the restored DVC repository."""
+    repo = Path(sample["config"]).parent / "credit-dvc"
+    text = subprocess.run(["git", "-C", str(repo), "show", f"{sha}:dvc.lock"], capture_output=True, text=True,
+                          check=True).stdout
+    return yaml.safe_load(text)["stages"]
+
+
+def training_stage(sample: dict, key: str) -> tuple[str, str]:
+    """(stage, commit of its DVC run) for model version ``key``: the lock entry at
+    the version's commit whose deps are expected.json's training deps, and the
+    latest commit at or before it where that entry changed (DVC runs are
+    recorded only there)."""
+    version = X["model_versions"][key]
+    locked = lock_at(sample, version["commit"])
+    stage = next(name for name, e in locked.items()
+                 if {d["path"]: d["md5"] for d in e.get("deps", [])} == version["training_deps"])
+    shas = [c["sha"] for c in X["dvc_repo"]["commits"]]
+    upto = shas[:shas.index(version["commit"]) + 1]
+    changed = [sha for i, sha in enumerate(upto)
+               if i == 0 or lock_at(sample, sha).get(stage) != lock_at(sample, upto[i - 1]).get(stage)]
+    return stage, changed[-1]
+
+
+def test_every_mlflow_training_run_is_same_as_its_dvc_stage_run(sample: dict, g: Graph) -> None:
+    got = {r["run_id"]: r for r in g.read(
+        "MATCH (r:Run {kind: 'mlflow-run'})-[e:SAME_AS]->(d:Run) RETURN r.run_id AS run_id, d.kind AS kind, "
+        "d.stage AS stage, d.commit AS commit, e.method AS method, e.confidence AS confidence")}
+    want = {}
+    for key, version in X["model_versions"].items():
+        stage, commit = training_stage(sample, key)
+        want[version["run_id"]] = {"run_id": version["run_id"], "kind": "dvc-stage", "stage": stage,
+                                   "commit": commit, "method": "commit+inputs", "confidence": 0.8}
+    assert got == want
+    bad = got[X["model_versions"]["credit-limit@5"]["run_id"]]
+    assert (bad["stage"], bad["commit"]) == ("train_credit_limit", BAD_COMMIT)
+
+
+def test_training_data_of_credit_limit_5_includes_every_dvc_dep(sample: dict, g: Graph) -> None:
+    got = {(r["path"], r["hash"]): r for r in rows(g, "model-training-data", model_version=mv_uid("credit-limit@5"))
+           if r["depth"] == 0}
+    stage, _ = training_stage(sample, "credit-limit@5")
+    deps = X["model_versions"]["credit-limit@5"]["training_deps"]
+    assert set(deps.items()) <= set(got)
+    for path in ("models/scoring.pkl", "src/train_credit_limit.py"):  # deps of the DVC stage only
+        assert got[(path, deps[path])]["via"] == f"dep of the linked DVC stage run {stage}"
+    scoring = got[("models/scoring.pkl", deps["models/scoring.pkl"])]
+    assert (scoring["stage"], scoring["commit"]) == (scoring_producer(sample), BAD_COMMIT)
+
+
+def scoring_producer(sample: dict) -> str:
+    """The stage whose lock at the bad commit outputs credit-limit@5's models/scoring.pkl."""
+    md5 = X["model_versions"]["credit-limit@5"]["training_deps"]["models/scoring.pkl"]
+    return next(name for name, e in lock_at(sample, BAD_COMMIT).items()
+                if {"path": "models/scoring.pkl", "md5": md5} in
+                [{"path": o["path"], "md5": o.get("md5")} for o in e.get("outs", [])])
+
+
+def test_reproduce_credit_limit_5_repros_the_dvc_stage(sample: dict, g: Graph) -> None:
+    got = rows(g, "reproduce-model", model_version=mv_uid("credit-limit@5"))
+    stage, commit = training_stage(sample, "credit-limit@5")
+    cmd = lock_at(sample, BAD_COMMIT)[stage]["cmd"]
+    train = [(r["item"], r["command"]) for r in got if r["kind"] == "train"]
+    assert train == [(f"{stage} @ {commit[:10]}", f"dvc repro {stage}  # runs: {cmd}")]
+    assert f"{scoring_producer(sample)} @ {BAD_COMMIT[:10]}" in {r["item"] for r in got if r["kind"] == "stage"}
+    deps = X["model_versions"]["credit-limit@5"]["training_deps"]
+    assert f"dvc pull models/scoring.pkl  # expect md5 {deps['models/scoring.pkl']}" in {r["command"] for r in got}
+
+
+def test_lineage_of_the_mlflow_run_reaches_the_dvc_stage_deps(g: Graph) -> None:
+    run = m.run(X["model_versions"]["credit-limit@5"]["run_id"]).uid
+    got = {n["uid"] for n in cli_json("lineage", run, "--up", "--depth", "2")["nodes"]}
+    deps = X["model_versions"]["credit-limit@5"]["training_deps"]
+    assert {m.data_version(p, md5).uid for p, md5 in deps.items()} <= got
 
 
 # ---- the complaint ------------------------------------------------------------------------------------
