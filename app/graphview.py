@@ -138,11 +138,21 @@ def build(
     vis_edges = _vis_edges(plain_edges, members, groups)
     view = View(shown, vis_edges, [], list(notes), {gid: len(uids) for gid, uids in groups.items()})
     for gid, uids in groups.items():
-        label = by_uid[uids[0]]["label"]
-        view.notes.append(f"{plural(label, len(uids))} shown as one group node")
+        view.notes.append(_group_note(uids, by_uid, plain_edges))
     _apply_cap(view, root, node_cap)
     view.legend = legend(view.nodes)
     return view
+
+
+def _group_note(uids: list[str], by_uid: Mapping[str, Mapping[str, Any]],
+                edges: Sequence[Mapping[str, Any]]) -> str:
+    """``59 prediction groups shown as one group node (all linked to model:m@5)``:
+    the shared neighbours tell two groups of the same size and kind apart."""
+    first = uids[0]
+    around = sorted({str(e["dst"]) if str(e["src"]) == first else str(e["src"])
+                     for e in edges if first in (str(e["src"]), str(e["dst"]))})
+    shared = ", ".join(around[:2]) + (f" and {len(around) - 2} more" if len(around) > 2 else "")
+    return f"{plural(str(by_uid[first]['label']), len(uids))} shown as one group node (all linked to {shared})"
 
 
 def fan_out_groups(

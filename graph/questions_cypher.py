@@ -132,8 +132,10 @@ CALL {{
   MATCH path = {UPSTREAM_DATA}
   WHERE d:DataVersion AND {NO_TWIN_HOP} AND coalesce(d.hash_kind, 'md5') = 'md5'
   WITH d, max(size([n IN nodes(path) WHERE n:Run])) AS depth
+  WITH d, depth, EXISTS {{ (d)-[:WAS_GENERATED_BY|WAS_DERIVED_FROM]->() }} OR d.origin STARTS WITH 'dvc-' AS in_dvc_cache
   RETURN 3 AS step, 'data' AS kind, d.path + ' md5 ' + d.hash AS item,
-         'dvc pull ' + d.path + '  # expect md5 ' + d.hash AS command, -depth AS seq
+         CASE WHEN in_dvc_cache THEN 'dvc pull ' + d.path ELSE '# ' + d.path + ' comes with the git checkout' END
+         + '  # expect md5 ' + d.hash AS command, -depth AS seq
   UNION ALL WITH mv, r
   MATCH {TRAINED_BY}-[:USED]->(d0:DataVersion)
   MATCH path = {UPSTREAM_DATA}

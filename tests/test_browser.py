@@ -1,8 +1,10 @@
 """The app in a real browser: Debian's chromium driven by Playwright walks the
-complaint story end to end (search the prediction -> its node page and
-provenance -> the data version -> impact) against `streamlit run` on a free
-loopback port, and checks the pyvis canvas really drew. Screenshots go to
-tests/artifacts/. Skips when /usr/bin/chromium is absent."""
+complaint of the real sample story (``sample_data/``, ingested through
+``provex ingest --config`` by tests/sample.py) end to end: search the
+prediction -> its node page and provenance -> the bad raw data version ->
+impact, against `streamlit run` on a free loopback port, checking the pyvis
+canvas really drew. Expected values come from ``sample_data/expected.json``.
+Screenshots go to tests/artifacts/. Skips when /usr/bin/chromium is absent."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from urllib.parse import quote
 
 import pytest
 
-import story
+from graph import model as m
 from graph.server import free_port
+from sample import expected, load_sample
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +30,9 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT_MS = 60_000
+X = expected()
+LOW = X["complaint"]["low_limit"]
+AFFECTED = X["affected_predictions"]
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install chromium)")
 
@@ -101,66 +107,88 @@ def settle(page) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
 
 
-def test_complaint_story_end_to_end(graph, app_url, page):
-    told = story.load(graph)
+def mv_uid(key: str) -> str:
+    """``credit-limit@5`` (expected.json's key) as a ModelVersion uid."""
+    name, version = key.split("@")
+    return m.model_version(name, version).uid
+
+
+def test_complaint_story_end_to_end(graph, tmp_path, app_url, page):
+    loaded = load_sample(graph, tmp_path / "sample")
+    assert loaded["exit_code"] == 0, loaded["stderr"]
     try:
-        walk(page, app_url, told)
+        walk(page, app_url)
     except Exception:
         shot(page, "failure")
         raise
 
 
-def walk(page, app_url: str, told: story.Story) -> None:
-    """search -> prediction -> data version -> impact, checking each page."""
+def walk(page, app_url: str) -> None:
+    """search -> prediction -> its provenance -> the bad raw data version -> impact, checking each page."""
+    complaint = m.prediction(LOW["credit_limit_prediction"]).uid
+    raw = X["bad_data_version"]["raw"]
+    bad_raw = m.data_version(raw["path"], raw["md5"]).uid
+    bad_models = sorted(mv_uid(k) for k in X["bad_model_versions"])
     # 1. search the complained-about prediction
-    page.goto(f"{app_url}/search?q=cl-000123")
-    link = page.get_by_role("link", name=told.complaint)
+    page.goto(f"{app_url}/search?q={LOW['credit_limit_prediction']}")
+    link = page.get_by_role("link", name=complaint)
     link.wait_for()
     shot(page, "1-search")
-    # 2. its node page: provenance and the drawn lineage
+    # 2. its node page: properties, provenance and the drawn lineage
     link.click()
-    page.get_by_text(f"Prediction {told.complaint}").first.wait_for()
-    assert "ref=prediction%3Acl-000123" in page.url or f"ref={told.complaint}" in page.url
+    page.get_by_text(f"Prediction {complaint}").first.wait_for()
+    assert f"ref={quote(complaint)}" in page.url or f"ref={complaint}" in page.url
     page.get_by_text("Where this came from").first.wait_for(state="attached")
     assert canvas_width(page) > 0
     page.wait_for_timeout(1500)
     shot(page, "2-prediction")
-    # 3. move to the data version without typing its id
-    page.goto(f"{app_url}/node?ref={quote(told.complaint)}&dir=up&depth=5")
+    # 3. deep enough upstream to reach the raw file; move to it without typing its id
+    page.goto(f"{app_url}/node?ref={quote(complaint)}&dir=up&depth=10")
     box = page.locator("[data-testid='stSelectbox']").filter(has_text="Node in this graph")
     settle(page)
+    assert canvas_width(page) > 0
+    shot(page, "3-provenance")
     box.click()
-    page.get_by_role("option", name=told.bad_raw).first.click()
+    page.keyboard.type(bad_raw)  # the list is long and virtualised: filter it as a user would
+    page.get_by_role("option", name=bad_raw).first.click()
     settle(page)
     page.get_by_role("button", name="Re-centre on it").click()
-    page.get_by_text(f"DataVersion {told.bad_raw}").first.wait_for()
+    page.get_by_text(f"DataVersion {bad_raw}").first.wait_for()
+    settle(page)
+    assert quote(bad_raw, safe="") in page.url or bad_raw in page.url
     assert canvas_width(page) > 0
     page.wait_for_timeout(1500)
-    shot(page, "3-data-version")
-    page.get_by_text("down", exact=True).click()  # its downstream: the runs, models and predictions
+    shot(page, "4-bad-raw-data")
+    page.get_by_text("down", exact=True).click()  # its downstream: runs, model versions, predictions
     settle(page)
-    page.get_by_text(f"{told.bad_predictions} predictions shown as one group node").first.wait_for()
     assert "dir=down" in page.url and canvas_width(page) > 0
+    html = page.frame_locator("iframe[title='lineage graph']").first.locator("body").inner_html()
+    assert all(uid in html for uid in bad_models)
     page.wait_for_timeout(1500)
-    shot(page, "3-data-version-down")
-    # 4. impact of the bad data version
+    shot(page, "4-bad-raw-data-down")
+    # 5. impact of the bad raw data version
     page.get_by_role("link", name="Impact of this node").click()
-    page.get_by_role("link", name=told.bad_model).wait_for()
+    for uid in bad_models:
+        page.get_by_role("link", name=uid).wait_for()
     settle(page)
     metrics = page.locator("[data-testid='stMetric']").all_inner_texts()
-    assert [[part for part in m.split("\n") if part] for m in metrics] == [["Affected model versions", "1"],
-                                                 ["Affected predictions", str(told.bad_predictions)],
-                                                 ["Subjects", str(told.bad_predictions)]]
-    assert page.get_by_role("link", name=told.good_model).count() == 0
-    shot(page, "4-impact")
-    # 5. question first: the home page answers prediction-provenance with a graph
+    assert [[part for part in x.split("\n") if part] for x in metrics] == [
+        ["Affected model versions", str(len(bad_models))], ["Affected predictions", str(AFFECTED["total"])],
+        ["Subjects", str(AFFECTED["customers"])]]
+    for good in set(X["model_versions"]) - set(X["bad_model_versions"]):
+        assert page.get_by_role("link", name=mv_uid(good), exact=True).count() == 0
+    shot(page, "5-impact")
+    # 6. question first: the home page answers prediction-provenance with a graph
     page.goto(f"{app_url}/?question=prediction-provenance")
     box = page.get_by_label("the prediction, e.g. prediction:cl-000123 (Prediction)")
-    box.fill(told.complaint)
+    box.fill(LOW["credit_limit_prediction"])
     box.press("Enter")
     settle(page)
     page.get_by_role("button", name="Answer").click()
-    page.get_by_role("link", name=f"Explore {told.complaint} on its node page").wait_for()
+    page.get_by_role("link", name=f"Explore {complaint} on its node page").wait_for()
+    page.get_by_text("Nodes in this answer").first.click()  # many links: a collapsed expander
+    page.get_by_role("link", name=mv_uid(LOW["credit_limit_version"]), exact=True).wait_for()
+    page.get_by_role("link", name=mv_uid(LOW["credit_scoring_version"]), exact=True).wait_for()
     assert canvas_width(page) > 0
     page.wait_for_timeout(1500)
-    shot(page, "5-question")
+    shot(page, "6-question")

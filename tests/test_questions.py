@@ -55,7 +55,7 @@ def dvc_records(commit: str, prepared: m.Ref, raws: list[m.Ref]) -> list:
            edge("WAS_GENERATED_BY", prepared, run)]
     for raw in raws:
         path, digest = raw.uid.split(":", 1)[1].split("@")
-        out += [node(raw, path=path, hash=digest, hash_kind="md5"), edge("USED", run, raw)]
+        out += [node(raw, path=path, hash=digest, hash_kind="md5", origin="dvc-add"), edge("USED", run, raw)]
     return out
 
 

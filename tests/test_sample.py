@@ -274,11 +274,17 @@ def test_diff_credit_limit_4_and_5(g: Graph) -> None:
     assert got[("param", "alpha")]["differs"] is False  # hyperparameters: same
 
 
-def test_reproduce_credit_limit_5(g: Graph) -> None:
+def test_reproduce_credit_limit_5(g: Graph, sample: dict[str, Any]) -> None:
     got = rows(g, "reproduce-model", model_version=mv_uid("credit-limit@5"))
     assert got[0]["command"] == f"git checkout {BAD_COMMIT}"
-    pulls = [r["command"] for r in got if r["kind"] == "data"]
-    assert all(c.startswith("dvc pull ") for c in pulls)
+    data = [r["command"] for r in got if r["kind"] == "data"]
+    pulls = [c for c in data if c.startswith("dvc pull ")]
+    in_git = [c.split()[1] for c in data if not c.startswith("dvc pull ")]
+    repo = Path(sample["config"]).parent / "credit-dvc"
+    git_files = set(subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert in_git and set(in_git) <= git_files  # source files come with the checkout, not from DVC
+    assert not {c.split()[2] for c in pulls} & git_files
     for spec in (BAD_RAW, BAD_PREPARED, BAD_FEATURES):
         assert any(spec["path"] in c and spec["md5"] in c for c in pulls)
     steps = [r["step"] for r in got]

@@ -16,11 +16,12 @@ TITLES = {"code": "Check out the code", "library": "Install the libraries", "dat
 
 
 def script(frame: pd.DataFrame) -> str:
-    """The recipe as one shell script: commands for what can be run, comments for the rest."""
+    """The recipe as one shell script: commands for what can be run, comments for the rest.
+    A command is written once (the same stage can be recorded by runs at several commits)."""
     lines: list[str] = []
     for kind, rows in frame.groupby("kind", sort=False):
         lines.append(f"# {TITLES.get(kind, kind)}")
-        for command in rows["command"]:
+        for command in dict.fromkeys(rows["command"]):
             lines.append(command if kind in RUNNABLE else f"#   {command}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
