@@ -87,7 +87,7 @@ def pipeline_records(s: Story, tag: str, raw_hash: str, commit: str, version: in
     prep, train = m.run(f"dvc:prepare@{commit[:7]}"), m.run(f"mlrun-{tag}")
     mv, code, env = m.model_version("credit-limit", version), m.code_version(commit), m.environment(f"env-{tag}")
     return [
-        node(raw, path=RAW, hash=raw_hash, hash_kind="md5"),
+        node(raw, path=RAW, hash=raw_hash, hash_kind="md5", origin="dvc-add"),
         node(feats, path=FEATURES, hash=feats.uid.rsplit("@", 1)[1], hash_kind="md5"),
         node(code, sha=commit, name=f"commit {commit[:7]}", time=f"2026-0{version - 2}-01T10:00:00Z"),
         node(prep, run_id=prep.uid[4:], name=f"prepare @{commit[:7]}", start_time=f"{hour}:00:00Z",
