@@ -48,7 +48,8 @@ def apply(graph: Graph) -> None:
 
 def refresh_search(graph: Graph) -> None:
     """The full-text index is eventually consistent (a synchronous one made bulk
-    writes ~5x slower, see bench/REPORT.md): wait until it has caught up."""
+    writes about 2x slower, more under load: bench/REPORT.md); wait until it
+    has caught up."""
     graph.write("CALL db.index.fulltext.awaitEventuallyConsistentIndexRefresh()")
 
 
