@@ -33,6 +33,18 @@ RETURN p.uid AS p, versions[0] AS mv, p.hour AS hour,
 LIMIT $limit
 """
 
+_ALIAS_CANDIDATES = """
+MATCH (p:Prediction) WHERE p.resolved = false AND p.model_alias IS NOT NULL AND p.timestamp IS NOT NULL
+MATCH (:Model {name: p.model_name})-[a:HAS_ALIAS {alias: p.model_alias}]->(mv:ModelVersion)
+WHERE datetime(a.valid_from) <= datetime(p.timestamp)
+  AND (a.valid_to IS NULL OR datetime(p.timestamp) < datetime(a.valid_to))
+  AND coalesce(mv.placeholder, false) = false
+WITH p, collect(DISTINCT mv.uid) AS versions WHERE size(versions) = 1
+RETURN p.uid AS p, versions[0] AS mv, p.hour AS hour,
+       [k IN keys(p) WHERE k STARTS WITH 'input.' | substring(k, 6)] AS inputs
+LIMIT $limit
+"""
+
 _LINK = """
 UNWIND $rows AS r
 MATCH (p:Prediction {uid: r.p}) MATCH (mv:ModelVersion {uid: r.mv})
@@ -71,6 +83,7 @@ def run(graph: Graph) -> dict[str, int]:
     counts = {
         "prediction-model-by-run-id": link_predictions(graph, "model_run_id", "run_id"),
         "prediction-model-by-model-id": link_predictions(graph, "model_id", "model_id"),
+        "prediction-model-by-alias-at-time": link_candidates(graph, _ALIAS_CANDIDATES, "alias-at-time"),
         "prediction-groups-recounted": recount_groups(graph),
         "openlineage-run-states": finish_run_states(graph),
     }
@@ -81,13 +94,19 @@ def link_predictions(graph: Graph, key: str, prop: str) -> int:
     """Unresolved predictions whose ``key`` equals exactly one ModelVersion's ``prop``
     (``key`` and ``prop`` are fixed names from this module, never input)."""
     assert model.is_identifier(key) and model.is_identifier(prop)
-    query = _CANDIDATES.format(key=key, prop=prop)
+    return link_candidates(graph, _CANDIDATES.format(key=key, prop=prop), prop)
+
+
+def link_candidates(graph: Graph, query: str, method: str) -> int:
+    """Link the (prediction, model version) pairs ``query`` finds, in batches.
+    A ``models:/name@alias`` prediction links to the version that held the
+    alias at the prediction's timestamp (the HAS_ALIAS interval)."""
     now, total = _now(), 0
     while True:
         rows = graph.read(query, {"limit": READ_BATCH})
         if not rows:
             return total
-        total += graph.write_rows(_LINK, [_link_row(r, prop) for r in rows], WRITE_BATCH, now=now)
+        total += graph.write_rows(_LINK, [_link_row(r, method) for r in rows], WRITE_BATCH, now=now)
         if len(rows) < READ_BATCH:
             return total
 

@@ -17,7 +17,8 @@ from graph import model as m
 from graph.connection import Graph
 from graph.pipeline import Summary, ingest
 from ingest import predictions
-from ingest.records import Node, Watermark
+from graph.writer import Writer
+from ingest.records import Edge, Node, Watermark
 from graphcheck import count, edges, props
 
 MV = m.model_version("credit-limit", "3").uid
@@ -217,6 +218,32 @@ def test_unresolved_predictions_link_when_mlflow_version_arrives(graph: Graph, t
     assert (props(graph, resolved_group)["count"], props(graph, unresolved)["count"]) == (2, 1)
     assert (resolved_group, mv_uid) in edges(graph, "PREDICTED_BY")
     assert (resolved_group, m.feature("income").uid) in edges(graph, "USED")
+
+
+def test_alias_predictions_resolve_to_the_version_holding_the_alias_at_their_time(graph: Graph, tmp_path: Path) -> None:
+    model_ref = m.model("credit-limit")
+    v1, v2 = m.model_version("credit-limit", 1), m.model_version("credit-limit", 2)
+    with Writer(graph, "registry") as writer:
+        writer.add_all([
+            Node(model_ref, {"name": "credit-limit"}), Node(v1, {"name": "credit-limit", "version": "1"}),
+            Node(v2, {"name": "credit-limit", "version": "2"}),
+            Edge("HAS_ALIAS", model_ref, v1, {"alias": "production", "valid_from": "2026-01-01T00:00:00Z",
+                                              "valid_to": "2026-02-01T00:00:00Z"}, key=("alias", "valid_from")),
+            Edge("HAS_ALIAS", model_ref, v2, {"alias": "production", "valid_from": "2026-02-01T00:00:00Z"},
+                 supersedes=("alias",)),
+        ])
+    uri = "models:/credit-limit@production"
+    log = write_jsonl(tmp_path / "p.jsonl", [
+        rec("jan", model_name=None, model_version=None, model_uri=uri, timestamp="2026-01-15T10:00:00Z"),
+        rec("feb", model_name=None, model_version=None, model_uri=uri, timestamp="2026-02-15T10:00:00+00:00"),
+        rec("before", model_name=None, model_version=None, model_uri=uri, timestamp="2025-12-15T10:00:00Z"),
+    ])
+    summary = run(graph, log)
+    assert summary.links["prediction-model-by-alias-at-time"] == 2
+    linked = {(a, b) for a, b in edges(graph, "PREDICTED_BY") if a.startswith("prediction:")}
+    assert linked == {("prediction:jan", v1.uid), ("prediction:feb", v2.uid)}
+    assert props(graph, "prediction:before")["resolved"] is False
+    assert props(graph, "prediction:feb")["resolved_by"] == "alias-at-time"
 
 
 def test_predictions_ingested_after_the_registry_resolve_at_once(graph: Graph, tmp_path: Path) -> None:
