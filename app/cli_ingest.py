@@ -192,7 +192,7 @@ def run_config(path: Path, fmt: str) -> int:
     return code
 
 
-@click.command(cls=click.Command)
+@click.command()
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False),
               help="provex.toml listing the sources.")
 @click.option("--every", type=float, required=True, help="Seconds between ingests.")

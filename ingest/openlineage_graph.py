@@ -41,20 +41,15 @@ def run_event(event: dict[str, Any], run_id: str, job: tuple[str, str], event_ty
     yield Edge("INSTANCE_OF", run_ref, stage_ref, source=source)
     yield from _parent(run_ref, _facets(event.get("run")), source)
     yield from _code(run_ref, _facets(event.get("job")), source)
-    for item in _datasets(event, "inputs", source):
-        if isinstance(item, Flag):
-            yield item
-            continue
-        ref, records = item
-        yield from records
-        yield Edge("USED", run_ref, ref, source=source)
-    for item in _datasets(event, "outputs", source):
-        if isinstance(item, Flag):
-            yield item
-            continue
-        ref, records = item
-        yield from records
-        yield Edge("WAS_GENERATED_BY", ref, run_ref, source=source)
+    for side in ("inputs", "outputs"):
+        for item in _datasets(event, side, source):
+            if isinstance(item, Flag):
+                yield item
+                continue
+            ref, records = item
+            yield from records
+            yield (Edge("USED", run_ref, ref, source=source) if side == "inputs"
+                   else Edge("WAS_GENERATED_BY", ref, run_ref, source=source))
     yield from _all_column_lineage(event, source, run_id)
 
 
