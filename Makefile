@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 WORK   := .work
 export PROVEX_HOME ?= $(HOME)/.local/share/provex
 
-.PHONY: demo test setup neo4j ingest-sample app sample bench system-deps clean
+.PHONY: demo test test-long lint setup neo4j ingest-sample app sample bench system-deps clean
 
 setup: $(VENV)/.installed
 
@@ -41,8 +41,16 @@ demo: ingest-sample
 	@echo "Serving the app (Ctrl-C to stop; Neo4j keeps running: $(BIN)/provex neo4j stop)"
 	$(BIN)/provex app
 
-test: setup system-deps
-	$(BIN)/python -m pytest -q
+lint: setup
+	$(BIN)/ruff check .
+
+# The fast tiers: lint, then every test not marked slow (real Neo4j included).
+test: setup system-deps lint
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Long soak, kill and scale runs (pytest -m slow).
+test-long: setup system-deps
+	$(BIN)/python -m pytest -q -m slow
 
 sample: setup
 	$(BIN)/python sample_data/generate.py

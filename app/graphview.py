@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.model import KINDS, label_of_prefix
+from provex.vocab.model import KINDS, label_of_prefix
 
 #: colour and vis-network shape per node kind (PROV: entities round, activities boxes, agents triangles)
 STYLE: dict[str, tuple[str, str]] = {
@@ -137,7 +137,7 @@ def build(
     shown += [_group_node(gid, uids, by_uid) for gid, uids in groups.items()]
     vis_edges = _vis_edges(plain_edges, members, groups)
     view = View(shown, vis_edges, [], list(notes), {gid: len(uids) for gid, uids in groups.items()})
-    for gid, uids in groups.items():
+    for uids in groups.values():
         view.notes.append(_group_note(uids, by_uid, plain_edges))
     _apply_cap(view, root, node_cap)
     view.legend = legend(view.nodes)

@@ -12,11 +12,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import graphview
-from graph import model
-from graph import search as search_mod
-from graph.connection import Graph, Settings
-from graph.errors import ProvexError
+from provex.app import graphview
+from provex.graph import search as search_mod
+from provex.graph.connection import Graph, Settings
+from provex.vocab import model
+from provex.vocab.errors import ProvexError
 
 NODE_PAGE = "app_pages/node.py"
 MAX_LINKS = 25

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 
-from graph import model, schema
-from graph.connection import Graph
-from graph.writer import Writer
-from ingest.records import Node
-
 from bench.run import connect
+from provex.graph import schema
+from provex.graph.connection import Graph
+from provex.graph.writer import Writer
+from provex.vocab import model
+from provex.vocab.records import Node
 
 COUNT = 50_000
 INDEX = (

@@ -16,12 +16,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from graph import lineage, schema, search
-from graph.connection import Graph, Settings
-from graph.server import ManagedServer, free_port
-from graph.writer import Writer
-
 from bench.synthetic import story
+from provex.graph import lineage, schema, search
+from provex.graph.connection import Graph, Settings
+from provex.graph.server import ManagedServer, free_port
+from provex.graph.writer import Writer
 
 OUT = Path(__file__).with_name("out")
 

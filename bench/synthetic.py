@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graph import model
-from ingest.records import Edge, Node, Record
+from provex.vocab import model
+from provex.vocab.records import Edge, Node, Record
 
 
 def story(versions: int, predictions_per_version: int, chain: int = 4) -> Iterator[Record]:

@@ -21,7 +21,7 @@ from neo4j.graph import Node as Neo4jNode
 from neo4j.graph import Path as Neo4jPath
 from neo4j.graph import Relationship as Neo4jRelationship
 
-from graph.errors import ConnectionFailed, QueryError
+from provex.vocab.errors import ConnectionFailed, QueryError
 
 logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
 
@@ -47,7 +47,7 @@ class Settings:
                 database=database,
                 managed=False,
             )
-        from graph.server import ManagedServer
+        from provex.graph.server import ManagedServer
 
         server = ManagedServer.from_env()
         return Settings(server.uri, "neo4j", server.password(), database, managed=True)

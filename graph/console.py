@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from graph.connection import Graph
-from graph.errors import QueryError
+from provex.graph.connection import Graph
+from provex.vocab.errors import QueryError
 
 DEFAULT_LIMIT = 1_000
 DEFAULT_TIMEOUT = 30.0

@@ -1,7 +1,7 @@
 """Exports of a lineage Subgraph: W3C PROV-JSON and GraphML.
 
 PROV-JSON is a mapping, not a rewrite: node kinds map to entity / activity /
-agent by ``graph.model.KINDS[label].group`` and lineage edges to the PROV
+agent by ``provex.vocab.model.KINDS[label].group`` and lineage edges to the PROV
 relation that fits their endpoints (``USED`` activity->entity is ``used``,
 ``WAS_GENERATED_BY`` entity->activity is ``wasGeneratedBy``, ``PREDICTED_BY``
 is ``wasDerivedFrom`` with ``provex:type``, ...). Anything PROV has no word
@@ -15,8 +15,8 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import quote
 
-from graph.lineage import Subgraph
-from graph.model import KINDS
+from provex.graph.lineage import Subgraph
+from provex.vocab.model import KINDS
 
 PROVEX_NS = "https://provex.dev/ns#"
 NODE_NS = "urn:provex:node:"

@@ -1,7 +1,7 @@
 """Lineage: bounded upstream / downstream traversal from any REF, and the
 shortest lineage path between two REFs.
 
-Upstream follows outgoing lineage edges (graph.model: dependent -> dependency),
+Upstream follows outgoing lineage edges (provex.vocab.model: dependent -> dependency),
 downstream the incoming ones. ``SAME_AS`` (inferred identity across tools) is
 an identity hop followed in both directions, and ``HAS_ALIAS`` (Model ->
 ModelVersion, time-ranged) is followed like a lineage edge so a Model's
@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.connection import Graph
-from graph.errors import QueryError, UsageError
-from graph.model import KINDS, LINEAGE_EDGES
-from graph.refs import display_name, normalize_time, resolve, ts
+from provex.graph.connection import Graph
+from provex.graph.refs import display_name, normalize_time, resolve, ts
+from provex.vocab.errors import QueryError, UsageError
+from provex.vocab.model import KINDS, LINEAGE_EDGES
 
 MAX_DEPTH = 20
 DEFAULT_DEPTH = 3

@@ -33,9 +33,9 @@ written in batches with MERGE, so re-running creates nothing new.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from graph.connection import Graph
+from provex.graph.connection import Graph
 
 BATCH = 1_000
 METHODS = {"path+md5": 1.0, "path+commit": 0.9, "path+nearest-commit": 0.6}
@@ -153,7 +153,7 @@ def best_runs(graph: Graph, candidates: list[dict]) -> list[dict]:
 
 def run(graph: Graph) -> dict[str, int]:
     """Create missing evidence links; returns how many were created per method."""
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     counts: dict[str, int] = {}
     for method, query in (("path+md5", MD5_CANDIDATES), ("path+commit", COMMIT_CANDIDATES),
                           ("path+nearest-commit", NEAREST_CANDIDATES)):

@@ -13,16 +13,14 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from graph import linking, resolve, schema
-from graph.connection import Graph
-from graph.model import ingest_run as ingest_run_ref
-from graph.model import source as source_ref
-from graph.writer import DEFAULT_BATCH, Writer
-from ingest.records import Edge, Flag, Node, Record, Reject, Watermark
+from provex.graph import linking, resolve, schema, status
+from provex.graph.connection import Graph
+from provex.graph.writer import DEFAULT_BATCH, Writer
+from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
 
 REJECTS_BESIDE = "beside"  # write <input>.rejected.jsonl next to each input file
 KEEP_REASONS = 200  # rejected/flag reasons kept on the IngestRun node
@@ -71,9 +69,9 @@ def ingest(
     """Ingest one source. Records already written stay written if ``read`` fails
     half-way; the watermark is only saved after a complete pass."""
     schema.apply(graph)
-    run_id = f"{kind}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    run_id = f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     summary = Summary(kind, uri, run_id)
-    state = load_state(graph, uri)
+    state = status.load_state(graph, uri)
     watermarks: dict[str, Any] = {}
     with Writer(graph, run_id, batch_size) as writer, RejectSink(rejects) as sink:
         for record in read(state):
@@ -92,41 +90,8 @@ def ingest(
     summary.rejects_files = sink.paths
     summary.links = {**linking.run(graph), **resolve.run(graph)}
     schema.refresh_search(graph)
-    record_ingest(graph, summary, {**state, **watermarks})
+    status.record_ingest(graph, summary, {**state, **watermarks})
     return summary
-
-
-def load_state(graph: Graph, uri: str) -> dict[str, Any]:
-    rows = graph.read("MATCH (s:Source {uid: $uid}) RETURN s.state AS state", {"uid": source_ref(uri).uid})
-    return json.loads(rows[0]["state"]) if rows and rows[0]["state"] else {}
-
-
-def record_ingest(graph: Graph, summary: Summary, state: dict[str, Any]) -> None:
-    """The Source (with its watermark) and the IngestRun (counts, reasons)."""
-    now = datetime.now(timezone.utc).isoformat()
-    details = summary.as_dict()
-    graph.write(
-        "MERGE (s:Node:Source {uid: $src}) ON CREATE SET s.first_seen = $now "
-        "SET s.kind = $kind, s.name = $uri, s.state = $state, s.last_ingest = $run, s.last_seen = $now, "
-        "s.placeholder = false "
-        "MERGE (i:Node:IngestRun {uid: $iuid}) SET i.name = $run, i.kind = $kind, i.source_uri = $uri, "
-        "i.started_at = $now, i.placeholder = false, i.written = $written, i.rejected = $rejected, "
-        "i.rejects = $rejects, i.flags = $flags, i.links = $links "
-        "MERGE (i)-[:PART_OF]->(s)",
-        src=source_ref(summary.uri).uid,
-        iuid=ingest_run_ref(summary.ingest_run).uid,
-        run=summary.ingest_run,
-        kind=summary.kind,
-        uri=summary.uri,
-        now=now,
-        state=json.dumps(state, sort_keys=True, default=str),
-        written=json.dumps(details["written"]),
-        rejected=summary.rejected_count,
-        rejects=json.dumps(details["rejects"]),
-        flags=json.dumps([{"kind": f.kind, "message": f.message, "file": f.file, "line": f.line}
-                          for f in summary.flags]),
-        links=json.dumps(summary.links),
-    )
 
 
 def _keep(items: list, item: object) -> None:

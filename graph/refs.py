@@ -7,12 +7,12 @@ Also the one place that says how a node is named for people (``display_name``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from graph.connection import Graph
-from graph.errors import UsageError
-from graph.model import KINDS
+from provex.graph.connection import Graph
+from provex.vocab.errors import UsageError
+from provex.vocab.model import KINDS
 
 MAX_SHOWN = 5  # candidates named in an "ambiguous" message
 
@@ -110,8 +110,8 @@ def normalize_time(value: object, name: str = "time") -> str:
             f"Parameter {name!r} must be an ISO 8601 time such as 2026-03-10T09:30:00Z, got {text!r}."
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).isoformat()
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat()
 
 
 def ts(expr: str) -> str:

@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from graph import model
-from graph.connection import Graph
+from provex.graph.connection import Graph
+from provex.vocab import model
 
 READ_BATCH = 20_000
 WRITE_BATCH = 2_000
@@ -159,8 +159,8 @@ def _parse(text: Any) -> datetime | None:
         moment = datetime.fromisoformat(str(text))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()

@@ -6,8 +6,8 @@ harmless and cheap.
 
 from __future__ import annotations
 
-from graph.connection import Graph
-from graph.model import BASE_LABEL, KINDS
+from provex.graph.connection import Graph
+from provex.vocab.model import BASE_LABEL, KINDS
 
 FULLTEXT_INDEX = "provex_search"
 FULLTEXT_PROPS = ("uid", "name", "path", "hash", "sha", "title", "prediction_id", "subject_id", "run_id", "model_id")

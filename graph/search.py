@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from graph.connection import Graph
-from graph.errors import UsageError
-from graph.schema import FULLTEXT_INDEX
+from provex.graph.connection import Graph
+from provex.graph.schema import FULLTEXT_INDEX
+from provex.vocab.errors import UsageError
 
 _WORDS = re.compile(r"[\s\-/:@]+")
 _LUCENE_SPECIAL = re.compile(r'([+\-!(){}\[\]^"~*?:\\/&|])')

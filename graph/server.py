@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.errors import ServerError
+from provex.vocab.errors import ServerError
 
 NEO4J_VERSION = "5.26.30"
 JAVA_MIN = 17

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from graph.connection import Graph
-from graph.model import BASE_LABEL, EDGE_TYPES, KINDS, is_identifier
-from ingest.records import Edge, Node
+from provex.graph.connection import Graph
+from provex.vocab.model import BASE_LABEL, EDGE_TYPES, KINDS, is_identifier
+from provex.vocab.records import Edge, Node
 
 DEFAULT_BATCH = 2_000
 
@@ -90,7 +90,7 @@ def plain_props(props: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
             out[name] = list(value)
         elif isinstance(value, datetime):
-            out[name] = value.astimezone(timezone.utc).isoformat()
+            out[name] = value.astimezone(UTC).isoformat()
         else:
             out[name] = json.dumps(value, sort_keys=True, default=str)
     return out
@@ -104,7 +104,7 @@ class Writer:
         self.graph = graph
         self.ingest_run = ingest_run
         self.batch_size = batch_size
-        self.now = datetime.now(timezone.utc).isoformat()
+        self.now = datetime.now(UTC).isoformat()
         self.counts: dict[str, int] = defaultdict(int)
         self._nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._edges: dict[tuple, list[dict[str, Any]]] = defaultdict(list)

@@ -1,1 +1,1 @@
-"""Source adapters: each reads one kind of source and yields plain records (ingest.records)."""
+"""Source adapters: each reads one kind of source and yields plain records (provex.vocab.records)."""

@@ -9,7 +9,7 @@ zone is taken as UTC; callers flag that.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _EPOCH_MS = 1e11  # larger epoch numbers are milliseconds
 _EPOCH_TEXT = re.compile(r"^[0-9]{9,13}(\.[0-9]+)?$")  # epoch seconds or ms written as text
@@ -26,7 +26,7 @@ def parse(value: object) -> tuple[datetime, bool]:
     if isinstance(value, (int, float)):
         seconds = value / 1000 if value > _EPOCH_MS else value
         try:
-            return datetime.fromtimestamp(seconds, timezone.utc), True
+            return datetime.fromtimestamp(seconds, UTC), True
         except (OverflowError, OSError, ValueError):
             raise TimeParseError(f"epoch number {value!r} is out of range") from None
     if not isinstance(value, str):
@@ -39,14 +39,14 @@ def parse(value: object) -> tuple[datetime, bool]:
         raise TimeParseError(
             f"{value[:60]!r} is not an ISO 8601 timestamp (e.g. 2026-04-02T10:15:00Z)") from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc), False
-    return parsed.astimezone(timezone.utc), True
+        return parsed.replace(tzinfo=UTC), False
+    return parsed.astimezone(UTC), True
 
 
 def to_text(moment: datetime) -> str:
     """UTC ISO text with ``Z``: whole seconds, or microseconds when present."""
     spec = "microseconds" if moment.microsecond else "seconds"
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
 def normalise(value: object) -> tuple[str, bool]:

@@ -1,6 +1,12 @@
 """Shared fixtures: one real Neo4j for the whole test session, started by
 provex itself (its own home folder and a free port, never the user's
-instance), and a cleared graph for every test that asks for ``graph``.
+instance), a cleared graph for every test that asks for ``graph``, and the
+sample story (``sample``), ingested once and kept for every test that only
+reads it.
+
+Every test that needs the server (through ``neo4j_settings``) is marked
+``neo4j`` at collection, so ``pytest -m "not neo4j"`` runs the rest without
+Java.
 
 Set NEO4J_URI (and NEO4J_PASSWORD) to run the suite against another Neo4j 5
 instead; its database is cleared, so never point it at data you keep.
@@ -13,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sample import load_sample
 
-from graph import schema
-from graph.connection import Graph, Settings
-from graph.server import ManagedServer, free_port
+from provex.graph import schema
+from provex.graph.connection import Graph, Settings
+from provex.graph.server import ManagedServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -49,10 +56,47 @@ def session_graph(neo4j_settings: Settings) -> Iterator[Graph]:
     graph.close()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need Neo4j; run the sample readers last, together,
+    so the sample is ingested once (each test still gets the state it asks for)."""
+    for item in items:
+        if "neo4j_settings" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.neo4j)
+    items.sort(key=lambda item: "sample" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture
 def graph(session_graph: Graph) -> Graph:
     """The real Neo4j, emptied before the test."""
     schema.clear(session_graph)
+    return session_graph
+
+
+def _ingest_runs(graph: Graph) -> list[str]:
+    return [r["uid"] for r in graph.read("MATCH (r:IngestRun) RETURN r.uid AS uid ORDER BY uid")]
+
+
+@pytest.fixture(scope="session")
+def _sample_cache() -> dict:
+    return {}
+
+
+@pytest.fixture
+def sample(session_graph: Graph, tmp_path_factory: pytest.TempPathFactory, _sample_cache: dict) -> dict:
+    """The sample story, ingested through ``provex ingest --config`` into the
+    session graph; ingested again only when the graph no longer holds exactly
+    that ingest (its IngestRun nodes), so the tests that only read it share one."""
+    if not _sample_cache or _ingest_runs(session_graph) != _sample_cache["runs"]:
+        schema.clear(session_graph)
+        loaded = load_sample(session_graph, tmp_path_factory.mktemp("sample"))
+        assert loaded["exit_code"] == 0, loaded["stderr"]
+        _sample_cache.update(loaded=loaded, runs=_ingest_runs(session_graph))
+    return _sample_cache["loaded"]
+
+
+@pytest.fixture
+def g(sample: dict, session_graph: Graph) -> Graph:
+    """The graph holding the sample (read only)."""
     return session_graph
 
 

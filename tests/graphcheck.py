@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.connection import Graph
+from provex.graph.connection import Graph
 
 
 def props(graph: Graph, uid: str) -> dict[str, Any]:

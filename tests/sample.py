@@ -19,7 +19,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from graph.connection import Graph
+from provex.graph.connection import Graph
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -55,7 +55,7 @@ def json_documents(text: str) -> list[Any]:
 def ingest_config(config: Path) -> dict[str, Any]:
     """``provex ingest --config CONFIG --format json`` in-process (the CLI
     connects to the Neo4j that NEO4J_URI names, as the test session sets it)."""
-    from app.cli import cli
+    from provex.app.cli import cli
 
     result = CliRunner().invoke(cli, ["ingest", "--config", str(config), "--format", "json"])
     return {"exit_code": result.exit_code, "summaries": json_documents(result.stdout),

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graph import model as m
-from graph.connection import Graph
-from graph.pipeline import ingest
-from ingest.records import Edge, Flag, Node, Reject
+from provex.graph.connection import Graph
+from provex.graph.pipeline import ingest
+from provex.vocab import model as m
+from provex.vocab.records import Edge, Flag, Node, Reject
 
 SOURCE = "tests/story"
 RAW = "data/raw/transactions.csv"

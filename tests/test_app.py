@@ -5,17 +5,13 @@ display functions of app/graphview.py."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
-
 import story
-from app import graphview
+from apppage import APP, frame_with, frames, iframes, links, open_page, texts
 
-APP = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
+from provex.app import graphview
+
 WRITES = [
     "CREATE (n:Node:Run {uid: 'run:evil'})",
     "MERGE (n:Node:Run {uid: 'run:evil'}) RETURN n",
@@ -23,50 +19,6 @@ WRITES = [
     "MATCH (n:Prediction) DETACH DELETE n",
     "LOAD CSV FROM 'file:///etc/passwd' AS line RETURN line",
 ]
-
-
-# ---- helpers ---------------------------------------------------------------
-
-def open_page(page: str, *, timeout: float = 90, **query: str) -> AppTest:
-    """Run the app, switch to ``app_pages/<page>.py`` with the given URL query, run it."""
-    at = AppTest.from_file(str(APP), default_timeout=timeout)
-    if page != "home":  # the default page; others are reached after the first run registers them
-        at.run()
-        at.switch_page(f"app_pages/{page}.py")
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(at: AppTest) -> str:
-    """Every piece of text the page shows, tables included."""
-    parts: list[str] = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success", "code"):
-        parts += [str(e.value) for e in getattr(at, kind)]
-    parts += [frame.value.to_string() for frame in at.dataframe]
-    parts += [str(m.value) for m in at.metric]
-    return "\n".join(parts)
-
-
-def frames(at: AppTest) -> list[pd.DataFrame]:
-    return [f.value for f in at.dataframe]
-
-
-def frame_with(at: AppTest, column: str) -> pd.DataFrame:
-    """The first table on the page with ``column``."""
-    found = [f for f in frames(at) if column in f.columns]
-    assert found, f"no table with column {column!r}: {[list(f.columns) for f in frames(at)]}"
-    return found[0]
-
-
-def iframes(at: AppTest) -> list[str]:
-    """The HTML of every st.iframe on the page."""
-    return [e.proto.srcdoc for e in at.get("iframe")]
-
-
-def links(at: AppTest) -> list[dict[str, Any]]:
-    return [{"label": e.proto.label, "page": e.proto.page} for e in at.get("page_link")]
 
 
 def count_nodes(graph) -> int:
@@ -176,7 +128,7 @@ def test_ingest_status_lists_source_counts_and_rejects(told, graph):
 
 
 def test_home_lists_the_catalog_and_answers_provenance_with_a_graph(told):
-    from graph.questions import CATALOG
+    from provex.graph.questions import CATALOG
 
     at = open_page("home")
     assert list(at.radio(key="question").options) == [q.title for q in CATALOG.values()]
@@ -335,7 +287,7 @@ def test_render_inlines_its_javascript():
 def test_app_command_runs_streamlit_on_loopback(monkeypatch):
     import click
 
-    from app import cli_app
+    from provex.app.cli import app as cli_app
 
     monkeypatch.delenv("STREAMLIT_SERVER_PORT", raising=False)
     args = cli_app.command_line(9123)

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apppage import frame_with, frames, iframes, links, open_page, texts
+from sample import expected
 from streamlit.testing.v1 import AppTest
 
-from graph import model as m
-from graph import schema
-from graph.connection import Graph
-from sample import expected, load_sample
-from test_app import frame_with, frames, iframes, links, open_page, texts
+from provex.graph.connection import Graph
+from provex.vocab import model as m
 
 X = expected()
 LOW = X["complaint"]["low_limit"]
@@ -49,21 +48,6 @@ COMPLAINT = m.prediction(LOW["credit_limit_prediction"]).uid
 UPSTREAM = m.prediction(LOW["scoring_prediction"]).uid
 BAD_MODELS = {mv_uid(k) for k in X["bad_model_versions"]}
 RAW_UID = dv_uid(BAD_RAW)
-
-
-@pytest.fixture(scope="module")
-def sample(session_graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The sample story, ingested once into the cleared session graph."""
-    schema.clear(session_graph)
-    loaded = load_sample(session_graph, tmp_path_factory.mktemp("sample"))
-    assert loaded["exit_code"] == 0, loaded["stderr"]
-    return loaded
-
-
-@pytest.fixture
-def g(sample: dict[str, Any], session_graph: Graph) -> Graph:
-    """The graph holding the sample (read only)."""
-    return session_graph
 
 
 def highlighted_rows(at: AppTest, index: int) -> set[int]:

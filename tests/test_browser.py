@@ -18,10 +18,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from sample import expected
 
-from graph import model as m
-from graph.server import free_port
-from sample import expected, load_sample
+from provex.graph.server import free_port
+from provex.vocab import model as m
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium
 
 
 @pytest.fixture
-def app_url(graph, neo4j_settings) -> Iterator[str]:
+def app_url(neo4j_settings) -> Iterator[str]:
     """`streamlit run` of the app on a free loopback port, with the test Neo4j."""
     port = free_port()
     env = {**os.environ, "NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.username,
@@ -113,9 +113,7 @@ def mv_uid(key: str) -> str:
     return m.model_version(name, version).uid
 
 
-def test_complaint_story_end_to_end(graph, tmp_path, app_url, page):
-    loaded = load_sample(graph, tmp_path / "sample")
-    assert loaded["exit_code"] == 0, loaded["stderr"]
+def test_complaint_story_end_to_end(sample, app_url, page):
     try:
         walk(page, app_url)
     except Exception:

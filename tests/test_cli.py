@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.cli import cli
-from graph import model
-from graph.errors import ServerError
-from graph.server import ManagedServer, free_port
-from graph.writer import Writer
-from ingest.records import Node
+from provex.app.cli import cli
+from provex.graph import schema
+from provex.graph.server import ManagedServer, free_port
+from provex.graph.writer import Writer
+from provex.vocab import model
+from provex.vocab.errors import ServerError
+from provex.vocab.records import Node
 
 
 def invoke(*args: str, env: dict | None = None):
@@ -51,6 +52,7 @@ def test_bad_param_is_a_usage_error(graph):
 def test_search_json_items_carry_a_ref(graph):
     with Writer(graph, "t") as w:
         w.add(Node(model.model_version("credit-limit", 3), {"name": "credit-limit", "version": "3"}))
+    schema.refresh_search(graph)  # the full-text index is eventually consistent; an ingest waits for it
     result = invoke("search", "credit-limit", "--format", "json")
     assert result.exit_code == 0
     assert json.loads(result.output)[0]["ref"] == "model:credit-limit@3"
@@ -118,7 +120,7 @@ def test_managed_server_lifecycle_and_failed_start_shows_the_log(neo4j_settings,
 
 
 def test_missing_java_and_maven_are_named(tmp_path, monkeypatch):
-    from graph.server import check_java
+    from provex.graph.server import check_java
 
     monkeypatch.setenv("PATH", str(tmp_path))  # neither java nor mvn on it
     with pytest.raises(ServerError, match="Java 17\\+ is needed"):
@@ -129,7 +131,7 @@ def test_missing_java_and_maven_are_named(tmp_path, monkeypatch):
 
 
 def test_too_old_java_is_named(tmp_path, monkeypatch):
-    from graph.server import check_java
+    from provex.graph.server import check_java
 
     fake = tmp_path / "java"
     fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')

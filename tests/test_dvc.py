@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from graph import pipeline
-from ingest import dvc
+from provex.graph import pipeline
+from provex.ingest import dvc
 
 DVC = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
 AUTHORS = {"alice": "alice@example.org", "bob": "bob@example.org"}
@@ -403,7 +403,7 @@ def test_bad_files_are_rejected_and_the_rest_ingested(graph, tmp_path: Path) -> 
 
 
 def test_unusable_path_is_a_source_error(tmp_path: Path) -> None:
-    from graph.errors import SourceError
+    from provex.vocab.errors import SourceError
 
     with pytest.raises(SourceError, match="not a readable folder"):
         list(dvc.read(tmp_path / "missing"))

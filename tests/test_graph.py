@@ -8,10 +8,11 @@ import json
 import pytest
 from neo4j.exceptions import ConstraintError
 
-from graph import console, model, pipeline, schema, search
-from graph.errors import QueryError
-from graph.writer import Writer
-from ingest.records import Edge, Flag, Node, Reject, Watermark
+from provex.graph import console, pipeline, schema, search, status
+from provex.graph.writer import Writer
+from provex.vocab import model
+from provex.vocab.errors import QueryError
+from provex.vocab.records import Edge, Flag, Node, Reject, Watermark
 
 
 def data_node(path: str = "data/raw/customers.csv", md5: str = "a" * 32, **props: object) -> Node:
@@ -162,7 +163,7 @@ def test_pipeline_keeps_good_records_sets_rejects_aside_and_saves_the_watermark(
     rejected = [json.loads(line) for line in (tmp_path / "log.jsonl.rejected.jsonl").read_text().splitlines()]
     assert rejected == [{"file": str(log), "line": 2, "reason": "missing prediction_id: add it", "raw": "{}"}]
     second = pipeline.ingest(graph, kind="predictions", uri="file-a", read=read)
-    assert pipeline.load_state(graph, "file-a") == {"lines": 4}
+    assert status.load_state(graph, "file-a") == {"lines": 4}
     runs = graph.read("MATCH (i:IngestRun)-[:PART_OF]->(s:Source) RETURN i.rejected AS r, i.flags AS f "
                       "ORDER BY i.started_at")
     assert [r["r"] for r in runs] == [1, 1] and json.loads(runs[0]["f"])[0]["kind"] == "drift"

@@ -10,15 +10,15 @@ import prov.model as pm
 import pytest
 from click.testing import CliRunner
 
-from app.cli import cli
-from graph import model as m
-from graph.connection import Graph
-from graph.errors import UsageError
-from graph.export import graphml, prov_json
-from graph.lineage import path_between, to_dot, to_mermaid, traverse
-from graph.refs import resolve
-from graph.writer import Writer
-from ingest.records import Edge, Node
+from provex.app.cli import cli
+from provex.graph.connection import Graph
+from provex.graph.export import graphml, prov_json
+from provex.graph.lineage import path_between, to_dot, to_mermaid, traverse
+from provex.graph.refs import resolve
+from provex.graph.writer import Writer
+from provex.vocab import model as m
+from provex.vocab.errors import UsageError
+from provex.vocab.records import Edge, Node
 
 RAW = m.data_version("data/raw.csv", "aa11" * 8)
 PREP = m.data_version("data/prep.csv", "bb22" * 8)

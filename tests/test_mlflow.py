@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from graph import linking, model, pipeline
-from graph.errors import SourceError
-from graph.server import free_port
-from graph.writer import Writer
-from ingest import mlflow as adapter
-from ingest.records import Edge, Node
+from provex.graph import linking, pipeline
+from provex.graph.server import free_port
+from provex.graph.writer import Writer
+from provex.ingest import mlflow as adapter
+from provex.vocab import model
+from provex.vocab.errors import SourceError
+from provex.vocab.records import Edge, Node
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 DATA_PATH = "data/train.csv"
@@ -329,7 +330,7 @@ def test_corpus_file_store(graph, corpus, name, tmp_path):
     for run_id, params in runs.items():
         got = props(graph, model.run(run_id))
         assert {k: got.get(f"param.{k}") for k in params} == params
-    for key, meta in versions.items():
+    for meta in versions.values():
         got = props(graph, model.model_version(meta["name"], meta["version"]))
         assert (got["source"], got.get("run_id"), got.get("model_id")) == (
             meta["source"], meta["run_id"] or None, meta.get("model_id") or None)

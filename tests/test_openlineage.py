@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from graph import model as m
-from graph.connection import Graph
-from graph.pipeline import Summary, ingest
-from ingest import openlineage
 from graphcheck import edges, props
+
+from provex.graph.connection import Graph
+from provex.graph.pipeline import Summary, ingest
+from provex.ingest import openlineage
+from provex.vocab import model as m
 
 RUN_ID = "0176a8c2-fe01-7439-87e6-56a1a1b4029f"
 PARENT_ID = "0176a8c2-0000-7439-87e6-56a1a1b40000"
@@ -87,7 +88,7 @@ def test_run_event_with_datasets_versions_parent_code_and_column_lineage(graph: 
     assert edges(graph, "WAS_GENERATED_BY") == {(features_ds, run_uid)}
     assert edges(graph, "VERSION_OF") == {(txn_v, m.dataset(txn).uid)}
     assert props(graph, m.code_version(SHA).uid)["repo_url"] == "https://github.com/acme/etl"
-    out_f, in_f = m.feature(f"postgres://db:5432/public.features#spend_3m").uid, m.feature(f"{txn}#amount").uid
+    out_f, in_f = m.feature("postgres://db:5432/public.features#spend_3m").uid, m.feature(f"{txn}#amount").uid
     assert edges(graph, "HAS_FEATURE") == {(features_ds, out_f), (m.dataset(txn).uid, in_f)}
     assert edges(graph, "WAS_DERIVED_FROM") == {(out_f, in_f)}
     rel = graph.read("MATCH ()-[e:WAS_DERIVED_FROM]->() RETURN e.transformations AS t, e.run_id AS r")[0]

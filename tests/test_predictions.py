@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from graph import model as m
-from graph.connection import Graph
-from graph.pipeline import Summary, ingest
-from ingest import predictions
-from graph.writer import Writer
-from ingest.records import Edge, Node, Watermark
 from graphcheck import count, edges, props
+
+from provex.graph.connection import Graph
+from provex.graph.pipeline import Summary, ingest
+from provex.graph.writer import Writer
+from provex.ingest import predictions
+from provex.vocab import model as m
+from provex.vocab.records import Edge, Node, Watermark
 
 MV = m.model_version("credit-limit", "3").uid
 
@@ -149,7 +149,7 @@ def test_mapping_file_and_model_option(graph: Graph, tmp_path: Path) -> None:
 
 
 def test_bad_mapping_is_a_usage_error(tmp_path: Path) -> None:
-    from graph.errors import UsageError
+    from provex.vocab.errors import UsageError
 
     mapping = tmp_path / "map.toml"
     mapping.write_text('[fields]\nrequest_id = "predictionid"\n')
@@ -189,7 +189,7 @@ def registry(tmp_path: Path) -> tuple[str, Any, str]:
 
 
 def test_unresolved_predictions_link_when_mlflow_version_arrives(graph: Graph, tmp_path: Path) -> None:
-    from ingest import mlflow as mlflow_adapter
+    from provex.ingest import mlflow as mlflow_adapter
 
     uri, version, model_id = registry(tmp_path)
     mv_uid = m.model_version(version.name, version.version).uid
@@ -247,7 +247,7 @@ def test_alias_predictions_resolve_to_the_version_holding_the_alias_at_their_tim
 
 
 def test_predictions_ingested_after_the_registry_resolve_at_once(graph: Graph, tmp_path: Path) -> None:
-    from ingest import mlflow as mlflow_adapter
+    from provex.ingest import mlflow as mlflow_adapter
 
     uri, version, _ = registry(tmp_path)
     ingest(graph, kind="mlflow", uri=uri, read=lambda state: mlflow_adapter.read(uri, state=state))

@@ -15,14 +15,14 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from app.cli import cli
-from graph import model as m
-from graph import schema
-from graph.connection import Graph
-from graph.errors import UsageError
-from graph.questions import CATALOG, ask, cypher_params
-from graph.writer import Writer
-from ingest.records import Edge, Node
+from provex.app.cli import cli
+from provex.graph import schema
+from provex.graph.connection import Graph
+from provex.graph.questions import CATALOG, ask, cypher_params
+from provex.graph.writer import Writer
+from provex.vocab import model as m
+from provex.vocab.errors import UsageError
+from provex.vocab.records import Edge, Node
 
 C1, C2 = "c1" * 20, "c2" * 20
 RAW_JAN = m.data_version("data/raw/tx-2026-01.csv", "a1" * 16)

@@ -19,13 +19,12 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from sample import SAMPLE, expected
 
-from app.cli import cli
-from graph import model as m
-from graph import schema
-from graph.connection import Graph
-from graph.questions import ask
-from sample import SAMPLE, expected, load_sample
+from provex.app.cli import cli
+from provex.graph.connection import Graph
+from provex.graph.questions import ask
+from provex.vocab import model as m
 
 X = expected()
 BAD_COMMIT = X["bad_commit"]
@@ -49,18 +48,6 @@ def dv_uid(spec: dict[str, str]) -> str:
 
 def author_of(sha: str) -> str:
     return next(c["author"] for c in X["dvc_repo"]["commits"] if c["sha"] == sha)
-
-
-@pytest.fixture(scope="module")
-def sample(session_graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    schema.clear(session_graph)
-    return load_sample(session_graph, tmp_path_factory.mktemp("sample"))
-
-
-@pytest.fixture
-def g(sample: dict[str, Any], session_graph: Graph) -> Graph:
-    """The graph holding the sample (read only)."""
-    return session_graph
 
 
 def rows(graph: Graph, question: str, **params: object) -> list[dict[str, Any]]:

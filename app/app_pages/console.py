@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import graphview, state
-from graph import console
-from graph.errors import ProvexError
+from provex.app import graphview, state
+from provex.graph import console
+from provex.vocab.errors import ProvexError
 
 EXAMPLE = "MATCH (p:Prediction)-[e:PREDICTED_BY]->(m:ModelVersion) RETURN p, e, m LIMIT 25"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import state
-from graph import questions
+from provex.app import state
+from provex.graph import questions
 
 HIGHLIGHT = "background-color: #ffe0b2"
 

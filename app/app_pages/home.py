@@ -8,8 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from app import state
-from graph import lineage, questions
+from provex.app import state
+from provex.graph import lineage, questions
 
 ROW_LIMIT = 5_000
 GRAPH_DEPTH = 4

@@ -9,18 +9,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import state
-from graph import questions, refs
-from graph.errors import UsageError
+from provex.app import state
+from provex.graph import nodes, questions, refs
+from provex.vocab.errors import UsageError
 
 KINDS = ("DataVersion", "Library", "CodeVersion", "ModelVersion")
 PREDICTION_LIMIT = 20_000
-PREDICTIONS = """
-MATCH (p:Prediction)-[:PREDICTED_BY]->(mv:ModelVersion) WHERE mv.uid IN $versions
-RETURN p.uid AS prediction, p.timestamp AS timestamp, p.subject_id AS subject_id, p.output AS output,
-       mv.uid AS model_version, 'predicted by ' + mv.uid AS via
-ORDER BY timestamp, prediction
-"""
 
 
 def affected_versions(g: Any, node: dict[str, Any], window: str) -> tuple[pd.DataFrame, list[str]]:
@@ -30,9 +24,9 @@ def affected_versions(g: Any, node: dict[str, Any], window: str) -> tuple[pd.Dat
         frame = questions.ask(g, "impact-of-data", {"data_version": uid, "window": window})
         return frame, sorted(set(frame["model_version"].dropna()))
     if label == "Library":
-        props = g.read("MATCH (l:Library {uid: $uid}) RETURN l.name AS name, l.version AS version", {"uid": uid})[0]
-        name = props["name"] or uid.split(":", 1)[1].split("==")[0]
-        version = props["version"] or uid.split("==", 1)[-1]
+        props = nodes.properties(g, uid) or {}
+        name = props.get("name") or uid.split(":", 1)[1].split("==")[0]
+        version = props.get("version") or uid.split("==", 1)[-1]
         frame = questions.ask(g, "impact-of-library", {"library": name, "version": version})
         return frame, sorted(set(frame["model_version"].dropna()))
     if label == "CodeVersion":
@@ -46,9 +40,8 @@ def predictions(g: Any, node: dict[str, Any], versions: list[str]) -> tuple[pd.D
     if node["label"] == "DataVersion":
         frame = questions.ask(g, "impacted-predictions", {"data_version": node["uid"]}, limit=PREDICTION_LIMIT)
         return frame, bool(frame.attrs.get("truncated"))
-    rows, cut = g.read_bounded(PREDICTIONS, {"versions": versions}, limit=PREDICTION_LIMIT, timeout=30)
-    columns = ["prediction", "timestamp", "subject_id", "output", "model_version", "via"]
-    return pd.DataFrame(rows, columns=columns), cut
+    rows, cut = nodes.predictions_of(g, versions, limit=PREDICTION_LIMIT)
+    return pd.DataFrame(rows, columns=list(nodes.PREDICTION_COLUMNS)), cut
 
 
 def per_window(frame: pd.DataFrame, window: str) -> pd.DataFrame:

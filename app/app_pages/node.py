@@ -9,20 +9,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import graphview, state
-from graph import export, lineage, refs
-from graph.model import KINDS
+from provex.app import graphview, state
+from provex.graph import export, lineage, nodes, refs
+from provex.vocab.model import KINDS
 
 IMPACT_PAGE = "app_pages/impact.py"
 IMPACT_KINDS = ("DataVersion", "Library", "CodeVersion", "ModelVersion")
 PROVENANCE = ("placeholder", "sources", "first_ingest", "last_ingest", "first_seen", "last_seen")
-EDGES = """
-MATCH (n:Node {uid: $uid})-[e]-(o)
-RETURN type(e) AS type, CASE WHEN startNode(e) = n THEN 'out' ELSE 'in' END AS direction, o.uid AS other,
-       [l IN labels(o) WHERE l <> 'Node'][0] AS other_kind, e.sources AS sources, e.first_ingest AS first_ingest,
-       e.last_ingest AS last_ingest, e.valid_from AS valid_from, e.valid_to AS valid_to
-ORDER BY type, direction, other LIMIT $limit
-"""
 EDGE_LIMIT = 200
 TIME_LIMIT = 30.0
 NODE_COLUMNS = ("uid", "label", "name", "placeholder", "sources", "last_ingest")
@@ -48,7 +41,7 @@ def properties(node: dict[str, Any]) -> None:
 
 def edge_table(g: Any, uid: str) -> None:
     """Direct edges with the sources that asserted them and their time range."""
-    rows = g.read(EDGES, {"uid": uid, "limit": EDGE_LIMIT})
+    rows = nodes.edges(g, uid, EDGE_LIMIT)
     st.markdown(f"**Direct edges** ({len(rows)}{'+' if len(rows) >= EDGE_LIMIT else ''})")
     frame = pd.DataFrame(rows)
     if not frame.empty:
@@ -93,7 +86,7 @@ def main() -> None:
     with state.shown_errors():
         found = refs.resolve(g, ref.strip())
     uid = found["uid"]
-    node = g.read("MATCH (n:Node {uid: $uid}) RETURN n", {"uid": uid})[0]["n"]
+    node = nodes.properties(g, uid) or {}
     st.subheader(f"{found['label']} `{uid}`")
     opts = controls()
     with state.shown_errors():

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import state
-from graph import questions
+from provex.app import state
+from provex.graph import questions
 
 RUNNABLE = ("code", "library", "data", "stage")
 TITLES = {"code": "Check out the code", "library": "Install the libraries", "data": "Fetch the data (locked hashes)",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import state
-from graph.model import KINDS
+from provex.app import state
+from provex.vocab.model import KINDS
 
 st.title("Search")
 st.caption("Find any node by id, name, path or hash prefix (e.g. `cl-000123`, `credit-limit@5`, "

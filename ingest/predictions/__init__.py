@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from graph import model
-from graph.errors import SourceError
-from ingest.prediction_schema import Mapping, PredictionRecord, RecordError, canonical, load_mapping, parse_record
-from ingest.records import Edge, Flag, Node, Record, Reject, Watermark
+from provex.ingest.predictions.mapping import Mapping, PredictionRecord, RecordError, canonical, load_mapping, parse_record
+from provex.ingest.source import Source, local, strings
+from provex.vocab import model
+from provex.vocab.errors import SourceError
+from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
 
 WATERMARK = "log"
 HEAD_BYTES = 1024
@@ -320,3 +321,25 @@ def _flags(progress: _Progress, source: str) -> Iterator[Flag]:
                    "ingested (or give --model NAME@VERSION)", source)
     if progress.naive_times:
         yield Flag("naive-timestamp", f"{progress.naive_times} timestamps have no time zone; read as UTC", source)
+
+
+class PredictionLogSource(Source):
+    """``kind = "predictions"``: ``files`` (one source each), optional
+    ``mapping`` (TOML renaming fields) and ``model`` (``NAME@VERSION`` for
+    records that carry none)."""
+
+    kind = "predictions"
+    file_based = True
+
+    def __init__(self, file: str, mapping: str | None = None, model: str | None = None) -> None:
+        super().__init__(str(Path(file).resolve()))
+        self.file, self.mapping, self.model = file, mapping, model
+
+    @classmethod
+    def from_config(cls, table: dict[str, Any], base: Path) -> list[Source]:
+        files = strings(table, "files", required=True)
+        mapping = local(base, table["mapping"]) if table.get("mapping") else None
+        return [cls(local(base, f), mapping, table.get("model")) for f in files]
+
+    def read(self, state: dict[str, Any]) -> Iterator[Record]:
+        return read(self.file, mapping=self.mapping, model=self.model, state=state)

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from graph.errors import SourceError, UsageError
+from provex.vocab.errors import SourceError, UsageError
 
 #: Pathspecs of the files that make a commit interesting to DVC.
 DVC_PATHSPECS = (":(glob)**/dvc.yaml", ":(glob)**/dvc.lock", ":(glob)**/*.dvc")

@@ -4,9 +4,9 @@ PATH is the top of a git repository (its history is read: every commit that
 touched ``dvc.yaml`` / ``dvc.lock`` / ``*.dvc``, oldest first) or a plain
 folder (one snapshot). See docs/ingest-dvc.md for the graph it produces.
 
-Modules: :mod:`ingest.dvc_git` (commits and files), :mod:`ingest.dvc_files`
-(parsing, DVC templating), :mod:`ingest.dvc_snapshot` (one snapshot parsed,
-cached by content), :mod:`ingest.dvc_records` (records).
+Modules: :mod:`provex.ingest.dvc.git` (commits and files), :mod:`provex.ingest.dvc.files`
+(parsing, DVC templating), :mod:`provex.ingest.dvc.snapshot` (one snapshot parsed,
+cached by content), :mod:`provex.ingest.dvc.build` (records).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.dvc_git import FolderReader, GitReader, open_source
-from ingest.dvc_records import Builder
-from ingest.dvc_snapshot import Parser
-from ingest.records import Record, Watermark
+from provex.ingest.dvc.build import Builder
+from provex.ingest.dvc.git import FolderReader, GitReader, open_source
+from provex.ingest.dvc.snapshot import Parser
+from provex.ingest.source import Source, local
+from provex.vocab.records import Record, Watermark
 
 #: Watermark names: the shas already ingested, and the data versions written.
 COMMITS = "commits"
@@ -60,3 +61,20 @@ def _history(source: GitReader, root: str, rev: str | None, state: dict[str, Any
     done.update(c.sha for c in commits)
     yield Watermark(COMMITS, sorted(done))
     yield Watermark(DATA_VERSIONS, sorted(seen))
+
+
+class DvcSource(Source):
+    """``kind = "dvc"``: ``path`` (a git repository or a plain folder), optional ``rev``."""
+
+    kind = "dvc"
+
+    def __init__(self, path: str, rev: str | None = None) -> None:
+        super().__init__(str(Path(path).resolve()))
+        self.path, self.rev = path, rev
+
+    @classmethod
+    def from_config(cls, table: dict[str, Any], base: Path) -> list[Source]:
+        return [cls(local(base, table["path"]), table.get("rev"))]
+
+    def read(self, state: dict[str, Any]) -> Iterator[Record]:
+        return read(self.path, rev=self.rev, state=state)

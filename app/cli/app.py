@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-APP = Path(__file__).resolve().parent / "streamlit_app.py"
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 
 
 def command_line(port: int | None) -> list[str]:

@@ -1,6 +1,6 @@
 """The record vocabulary every adapter yields: ``read(source) -> Iterator[Record]``.
 
-Records are small, frozen and carry a stable identity (a :class:`graph.model.Ref`),
+Records are small, frozen and carry a stable identity (a :class:`provex.vocab.model.Ref`),
 so writing the same record twice is harmless. Source-specific extras go into
 ``props`` (flat: str, int, float, bool, None or lists of those; anything else is
 stored as JSON text by the writer).
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-from graph.model import Ref
+from provex.vocab.model import Ref
 
 
 @dataclass(frozen=True)
@@ -80,4 +80,4 @@ class Watermark:
     value: Any
 
 
-Record = Union[Node, Edge, Reject, Flag, Watermark]
+Record = Node | Edge | Reject | Flag | Watermark

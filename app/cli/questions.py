@@ -1,9 +1,5 @@
 """`provex ask`, `provex lineage`, `provex path`, `provex export`: the question
 catalog and the lineage engine on the command line (issue 7).
-
-app/cli.py imports this module at its bottom, so the helpers it defines
-(``connected``, ``parse_params``, ``format_option``) are imported inside the
-command functions.
 """
 
 from __future__ import annotations
@@ -16,11 +12,12 @@ from typing import Any
 
 import click
 
-from app.output import FORMATS, emit, emit_json
-from graph import export as export_mod
-from graph import lineage as lineage_mod
-from graph import questions as questions_mod
-from graph.model import KINDS
+from provex.app.cli.base import connected, parse_params
+from provex.app.output import FORMATS, emit, emit_json
+from provex.graph import export as export_mod
+from provex.graph import lineage as lineage_mod
+from provex.graph import questions as questions_mod
+from provex.vocab.model import KINDS
 
 GRAPH_FORMATS = ("table", "json", "mermaid", "dot")
 
@@ -101,7 +98,6 @@ def ask(question: str | None, params: tuple[str, ...], limit: int, timeout: floa
         fmt: str) -> None:
     """Answer a debugging question from the catalog. Without QUESTION, list
     the questions, their parameters and what they answer."""
-    from app.cli import connected, parse_params
 
     if question is None:
         _list_questions(fmt)
@@ -136,7 +132,6 @@ def lineage(ref: str, direction: str, depth: int, node_cap: int, kinds: tuple[st
             time_limit: float, fmt: str) -> None:
     """Lineage of REF: upstream (what it depends on) or downstream (what depends
     on it), bounded in depth, nodes and time. Cut results say what was left out."""
-    from app.cli import connected
 
     with connected() as graph:
         sub = lineage_mod.traverse(graph, ref, direction=direction, depth=depth, node_cap=node_cap,
@@ -154,7 +149,6 @@ def lineage(ref: str, direction: str, depth: int, node_cap: int, kinds: tuple[st
 def path(ref_a: str, ref_b: str, max_depth: int, fmt: str) -> None:
     """The shortest lineage path between two REFs, whichever way the
     dependencies point."""
-    from app.cli import connected
 
     with connected() as graph:
         sub = lineage_mod.path_between(graph, ref_a, ref_b, max_depth=max_depth)
@@ -172,7 +166,6 @@ def path(ref_a: str, ref_b: str, max_depth: int, fmt: str) -> None:
               help="Write to this file instead of standard output.")
 def export(ref: str, fmt: str, direction: str, depth: int, node_cap: int, output: str | None) -> None:
     """Export the lineage of REF as W3C PROV-JSON or GraphML."""
-    from app.cli import connected
 
     with connected() as graph:
         sub = lineage_mod.traverse(graph, ref, direction=direction, depth=depth, node_cap=node_cap)

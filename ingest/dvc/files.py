@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ingest.records import Reject
+from provex.vocab.records import Reject
 
 _YAML = YAML(typ="safe", pure=False)
 LOCK_SCHEMAS = ("2.0",)

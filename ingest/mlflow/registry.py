@@ -1,6 +1,6 @@
 """MLflow 3 logged models and the model registry as records: LoggedModel,
 Model, ModelVersion, time-ranged aliases and stages (``HAS_ALIAS``), and each
-model's library Environment. Used by :mod:`ingest.mlflow`."""
+model's library Environment. Used by :mod:`provex.ingest.mlflow`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graph import model
-from ingest.mlflow_env import environment_for
-from ingest.mlflow_runs import Context, _short
-from ingest.mlflow import iso, paged
-from ingest.records import Edge, Flag, Node, Record, Reject
+from provex.ingest.mlflow.env import environment_for
+from provex.ingest.mlflow.runs import Context, _short
+from provex.ingest.mlflow.store import iso, paged
+from provex.vocab import model
+from provex.vocab.records import Edge, Flag, Node, Record, Reject
 
 NO_STAGE = ("None", "", None, "Archived")
 

@@ -1,14 +1,4 @@
-"""MLflow adapter: any tracking store or server, read through ``MlflowClient``.
-
-``read(tracking_uri, experiments=..., state=...)`` yields the experiments,
-runs (params, metrics, tags, dataset inputs, git commit, user), MLflow 3
-logged models, the model registry (versions, aliases, old-style stages) and
-the models' library environments. Tracking URIs: ``http(s)://`` servers,
-``sqlite:///...`` databases and file stores (``file:///.../mlruns`` or a plain
-path). Only what changed since the last ingest of the same URI is read (see
-the ``Watermark`` records). Runs are in :mod:`ingest.mlflow_runs`, the
-registry in :mod:`ingest.mlflow_registry`.
-"""
+"""One MLflow tracking URI: its kind, the client, paging and timestamps."""
 
 from __future__ import annotations
 
@@ -16,13 +6,12 @@ import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from graph.errors import SourceError
-from ingest.records import Flag, Record, Watermark
+from provex.vocab.errors import SourceError
 
 PAGE = 200  # rows per search_* page
 PROBE_TIMEOUT = "5"  # seconds for the reachability probe of an http server
@@ -84,7 +73,7 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _default_tracking_uri(uri: str) -> Iterator[None]:
+def default_tracking_uri(uri: str) -> Iterator[None]:
     """MLflow's file registry opens ``MlflowClient()`` with the *default* URI
     (which would create ./mlflow.db); point the default at this store."""
     from mlflow.tracking._tracking_service import utils as tracking_utils
@@ -133,11 +122,11 @@ def iso(ms: int | float | None) -> str | None:
     """Epoch milliseconds as an ISO-8601 UTC string (millisecond precision)."""
     if ms is None or ms == "" or int(ms) <= 0:
         return None
-    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def paged(search: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
@@ -149,33 +138,3 @@ def paged(search: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
         token = getattr(page, "token", None)
         if not token:
             return
-
-
-def read(
-    tracking_uri: str,
-    *,
-    experiments: tuple[str, ...] | list[str] = (),
-    state: dict[str, Any] | None = None,
-    data_root: str | None = None,
-) -> Iterator[Record]:
-    """Yield records for one tracking store (``experiments``: names to limit
-    the runs to; ``data_root``: folder that relative dataset paths are
-    resolved against to recompute their md5, default the file store's parent)."""
-    from ingest import mlflow_registry, mlflow_runs
-
-    store = Store(tracking_uri)
-    state = dict(state or {})
-    with environment(store_env(store)), _default_tracking_uri(store.uri), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        client = make_client(store)
-        if store.kind == "file":
-            yield Flag("file-store-opt-in", f"MLflow 3 opens file stores only with MLFLOW_ALLOW_FILE_STORE=true; "
-                       f"provex set it while reading {store.given} and restored it afterwards.", store.given)
-        root = Path(data_root) if data_root else (store.root.parent if store.kind == "file" and store.root else None)
-        ctx = mlflow_runs.Context(client, store, root, state)
-        exps = yield from mlflow_runs.experiments(ctx, experiments)
-        yield from mlflow_runs.runs(ctx, exps)
-        yield from mlflow_registry.logged_models(ctx, [e.experiment_id for e in exps])
-        yield from mlflow_registry.registry(ctx)
-        for name, value in ctx.watermarks.items():
-            yield Watermark(name, value)

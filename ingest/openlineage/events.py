@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graph import model
-from ingest.records import Edge, Flag, Node, Record
+from provex.vocab import model
+from provex.vocab.records import Edge, Flag, Node, Record
 
 _GIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 EVENT_TIME_PREFIX = "event_time_"  # + event type, e.g. event_time_COMPLETE

@@ -1,32 +1,43 @@
-"""`provex ingest ...` and `provex watch`: adapters plug in here by kind."""
+"""`provex ingest ...` and `provex watch`: thin builders of
+:class:`provex.ingest.source.Source` objects, handed to the graph's pipeline."""
 
 from __future__ import annotations
 
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from graph import pipeline
-from graph.errors import ProvexError, UsageError
-from graph.writer import DEFAULT_BATCH
-from ingest.records import Record
-
-from app.cli import Group, connected
-from app.output import emit_json
-
-Reader = Callable[[dict[str, Any]], Iterable[Record]]
+from provex.app.cli.base import Group, connected
+from provex.app.output import emit_json
+from provex.graph import pipeline
+from provex.graph.writer import DEFAULT_BATCH
+from provex.ingest import source as sources
+from provex.vocab.errors import ProvexError, UsageError
 
 
-def _run(kind: str, uri: str, read: Reader, *, fmt: str, batch_size: int, rejects: str | None = None) -> int:
+def run_sources(items: list[sources.Source], *, fmt: str, batch_size: int = DEFAULT_BATCH,
+                rejects: str | None = None) -> int:
+    """Ingest each source in turn; a failing source does not stop the rest.
+    The exit code is the worst of them."""
+    code = 0
     with connected() as graph:
-        summary = pipeline.ingest(graph, kind=kind, uri=uri, read=read, batch_size=batch_size, rejects=rejects)
-    _print_summary(summary, fmt)
-    return summary.exit_code
+        for src in items:
+            target = rejects or (pipeline.REJECTS_BESIDE if src.file_based else None)
+            try:
+                summary = pipeline.ingest(graph, kind=src.kind, uri=src.uri, read=src.read,
+                                          batch_size=batch_size, rejects=target)
+            except ProvexError as exc:
+                if len(items) == 1:
+                    raise
+                click.echo(f"error: {src.kind} {src.uri}: {exc}", err=True)
+                code = max(code, exc.exit_code)
+                continue
+            _print_summary(summary, fmt)
+            code = max(code, summary.exit_code)
+    return code
 
 
 def _print_summary(summary: pipeline.Summary, fmt: str) -> None:
@@ -67,7 +78,7 @@ def ingest(ctx: click.Context, config: str | None, fmt: str) -> None:
     if not config:
         click.echo(ctx.get_help())
         sys.exit(2)
-    sys.exit(run_config(Path(config), fmt))
+    sys.exit(run_sources(load_config(Path(config)), fmt=fmt))
 
 
 @ingest.command()
@@ -77,10 +88,7 @@ def ingest(ctx: click.Context, config: str | None, fmt: str) -> None:
 @batch_option
 def dvc(path: str, rev: str | None, fmt: str, batch_size: int) -> None:
     """A DVC project: a git repository (with its history) or a plain folder."""
-    from ingest import dvc as adapter
-
-    uri = str(Path(path).resolve())
-    sys.exit(_run("dvc", uri, lambda state: adapter.read(path, rev=rev, state=state), fmt=fmt, batch_size=batch_size))
+    sys.exit(run_sources([sources.source_class("dvc")(path, rev)], fmt=fmt, batch_size=batch_size))
 
 
 @ingest.command()
@@ -90,10 +98,7 @@ def dvc(path: str, rev: str | None, fmt: str, batch_size: int) -> None:
 @batch_option
 def mlflow(tracking_uri: str, experiments: tuple[str, ...], fmt: str, batch_size: int) -> None:
     """An MLflow tracking server or store, with its model registry."""
-    from ingest import mlflow as adapter
-
-    read = lambda state: adapter.read(tracking_uri, experiments=experiments, state=state)  # noqa: E731
-    sys.exit(_run("mlflow", tracking_uri, read, fmt=fmt, batch_size=batch_size))
+    sys.exit(run_sources([sources.source_class("mlflow")(tracking_uri, experiments)], fmt=fmt, batch_size=batch_size))
 
 
 @ingest.command()
@@ -107,15 +112,8 @@ def mlflow(tracking_uri: str, experiments: tuple[str, ...], fmt: str, batch_size
 def predictions(files: tuple[str, ...], mapping: str | None, model: str | None, rejects: str | None,
                 fmt: str, batch_size: int) -> None:
     """Prediction logs (JSONL or CSV, plain or gzipped)."""
-    from ingest import predictions as adapter
-
-    code = 0
-    for file in files:
-        read = lambda state, f=file: adapter.read(f, mapping=mapping, model=model, state=state)  # noqa: E731
-        uri = str(Path(file).resolve())
-        code = max(code, _run("predictions", uri, read, fmt=fmt, batch_size=batch_size,
-                              rejects=rejects or pipeline.REJECTS_BESIDE))
-    sys.exit(code)
+    cls = sources.source_class("predictions")
+    sys.exit(run_sources([cls(f, mapping, model) for f in files], fmt=fmt, batch_size=batch_size, rejects=rejects))
 
 
 @ingest.command()
@@ -125,71 +123,23 @@ def predictions(files: tuple[str, ...], mapping: str | None, model: str | None, 
 @batch_option
 def openlineage(paths: tuple[str, ...], rejects: str | None, fmt: str, batch_size: int) -> None:
     """OpenLineage events: JSON or JSON-lines files, or folders of them."""
-    from ingest import openlineage as adapter
-
-    code = 0
-    for path in paths:
-        read = lambda state, p=path: adapter.read(p, state=state)  # noqa: E731
-        code = max(code, _run("openlineage", str(Path(path).resolve()), read, fmt=fmt, batch_size=batch_size,
-                              rejects=rejects or pipeline.REJECTS_BESIDE))
-    sys.exit(code)
+    cls = sources.source_class("openlineage")
+    sys.exit(run_sources([cls(p) for p in paths], fmt=fmt, batch_size=batch_size, rejects=rejects))
 
 
-def load_config(path: Path) -> list[dict[str, Any]]:
+def load_config(path: Path) -> list[sources.Source]:
+    """Every source a provex.toml lists (``[[source]]`` tables), in order."""
     try:
         data = tomllib.loads(path.read_text())
     except OSError as exc:
         raise UsageError(f"Cannot read {path}: {exc.strerror}.") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}. Fix the file and retry.") from None
-    sources = data.get("source", [])
-    if not isinstance(sources, list) or not sources:
+    tables = data.get("source", [])
+    if not isinstance(tables, list) or not tables:
         raise UsageError(f"{path}: no [[source]] tables. Add one per source, e.g. kind = \"dvc\", path = \"...\".")
-    for i, src in enumerate(sources, 1):
-        if src.get("kind") not in CONFIG_KINDS:
-            raise UsageError(f"{path}: source #{i} has kind {src.get('kind')!r}; use one of {', '.join(CONFIG_KINDS)}.")
-    return sources
-
-
-def _config_args(src: dict[str, Any], base: Path) -> list[str]:
-    """A [[source]] table as the arguments of its `provex ingest KIND` command."""
-    def rel(p: str) -> str:
-        return str((base / p).resolve()) if not p.startswith(("sqlite:", "http:", "https:", "file:")) else p
-
-    kind = src["kind"]
-    if kind == "dvc":
-        return [rel(src["path"])] + (["--rev", src["rev"]] if src.get("rev") else [])
-    if kind == "mlflow":
-        uri = src["tracking_uri"]
-        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-            uri = "sqlite:///" + rel(uri.removeprefix("sqlite:///"))
-        return ["--tracking-uri", uri] + [a for e in src.get("experiments", []) for a in ("--experiment", e)]
-    if kind == "predictions":
-        extra = (["--mapping", rel(src["mapping"])] if src.get("mapping") else []) + (
-            ["--model", src["model"]] if src.get("model") else [])
-        return [rel(f) for f in src["files"]] + extra
-    return [rel(p) for p in src["paths"]]
-
-
-CONFIG_KINDS = ("dvc", "mlflow", "predictions", "openlineage")
-
-
-def run_config(path: Path, fmt: str) -> int:
-    """Ingest every source in the file, in order; a failing source does not stop the rest."""
-    code = 0
-    for src in load_config(path):
-        try:
-            args = [*_config_args(src, path.parent), "--format", fmt]
-        except KeyError as exc:
-            raise UsageError(f"{path}: a {src['kind']} source needs {exc.args[0]!r}.") from None
-        try:
-            ingest.get_command(click.Context(ingest), src["kind"]).main(args, standalone_mode=False)
-        except SystemExit as exc:
-            code = max(code, int(exc.code or 0))
-        except ProvexError as exc:
-            click.echo(f"error: {exc}", err=True)
-            code = max(code, exc.exit_code)
-    return code
+    return [src for i, table in enumerate(tables, 1)
+            for src in sources.from_config(table, path.parent, f"{path}: source #{i}")]
 
 
 @click.command()
@@ -201,7 +151,7 @@ def watch(config: str, every: float, times: int) -> None:
     """Ingest every source in the config, again every SECONDS (a scheduled job)."""
     rounds = 0
     while True:
-        code = run_config(Path(config), "table")
+        code = run_sources(load_config(Path(config)), fmt="table")
         rounds += 1
         click.echo(f"round {rounds} done (exit {code}); next in {every:g}s")
         if times and rounds >= times:

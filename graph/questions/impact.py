@@ -10,8 +10,8 @@ falling back to counting a version's predictions only when it has none.
 
 from __future__ import annotations
 
-from graph.questions_cypher import display, join, label
-from graph.refs import ts
+from provex.graph.questions.upstream import display, join, label
+from provex.graph.refs import ts
 
 # From a model version down to what it was trained on (reverse: what it depends on).
 TRAINED_ON = "[:WAS_GENERATED_BY|USED|WAS_DERIVED_FROM|SAME_AS*1..10]"

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ingest import dvc_files as f
-from ingest.dvc_git import Snapshot
-from ingest.records import Reject
+from provex.ingest.dvc import files as f
+from provex.ingest.dvc.git import Snapshot
+from provex.vocab.records import Reject
 
 
 @dataclass

@@ -3,7 +3,7 @@ reproduction, data origin, diffs and model chains (upstream questions).
 
 Each text is ONE read-only statement with ``$params`` only (never values
 spliced in). The few Python helpers below only assemble fixed fragments.
-Downstream (impact) questions live in :mod:`graph.questions_impact`.
+Downstream (impact) questions live in :mod:`provex.graph.questions.impact`.
 """
 
 from __future__ import annotations

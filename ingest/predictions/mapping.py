@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graph.errors import UsageError
-from ingest import isotime
+from provex.ingest import isotime
+from provex.vocab.errors import UsageError
 
 KNOWN = (
     "prediction_id", "timestamp", "model_name", "model_version", "model_uri", "run_id", "model_id",

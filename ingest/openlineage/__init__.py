@@ -6,7 +6,7 @@ lines. Events are parsed as plain dicts, tolerantly: unknown facets are
 ignored, test-matcher placeholders (``${json-unit.any-string}``) are dropped
 and flagged, and an event that lacks what the graph needs (a run id, a job
 name, a parseable eventTime) becomes a :class:`Reject` with the reason. The
-graph records themselves are built in :mod:`ingest.openlineage_graph`.
+graph records themselves are built in :mod:`provex.ingest.openlineage.events`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Any
 
 from openlineage.client.event_v2 import RunState
 
-from graph.errors import SourceError
-from ingest import isotime
-from ingest.openlineage_graph import dataset_event, job_event, run_event
-from ingest.records import Flag, Record, Reject
+from provex.ingest import isotime
+from provex.ingest.openlineage.events import dataset_event, job_event, run_event
+from provex.ingest.source import Source, local, strings
+from provex.vocab.errors import SourceError
+from provex.vocab.records import Flag, Record, Reject
 
 SUFFIXES = (".json", ".jsonl", ".ndjson")
 LINE_SUFFIXES = (".jsonl", ".ndjson")
@@ -175,3 +176,22 @@ def _text(obj: Any, key: str, where: str, hint: str) -> str:
         problem = "is missing (or a test placeholder)" if value is None else f"must be a non-empty string, got {value!r}"
         raise EventError(f"{where} {problem}: {hint}")
     return value
+
+
+class OpenLineageSource(Source):
+    """``kind = "openlineage"``: ``paths``, files or folders of events (one source each)."""
+
+    kind = "openlineage"
+    file_based = True
+
+    def __init__(self, path: str) -> None:
+        super().__init__(str(Path(path).resolve()))
+        self.path = path
+
+    @classmethod
+    def from_config(cls, table: dict[str, Any], base: Path) -> list[Source]:
+        paths = strings(table, "paths", required=True)
+        return [cls(local(base, p)) for p in paths]
+
+    def read(self, state: dict[str, Any]) -> Iterator[Record]:
+        return read(self.path, state=state)

@@ -13,9 +13,9 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
-from graph import model
-from ingest.mlflow_runs import Context, _short
-from ingest.records import Edge, Flag, Node, Record
+from provex.ingest.mlflow.runs import Context, _short
+from provex.vocab import model
+from provex.vocab.records import Edge, Flag, Node, Record
 
 FILES = ("requirements.txt", "python_env.yaml", "conda.yaml")
 

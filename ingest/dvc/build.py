@@ -13,11 +13,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from graph import model
-from ingest import dvc_files as f
-from ingest.dvc_git import Snapshot
-from ingest.dvc_snapshot import Parsed
-from ingest.records import Edge, Flag, Node, Record
+from provex.ingest.dvc import files as f
+from provex.ingest.dvc.git import Snapshot
+from provex.ingest.dvc.snapshot import Parsed
+from provex.vocab import model
+from provex.vocab.records import Edge, Flag, Node, Record
 
 
 def flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:

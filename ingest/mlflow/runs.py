@@ -1,6 +1,6 @@
 """MLflow experiments and runs as records: Experiment, Run (params, metrics,
 tags, user, git commit, nested runs), dataset inputs (DataVersion, Dataset,
-Feature) and run outputs (LoggedModel). Used by :mod:`ingest.mlflow`."""
+Feature) and run outputs (LoggedModel). Used by :mod:`provex.ingest.mlflow`."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from graph import model
-from ingest.mlflow import Store, iso, now_iso, paged
-from ingest.records import Edge, Flag, Node, Record, Reject
+from provex.ingest.mlflow.store import Store, iso, now_iso, paged
+from provex.vocab import model
+from provex.vocab.records import Edge, Flag, Node, Record, Reject
 
 OPEN_STATUSES = ("RUNNING", "SCHEDULED")
 MAX_HISTORY_METRICS = 50  # step counts are read only for runs with at most this many metrics

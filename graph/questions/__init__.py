@@ -13,11 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from graph import questions_cypher as up
-from graph import questions_impact as down
-from graph.connection import Graph
-from graph.errors import UsageError
-from graph.refs import normalize_time, resolve
+from provex.graph.connection import Graph
+from provex.graph.questions import impact as down
+from provex.graph.questions import upstream as up
+from provex.graph.refs import normalize_time, resolve
+from provex.vocab.errors import UsageError
 
 DEFAULT_LIMIT = 1_000
 DEFAULT_TIMEOUT = 30.0

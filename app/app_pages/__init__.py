@@ -1,0 +1,1 @@
+"""The app\x27s pages, run by Streamlit by path (st.navigation)."""
