@@ -42,3 +42,6 @@ def app(port: int | None) -> None:
     args = command_line(port)
     click.echo(f"provex app on http://127.0.0.1:{port or _env_port() or 8501} (Ctrl+C stops it)", err=True)
     os.execvp(args[0], args)
+
+
+COMMANDS: list[click.Command] = [app]

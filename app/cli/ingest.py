@@ -187,3 +187,6 @@ def watch(config: str, every: float, times: int) -> None:
         if times and rounds >= times:
             sys.exit(code)
         time.sleep(every)
+
+
+COMMANDS: list[click.Command] = [ingest, watch]
