@@ -107,7 +107,9 @@ class Inference:
             raise RecordError(f"the {'request' if rows == [] else 'response'} holds no rows: nothing to store")
         if outs is None:
             if rows is not None and len(rows) > 1:
-                raise RecordError(f"the request has {len(rows)} rows ({shape_in}) but the record has no list of "
+                lead = "field 'inputs' must be an object of feature name -> value, or a batch with one prediction " \
+                    "per row: " if shape_in.startswith("MLflow inputs") else ""
+                raise RecordError(f"{lead}the request has {len(rows)} rows ({shape_in}) but the record has no list of "
                                   "predictions to pair them with; log the response's predictions with it")
             return [{**doc, "inputs": rows[0]} if rows else doc]
         if rows is not None and len(rows) != len(outs):
