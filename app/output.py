@@ -22,6 +22,7 @@ import pandas as pd
 
 FORMATS = ("table", "json", "csv")
 MAX_CELL = 300  # characters of one table cell before the ellipsis
+MIN_COLUMN = 14  # a column narrower than this by nature is never squeezed
 
 
 def frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -73,13 +74,26 @@ def table(rows: Sequence[dict[str, Any]]) -> None:
                           width=_pipe_width(natural))
     grid = Table(box=box.SIMPLE_HEAD if tty else None, header_style="bold" if tty else "", show_edge=False,
                  pad_edge=False, expand=False)
-    for name in columns:
-        grid.add_column(name, overflow="fold")
+    for name, least in zip(columns, _min_widths(columns, cells, console.width)):
+        grid.add_column(name, overflow="fold", min_width=least)
     for line in cells:
         grid.add_row(*line)
     console.print(grid)
     if not tty:  # plain text: no padding at the ends of lines
         click.echo("\n".join(line.rstrip() for line in console.file.getvalue().splitlines()))
+
+
+def _min_widths(columns: list[str], cells: list[list[str]], width: int) -> list[int]:
+    """Short columns keep their width and long ones wrap; when even that is too wide,
+    every column shares the width (rich would otherwise drop the last columns)."""
+    least = [min(MIN_COLUMN, max(len(name), *(len(line[i]) for line in cells))) for i, name in enumerate(columns)]
+    budget = width - 2 * len(columns)
+    if sum(least) > budget:
+        share = budget // len(columns)
+        wide = [w for w in least if w > share]
+        rest = (budget - sum(w for w in least if w <= share)) // max(len(wide), 1)
+        least = [w if w <= share else max(3, rest) for w in least]
+    return least
 
 
 def _pipe_width(natural: int) -> int:

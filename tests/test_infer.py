@@ -176,7 +176,7 @@ def test_mlflow_dataframe_split_batch_becomes_one_prediction_per_row(graph: Grap
     assert {dst for _, dst in edges(graph, "USED")} == {m.feature(f"feature{i}").uid for i in range(1, 5)}
     message = inferred(summary.flags)
     assert "payload: MLflow dataframe_split" in message and "payload: MLflow / KServe v1 predictions" in message
-    assert "batch of 2 rows" in message
+    assert "batches: one prediction per row, ids <id>#<row> (1 record)" in message
 
 
 def test_mlflow_records_instances_and_column_inputs(tmp_path: Path) -> None:

@@ -51,7 +51,8 @@ def _print_summary(summary: pipeline.Summary, fmt: str) -> None:
         if flag.kind == INFERRED:
             click.echo(f"  inferred: {flag.message}")
     for kind, count in info["flags"].items():
-        click.echo(f"  flagged {count} x {kind}")
+        if kind != INFERRED:
+            click.echo(f"  flagged {count} x {kind}")
     for name, count in info["links"].items():
         click.echo(f"  linked {count} x {name}")
     for rej in summary.rejected[:20]:
