@@ -1,8 +1,18 @@
-"""Printing results for people (table) and scripts (json, csv)."""
+"""Printing results for people (table) and scripts (json, csv).
+
+Tables are drawn with rich: columns share the terminal's width, long cells wrap
+(and very long ones are cut with an ellipsis). On a terminal the header is
+bold and NO_COLOR turns colour off. Piped or redirected, the table is plain
+text (no escape codes, no box lines, no padding at line ends) and rows are not
+wrapped (unless COLUMNS sets a width), so each row stays one greppable line.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +21,8 @@ import click
 import pandas as pd
 
 FORMATS = ("table", "json", "csv")
+MAX_CELL = 300  # characters of one table cell before the ellipsis
+MIN_COLUMN = 14  # a column narrower than this by nature is never squeezed
 
 
 def frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -29,11 +41,62 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "") -> None:
     elif not rows:
         click.echo("(no rows)")
     else:
-        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
-            click.echo(frame(rows).to_string(index=False))
+        table(rows)
     if note and fmt == "table":
         click.echo(note, err=True)
 
 
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
+
+
+def cell(value: Any) -> str:
+    """One table cell: blank for missing values, compact JSON for nested ones, cut at MAX_CELL."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
+    return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "\u2026"
+
+
+def table(rows: Sequence[dict[str, Any]]) -> None:
+    """Rows as a rich table that fits the terminal (plain text when piped)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    cells = [[cell(row.get(name)) for name in columns] for row in rows]
+    console = Console(highlight=False, emoji=False, markup=False, soft_wrap=False)
+    tty = console.is_terminal
+    if not tty:
+        natural = sum(max(len(name), *(len(line[i]) for line in cells)) + 2 for i, name in enumerate(columns))
+        console = Console(file=io.StringIO(), highlight=False, emoji=False, markup=False, color_system=None,
+                          width=_pipe_width(natural))
+    grid = Table(box=box.SIMPLE_HEAD if tty else None, header_style="bold" if tty else "", show_edge=False,
+                 pad_edge=False, expand=False)
+    for name, least in zip(columns, _min_widths(columns, cells, console.width)):
+        grid.add_column(name, overflow="fold", min_width=least)
+    for line in cells:
+        grid.add_row(*line)
+    console.print(grid)
+    if not tty:  # plain text: no padding at the ends of lines
+        click.echo("\n".join(line.rstrip() for line in console.file.getvalue().splitlines()))
+
+
+def _min_widths(columns: list[str], cells: list[list[str]], width: int) -> list[int]:
+    """Short columns keep their width and long ones wrap; when even that is too wide,
+    every column shares the width (rich would otherwise drop the last columns)."""
+    least = [min(MIN_COLUMN, max(len(name), *(len(line[i]) for line in cells))) for i, name in enumerate(columns)]
+    budget = width - 2 * len(columns)
+    if sum(least) > budget:
+        share = budget // len(columns)
+        wide = [w for w in least if w > share]
+        rest = (budget - sum(w for w in least if w <= share)) // max(len(wide), 1)
+        least = [w if w <= share else max(3, rest) for w in least]
+    return least
+
+
+def _pipe_width(natural: int) -> int:
+    """COLUMNS when set, else wide enough for every row on one line."""
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else max(natural, 80)

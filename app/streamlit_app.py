@@ -9,7 +9,13 @@ folder-based navigation and ``st.navigation`` would be ignored).
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
+
+from provex.app import footer
+from provex.graph.connection import Graph, Settings
+from provex.vocab.errors import ProvexError
 
 PAGES = {
     "Explore": [
@@ -28,5 +34,23 @@ PAGES = {
     ],
 }
 
-st.set_page_config(page_title="provex", page_icon=":material/account_tree:", layout="wide")
-st.navigation(PAGES).run()
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _footer(uri: str) -> str:
+    """The footer line for the graph at ``uri`` (refreshed every 30 s)."""
+    try:
+        graph = Graph.connect(Settings.from_env())
+        try:
+            return footer.text(footer.facts(graph))
+        finally:
+            graph.close()
+    except ProvexError as exc:
+        return f"graph not reachable: {exc}"
+
+
+st.set_option("client.toolbarMode", "viewer")  # no Deploy button, no developer menu (also set by `provex app`)
+page = st.navigation(PAGES)
+st.set_page_config(page_title=f"{page.title} · provex", page_icon=":material/account_tree:", layout="wide")
+page.run()
+st.divider()
+st.caption(_footer(os.environ.get("NEO4J_URI", "managed")))

@@ -14,12 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import neo4j
-from neo4j import GraphDatabase
-from neo4j import exceptions as neo4j_errors
-from neo4j.graph import Node as Neo4jNode
-from neo4j.graph import Path as Neo4jPath
-from neo4j.graph import Relationship as Neo4jRelationship
+import neo4j  # attributes only (neo4j.exceptions, neo4j.graph): the CLI may defer loading it (app/cli/startup.py)
 
 from provex.vocab.errors import ConnectionFailed, QueryError
 
@@ -58,26 +53,26 @@ def translated(uri: str) -> Iterator[None]:
     """Turn driver exceptions into provex errors that say how to fix them."""
     try:
         yield
-    except neo4j_errors.AuthError as exc:
+    except neo4j.exceptions.AuthError as exc:
         raise ConnectionFailed(
             f"Neo4j at {uri} refused the credentials ({exc.message}). "
             "Fix NEO4J_USERNAME / NEO4J_PASSWORD, or for the managed server check "
             "the password file shown by `provex neo4j status`."
         ) from None
-    except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, OSError) as exc:
+    except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired, OSError) as exc:
         raise ConnectionFailed(
             f"Cannot reach Neo4j at {uri}: {exc}. Start the managed server with "
             "`provex neo4j start`, or point NEO4J_URI at a running Neo4j 5."
         ) from None
-    except neo4j_errors.ConfigurationError as exc:
+    except neo4j.exceptions.ConfigurationError as exc:
         raise ConnectionFailed(f"Bad Neo4j connection setting for {uri}: {exc}. Check NEO4J_URI.") from None
-    except neo4j_errors.ClientError as exc:
+    except neo4j.exceptions.ClientError as exc:
         raise QueryError(_client_message(exc)) from None
-    except neo4j_errors.Neo4jError as exc:
+    except neo4j.exceptions.Neo4jError as exc:
         raise QueryError(f"Neo4j failed the query: {exc.message} ({exc.code}).") from None
 
 
-def _client_message(exc: neo4j_errors.ClientError) -> str:
+def _client_message(exc: neo4j.exceptions.ClientError) -> str:
     code = exc.code or ""
     if "AccessMode" in code or "ForbiddenDueToTransactionType" in code:
         return "Refused: this is a read-only query interface; writes (CREATE, MERGE, SET, DELETE, ...) are not allowed."
@@ -95,7 +90,7 @@ class Graph:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         with translated(settings.uri):
-            self._driver = GraphDatabase.driver(
+            self._driver = neo4j.GraphDatabase.driver(
                 settings.uri,
                 auth=(settings.username, settings.password),
                 connection_acquisition_timeout=30,
@@ -199,16 +194,16 @@ def _chunks(rows: list[Any], size: int) -> Iterator[list[Any]]:
 
 def to_plain(value: Any) -> Any:
     """Driver values to JSON-friendly Python: nodes and relationships to dicts."""
-    if isinstance(value, Neo4jNode):
+    if isinstance(value, neo4j.graph.Node):
         return {"_labels": sorted(value.labels), **{k: to_plain(v) for k, v in value.items()}}
-    if isinstance(value, Neo4jRelationship):
+    if isinstance(value, neo4j.graph.Relationship):
         return {
             "_type": value.type,
             "_start": value.start_node.get("uid") if value.start_node else None,
             "_end": value.end_node.get("uid") if value.end_node else None,
             **{k: to_plain(v) for k, v in value.items()},
         }
-    if isinstance(value, Neo4jPath):
+    if isinstance(value, neo4j.graph.Path):
         return {"_nodes": [to_plain(n) for n in value.nodes], "_relationships": [to_plain(r) for r in value.relationships]}
     if isinstance(value, dict):
         return {k: to_plain(v) for k, v in value.items()}

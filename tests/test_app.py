@@ -294,9 +294,24 @@ def test_app_command_runs_streamlit_on_loopback(monkeypatch):
     assert args[1:5] == ["-m", "streamlit", "run", str(APP)]
     assert args[args.index("--server.address") + 1] == "127.0.0.1"
     assert args[args.index("--server.headless") + 1] == "true"
+    assert args[args.index("--client.toolbarMode") + 1] == "viewer"  # no Deploy button
     assert args[-2:] == ["--server.port", "9123"]
     monkeypatch.setenv("STREAMLIT_SERVER_PORT", "8765")
     assert cli_app.command_line(None)[-2:] == ["--server.port", "8765"]
     monkeypatch.setenv("STREAMLIT_SERVER_PORT", "eighty")
     with pytest.raises(click.BadParameter, match="STREAMLIT_SERVER_PORT"):
         cli_app.command_line(None)
+
+
+def test_footer_counts_the_graph_and_names_the_last_ingest(g):
+    from provex.app import footer
+    from provex.graph import status
+
+    info = footer.facts(g)
+    [last] = status.ingest_runs(g, limit=1)
+    assert info["edges"] == sum(r["count"] for r in status.edge_counts(g)) > 0
+    assert info["last_ingest"] == last["started_at"] and last["source"] in info["last_source"]
+    line = footer.text(info)
+    assert line.startswith(f"{info['nodes']:,} nodes · {info['edges']:,} edges · last ingest {last['started_at'][:10]}")
+    at = open_page("search")
+    assert line in [c.value for c in at.caption]

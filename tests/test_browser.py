@@ -9,6 +9,7 @@ Screenshots go to tests/artifacts/. Skips when /usr/bin/chromium is absent."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -132,6 +133,9 @@ def walk(page, app_url: str) -> None:
     link = page.get_by_role("link", name=complaint)
     link.wait_for()
     shot(page, "1-search")
+    page.wait_for_function("document.title === 'Search · provex'")  # each page its own title
+    page.get_by_text(re.compile(r"[\d,]+ nodes · [\d,]+ edges · last ingest ")).first.wait_for()  # the footer
+    assert page.get_by_role("button", name="Deploy").count() == 0  # toolbar in viewer mode
     # 2. its node page: properties, provenance and the drawn lineage
     link.click()
     page.get_by_text(f"Prediction {complaint}").first.wait_for()

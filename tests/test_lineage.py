@@ -237,3 +237,29 @@ def test_time_limit_cuts_and_says_so(chain: Graph) -> None:
     sub = traverse(chain, P1.uid, direction="up", depth=5, time_limit=0)
     assert uids(sub) == {P1.uid} and sub.truncated
     assert sub.notes == ["time limit reached at depth 1 going up: deeper lineage not shown"]
+
+
+def test_every_prov_serialisation_reads_back_the_same_document(chain: Graph) -> None:
+    import io
+
+    import networkx as nx
+
+    from provex.graph.export import FORMATS, serialize
+
+    sub = traverse(chain, P1.uid, direction="up", depth=10)
+    reference = pm.ProvDocument.deserialize(content=serialize(sub, "prov-json"), format="json")
+    readers = {"prov-xml": {"format": "xml"}, "prov-o": {"format": "rdf", "rdf_format": "turtle"},
+               "prov-o-nt": {"format": "rdf", "rdf_format": "nt"}, "prov-o-xml": {"format": "rdf", "rdf_format": "xml"}}
+    for fmt, how in readers.items():
+        doc = pm.ProvDocument.deserialize(content=serialize(sub, fmt), **how)
+        assert {str(e.identifier) for e in doc.get_records(pm.ProvElement)} == \
+            {str(e.identifier) for e in reference.get_records(pm.ProvElement)}, fmt
+        assert len(list(doc.get_records(pm.ProvDerivation))) == len(list(reference.get_records(pm.ProvDerivation))), fmt
+    provn = serialize(sub, "prov-n")
+    assert provn.startswith("document") and "entity(node:prediction%3Ap1, [prov:type='provex:Prediction'" in provn
+    assert json.loads(serialize(sub, "prov-jsonld"))["@context"]
+    read = nx.read_graphml(io.BytesIO(serialize(sub, "graphml").encode()))
+    assert set(read.nodes) == uids(sub) and {(a, d["type"], b) for a, b, d in read.edges(data=True)} == triples(sub)
+    assert set(FORMATS) == {*readers, "prov-json", "prov-jsonld", "prov-n", "graphml"}
+    turtle = CliRunner().invoke(cli, ["export", "p1", "--format", "prov-o", "--depth", "10"])
+    assert turtle.exit_code == 0 and "@prefix prov: <http://www.w3.org/ns/prov#>" in turtle.stdout

@@ -13,10 +13,11 @@ APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 
 def command_line(port: int | None) -> list[str]:
     """The `streamlit run` command for the app (port from --port, else
-    STREAMLIT_SERVER_PORT, else Streamlit's default 8501)."""
+    STREAMLIT_SERVER_PORT, else Streamlit's default 8501); the toolbar in
+    viewer mode (no Deploy button)."""
     args = [sys.executable, "-m", "streamlit", "run", str(APP),
             "--server.address", "127.0.0.1", "--server.headless", "true",
-            "--browser.gatherUsageStats", "false"]
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     port = port or _env_port()
     if port:
         args += ["--server.port", str(port)]
@@ -42,3 +43,6 @@ def app(port: int | None) -> None:
     args = command_line(port)
     click.echo(f"provex app on http://127.0.0.1:{port or _env_port() or 8501} (Ctrl+C stops it)", err=True)
     os.execvp(args[0], args)
+
+
+COMMANDS: list[click.Command] = [app]

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from provex.app.cli.base import Group, connected
-from provex.app.output import emit_json
+from provex.app.output import emit, emit_json
 from provex.graph import pipeline
 from provex.graph.writer import DEFAULT_BATCH
 from provex.ingest import source as sources
@@ -47,8 +47,12 @@ def _print_summary(summary: pipeline.Summary, fmt: str) -> None:
         return
     written = ", ".join(f"{k} {v}" for k, v in info["written"].items()) or "nothing new"
     click.echo(f"ingested {summary.kind} {summary.uri} ({summary.ingest_run}): {written}")
+    for flag in summary.flags:
+        if flag.kind == INFERRED:
+            click.echo(f"  inferred: {flag.message}")
     for kind, count in info["flags"].items():
-        click.echo(f"  flagged {count} x {kind}")
+        if kind != INFERRED:
+            click.echo(f"  flagged {count} x {kind}")
     for name, count in info["links"].items():
         click.echo(f"  linked {count} x {name}")
     for rej in summary.rejected[:20]:
@@ -59,6 +63,7 @@ def _print_summary(summary: pipeline.Summary, fmt: str) -> None:
         click.echo(f"  rejected records written to {path}", err=True)
 
 
+INFERRED = "inferred-mapping"  # the flag saying which fields and payloads were recognised (ingest/predictions/infer.py)
 fmt_option = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                           show_default=True, help="Summary as text, or JSON for scripts.")
 batch_option = click.option("--batch-size", type=int, default=DEFAULT_BATCH, show_default=True,
@@ -107,13 +112,39 @@ def mlflow(tracking_uri: str, experiments: tuple[str, ...], fmt: str, batch_size
               help="TOML file renaming fields of your logs to provex's names.")
 @click.option("--model", default=None, metavar="NAME@VERSION", help="Model identity for records that carry none.")
 @click.option("--rejects", default=None, help="Where rejected records go (default: <input>.rejected.jsonl).")
+@click.option("--dry-run", is_flag=True,
+              help="Only show what would be stored: the inferred field mapping and the first records (nothing is written).")
+@click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True,
+              help="With --dry-run: how many records to show per file.")
 @fmt_option
 @batch_option
 def predictions(files: tuple[str, ...], mapping: str | None, model: str | None, rejects: str | None,
-                fmt: str, batch_size: int) -> None:
-    """Prediction logs (JSONL or CSV, plain or gzipped)."""
+                dry_run: bool, limit: int, fmt: str, batch_size: int) -> None:
+    """Prediction logs (JSONL or CSV, plain or gzipped). Field names and payloads
+    of common servers (MLflow, KServe / Open Inference Protocol v2, Seldon,
+    CloudEvents) are recognised without a mapping; --dry-run previews them."""
+    if dry_run:
+        _preview(files, mapping, model, limit, fmt)
+        return
     cls = sources.source_class("predictions")
     sys.exit(run_sources([cls(f, mapping, model) for f in files], fmt=fmt, batch_size=batch_size, rejects=rejects))
+
+
+def _preview(files: tuple[str, ...], mapping: str | None, model: str | None, limit: int, fmt: str) -> None:
+    from provex.ingest.predictions import preview
+
+    shown = [preview(f, mapping=mapping, model=model, limit=limit) for f in files]
+    if fmt == "json":
+        emit_json(shown)
+        return
+    for item in shown:
+        click.echo(f"{item['file']} (dry run, first {item['lines_read']} lines read, nothing written)")
+        click.echo(f"  inferred: {item['inferred'] or 'nothing (the log uses provex names, or the mapping file)'}")
+        rows = [{k: v for k, v in p.items() if v is not None} for p in item["predictions"]]
+        emit([{"field": k, **{f"record {i + 1}": r.get(k) for i, r in enumerate(rows)}}
+              for k in dict.fromkeys(k for r in rows for k in r)], "table")
+        for rej in item["rejects"]:
+            click.echo(f"  would reject {rej['where']}: {rej['reason']}", err=True)
 
 
 @ingest.command()
@@ -157,3 +188,6 @@ def watch(config: str, every: float, times: int) -> None:
         if times and rounds >= times:
             sys.exit(code)
         time.sleep(every)
+
+
+COMMANDS: list[click.Command] = [ingest, watch]

@@ -4,7 +4,6 @@ catalog and the lineage engine on the command line (issue 7).
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import textwrap
@@ -159,18 +158,19 @@ def path(ref_a: str, ref_b: str, max_depth: int, fmt: str) -> None:
 
 @click.command()
 @click.argument("ref")
-@click.option("--format", "fmt", type=click.Choice(("prov-json", "graphml")), default="prov-json",
-              show_default=True, help="W3C PROV-JSON or GraphML (Gephi, yEd, NetworkX).")
+@click.option("--format", "fmt", type=click.Choice(export_mod.FORMATS), default="prov-json", show_default=True,
+              help="W3C PROV as PROV-JSON, PROV-JSON-LD, PROV-N, PROV-XML or PROV-O RDF (prov-o: Turtle, "
+                   "prov-o-nt: N-Triples, prov-o-xml: RDF/XML); or GraphML (Gephi, yEd, NetworkX).")
 @_direction_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
 def export(ref: str, fmt: str, direction: str, depth: int, node_cap: int, output: str | None) -> None:
-    """Export the lineage of REF as W3C PROV-JSON or GraphML."""
+    """Export the lineage of REF as W3C PROV (PROV-JSON, PROV-N, PROV-XML, PROV-O
+    RDF) or GraphML."""
 
     with connected() as graph:
         sub = lineage_mod.traverse(graph, ref, direction=direction, depth=depth, node_cap=node_cap)
-    text = json.dumps(export_mod.prov_json(sub), indent=2, default=str) + "\n" if fmt == "prov-json" \
-        else export_mod.graphml(sub)
+    text = export_mod.serialize(sub, fmt)
     if output:
         with open(output, "w", encoding="utf-8") as out:
             out.write(text)

@@ -61,3 +61,6 @@ def status(fmt: str) -> None:
         click.echo("\n".join(f"{k:>14}: {v}" for k, v in info.items()))
     if not info["running"]:
         sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [neo4j]

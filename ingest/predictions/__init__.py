@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from provex.ingest.predictions.infer import VERSION as INFER_VERSION
+from provex.ingest.predictions.infer import Inference
 from provex.ingest.predictions.mapping import Mapping, PredictionRecord, RecordError, canonical, load_mapping, parse_record
 from provex.ingest.source import Source, local, strings
 from provex.vocab import model
@@ -47,6 +49,7 @@ class _Progress:
     features: set[str] = field(default_factory=set)
     unresolved: Counter = field(default_factory=Counter)
     naive_times: int = 0
+    inferred: Inference = field(default_factory=lambda: Inference(Mapping()))  # names and shapes (infer.py)
 
 
 def read(file: str | Path, *, mapping: str | Path | None = None, model: str | None = None,
@@ -57,27 +60,51 @@ def read(file: str | Path, *, mapping: str | Path | None = None, model: str | No
     head, size, gzipped = _inspect(path)
     settings = _settings_digest(mapping, model)
     start = _resume_point((state or {}).get(WATERMARK), head, size, gzipped, settings)
-    progress = _Progress(lines=start.get("lines", 0), offset=start.get("offset", 0))
+    progress = _Progress(lines=start.get("lines", 0), offset=start.get("offset", 0), inferred=Inference(spec))
     source = str(path)
     try:
         yield from _records(path, spec, gzipped, start, progress, source)
+        for number, doc in progress.inferred.leftovers():
+            yield from _one(doc, spec, path, number, json.dumps(doc, default=str), progress, source, from_csv=False)
     except (OSError, EOFError, zlib.error) as exc:
         what = "the gzip data is corrupt or truncated" if gzipped else "reading failed"
         yield Reject(source, progress.lines + 1,
                      f"{what} after line {progress.lines} ({exc}); the lines before it were ingested. "
                      "Re-create the file (gzip it again if compressed) and ingest it again.")
         return
+    yield from progress.inferred.finish(source)
     yield from _flags(progress, source)
     yield Watermark(WATERMARK, {"lines": progress.lines, "offset": progress.offset, "size": size,
                                 "head_sha": hashlib.sha256(head).hexdigest(), "head_len": len(head),
                                 "settings": settings})
 
 
+def preview(file: str | Path, *, mapping: str | Path | None = None, model: str | None = None,
+            limit: int = 5) -> dict[str, Any]:
+    """``--dry-run``: what was inferred and the first ``limit`` predictions as they
+    would be stored (with the rejects met on the way); reads no further, writes nothing."""
+    path = Path(file)
+    spec = load_mapping(mapping, model)
+    _head, _size, gzipped = _inspect(path)
+    progress = _Progress(inferred=Inference(spec))
+    rows: list[dict[str, Any]] = []
+    rejects: list[Reject] = []
+    for record in _records(path, spec, gzipped, {}, progress, str(path)):
+        if isinstance(record, Node) and record.ref.label == "Prediction":
+            rows.append(dict(record.props))
+        elif isinstance(record, Reject):
+            rejects.append(record)
+        if len(rows) >= limit:
+            break
+    return {"file": str(path), "lines_read": progress.lines, "inferred": progress.inferred.describe(),
+            "predictions": rows, "rejects": [{"where": r.location(), "reason": r.reason} for r in rejects]}
+
+
 def _settings_digest(mapping: str | Path | None, model: str | None) -> str:
     """What the lines were read with: a new mapping or --model reads them all again
     (records rejected under the old mapping may be good under the new one)."""
     text = Path(mapping).read_bytes() if mapping else b""
-    return hashlib.sha256(text + b"|" + (model or "").encode()).hexdigest()
+    return hashlib.sha256(text + b"|" + (model or "").encode() + b"|infer:" + INFER_VERSION.encode()).hexdigest()
 
 
 def _inspect(path: Path) -> tuple[bytes, int, bool]:
@@ -246,6 +273,17 @@ class _RowStart:
 
 def _one(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: str, progress: _Progress,
          source: str, *, from_csv: bool) -> Iterator[Record]:
+    try:
+        docs = progress.inferred.expand(raw, number, from_csv=from_csv)
+    except RecordError as exc:
+        yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\n"))
+        return
+    for doc in docs:
+        yield from _store(doc, spec, path, number, text, progress, source, from_csv=from_csv)
+
+
+def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: str, progress: _Progress,
+           source: str, *, from_csv: bool) -> Iterator[Record]:
     try:
         rec = parse_record(canonical(raw, spec, line=number, path=path, from_csv=from_csv), spec)
     except RecordError as exc:
