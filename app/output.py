@@ -1,4 +1,4 @@
-"""Printing results for people (table) and scripts (json, csv)."""
+"""Printing results for people (table, summary) and scripts (json, csv)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import click
 import pandas as pd
 
 FORMATS = ("table", "json", "csv")
+#: Question answers may also be printed as their headline only.
+ANSWER_FORMATS = FORMATS + ("summary",)
 
 
 def frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -21,7 +23,13 @@ def frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "") -> None:
+def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "", headline: str = "") -> None:
+    """Rows in ``fmt``; ``summary`` prints only the headline, ``table`` prints it first."""
+    if fmt == "summary":
+        click.echo(headline or f"{len(rows):,} row{'s' if len(rows) != 1 else ''}.")
+        return
+    if headline and fmt == "table":
+        click.echo(headline + "\n")
     if fmt == "json":
         click.echo(json.dumps(list(rows), indent=2, default=str))
     elif fmt == "csv":

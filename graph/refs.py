@@ -121,7 +121,7 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
         if len(hits) == 1 or (hits and query == _EXACT):
             return hits[0]
         if len(hits) > 1:
-            raise UsageError(_ambiguous(ref, hits))
+            raise UsageError(" ".join(filter(None, [other_kind, _ambiguous(ref, hits)])))
         if rows and labels and not other_kind:
             found = ", ".join(sorted({f"{r['uid']} ({r['label']})" for r in rows})[:MAX_SHOWN])
             other_kind = f"REF {ref!r} names {found}, not a {' or '.join(labels)}."
