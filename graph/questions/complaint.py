@@ -117,7 +117,7 @@ WITH p, mb, held[0] AS m, held[1] AS cur
 OPTIONAL MATCH (m)-[prev:HAS_ALIAS]->(before:ModelVersion)
 WHERE prev.alias = cur.alias AND before <> mb AND {ts('prev.valid_from')} < {ts('cur.valid_from')}
 WITH p, mb, cur, prev, before ORDER BY prev.valid_from DESC
-WITH p, mb, cur, collect([prev, before])[0] AS last
+WITH p, mb, cur, collect(CASE WHEN before IS NULL THEN null ELSE [prev, before] END)[0] AS last
 OPTIONAL MATCH (older:ModelVersion {{name: mb.name}})
 WHERE last IS NULL AND toIntegerOrNull(older.version) < toIntegerOrNull(mb.version)
 WITH p, mb, cur, last, older ORDER BY toIntegerOrNull(older.version) DESC
