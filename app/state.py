@@ -131,8 +131,11 @@ def link_list(uids: Sequence[str], title: str = "Open a node") -> None:
 
 def draw(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]], *, root: str | None = None,
          notes: Sequence[str] = (), truncated: bool = False, collapse_over: int | None = graphview.DEFAULT_COLLAPSE,
-         node_cap: int = graphview.DEFAULT_NODE_CAP, height: int = 560) -> graphview.View:
-    """Draw a graph (pyvis, inlined JavaScript) and say what was left out."""
+         node_cap: int = graphview.DEFAULT_NODE_CAP, height: int = 560,
+         layout: str = "hierarchical") -> graphview.View:
+    """Draw a graph (pyvis, inlined JavaScript; left-to-right lineage by
+    default, ``layout="physics"`` for the force-directed one) and say what
+    was left out."""
     view = graphview.build(nodes, edges, root=root, collapse_over=collapse_over, node_cap=node_cap, notes=notes)
     if truncated or view.dropped:
         st.warning("Partial graph: " + "; ".join(view.notes or ["limits reached"]))
@@ -142,7 +145,7 @@ def draw(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]], *, ro
         st.info("Nothing to draw.")
         return view
     st.caption(legend_text(view.legend))
-    st.iframe(graphview.render(view.nodes, view.edges, height=height, legend_entries=view.legend),
+    st.iframe(graphview.render(view.nodes, view.edges, height=height, legend_entries=view.legend, layout=layout),
               height=height + 40, alt="lineage graph")
     return view
 
