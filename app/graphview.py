@@ -13,6 +13,7 @@ needed, none is reachable).
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +45,8 @@ STYLE: dict[str, tuple[str, str]] = {
 }
 UNKNOWN_STYLE = ("#cccccc", "dot")
 GROUP_SHAPE = "star"
+ROOT_BORDER = "#d62728"  # the node a page is about
+LAYOUTS = ("hierarchical", "physics")
 DEFAULT_COLLAPSE = 25
 DEFAULT_NODE_CAP = 300
 _HOVER_PROPS = ("name", "version", "path", "hash", "sha", "run_id", "timestamp", "subject_id", "output",
@@ -149,8 +152,10 @@ def _group_note(uids: list[str], by_uid: Mapping[str, Mapping[str, Any]],
     """``59 prediction groups shown as one group node (all linked to model:m@5)``:
     the shared neighbours tell two groups of the same size and kind apart."""
     first = uids[0]
+    kind = by_uid[first].get("label")
     around = sorted({str(e["dst"]) if str(e["src"]) == first else str(e["src"])
                      for e in edges if first in (str(e["src"]), str(e["dst"]))})
+    around = [uid for uid in around if by_uid.get(uid, {}).get("label") != kind] or around
     shared = ", ".join(around[:2]) + (f" and {len(around) - 2} more" if len(around) > 2 else "")
     return f"{plural(str(by_uid[first]['label']), len(uids))} shown as one group node (all linked to {shared})"
 
@@ -159,11 +164,16 @@ def fan_out_groups(
     by_uid: Mapping[str, Mapping[str, Any]], edges: Sequence[Mapping[str, Any]], root: str | None, over: int
 ) -> dict[str, list[str]]:
     """Group id -> member uids, for sets of more than ``over`` same-kind
-    nodes with identical neighbourhoods (never the root)."""
+    nodes with identical neighbourhoods, edges between nodes of the same kind
+    left out (never the root)."""
     hood: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+    kind = {uid: node.get("label") for uid, node in by_uid.items()}
     for e in edges:
-        hood[str(e["src"])].add(("out", str(e["type"]), str(e["dst"])))
-        hood[str(e["dst"])].add(("in", str(e["type"]), str(e["src"])))
+        src, dst = str(e["src"]), str(e["dst"])
+        if kind.get(src) == kind.get(dst):  # chained predictions: each uses another, still one fan-out
+            continue
+        hood[src].add(("out", str(e["type"]), dst))
+        hood[dst].add(("in", str(e["type"]), src))
     buckets: dict[tuple, list[str]] = defaultdict(list)
     for uid, node in by_uid.items():
         if uid != root and hood.get(uid):
@@ -184,8 +194,11 @@ def _vis_node(node: Mapping[str, Any], root: str | None) -> dict[str, Any]:
         out["shapeProperties"] = {"borderDashes": [4, 4]}
         out["color"] = {"background": "#ffffff", "border": colour}
     if root is not None and str(node["uid"]) == root:
-        out["borderWidth"] = 4
-        out["size"] = 30
+        out["borderWidth"] = 5
+        out["size"] = 32
+        out["color"] = {"background": colour, "border": ROOT_BORDER,
+                        "highlight": {"background": colour, "border": ROOT_BORDER}}
+        out["font"] = {"size": 16, "bold": True, "color": ROOT_BORDER}
     return out
 
 
@@ -202,6 +215,8 @@ def _vis_edges(edges: Sequence[Mapping[str, Any]], members: Mapping[str, str],
     counted: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for e in edges:
         src, dst = members.get(str(e["src"]), str(e["src"])), members.get(str(e["dst"]), str(e["dst"]))
+        if src == dst and src in groups:
+            continue  # between two members of one group
         counted[(src, dst, edge_label(e))].append(e)
     out = []
     for (src, dst, label), same in counted.items():
@@ -301,9 +316,13 @@ _REMOTE = re.compile(
 
 
 def render(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any]], *,
-           height: int = 600, legend_entries: Sequence[Mapping[str, Any]] = ()) -> str:
+           height: int = 600, legend_entries: Sequence[Mapping[str, Any]] = (), layout: str = "hierarchical") -> str:
     """A self-contained HTML page drawing the graph with vis-network
-    (pyvis, JavaScript inlined, every remote tag removed)."""
+    (pyvis, JavaScript inlined, every remote tag removed). ``layout``:
+    ``hierarchical`` (default) draws the DAG left to right the way lineage
+    tools do — what things depend on to the left, what depends on them to
+    the right — with spacing that keeps labels apart; ``physics`` is the
+    force-directed drawing."""
     from pyvis.network import Network
 
     net = Network(height=f"{height}px", width="100%", directed=True, cdn_resources="in_line")
@@ -312,7 +331,7 @@ def render(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any]
         net.add_node(n["id"], label=n["label"], shape=n.get("shape", "dot"), color=n.get("color", "#97c2fc"), **extra)
     for e in edges:
         net.add_edge(e["from"], e["to"], **{k: v for k, v in e.items() if k not in ("from", "to")})
-    net.set_options(_OPTIONS)
+    net.set_options(options(layout))
     page = _REMOTE.sub("", net.generate_html(notebook=False))
     return page.replace("<body>", "<body>" + legend_html(legend_entries), 1) if legend_entries else page
 
@@ -327,10 +346,26 @@ def legend_html(entries: Sequence[Mapping[str, Any]]) -> str:
     return f'<div id="legend" style="font:12px sans-serif;padding:4px">{items}</div>'
 
 
-_OPTIONS = (
-    '{"edges": {"font": {"size": 10, "align": "middle"}, "smooth": false, "color": {"color": "#888888"}},'
-    ' "nodes": {"font": {"size": 12}},'
-    ' "interaction": {"hover": true, "tooltipDelay": 100},'
-    ' "physics": {"enabled": true, "stabilization": {"iterations": 200},'
-    ' "barnesHut": {"springLength": 140, "avoidOverlap": 0.3}}}'
-)
+def options(layout: str = "hierarchical") -> str:
+    """vis-network options (JSON text) for a layout in :data:`LAYOUTS`.
+    Edges point from the dependent thing to its dependency, so ``RL`` with
+    the ``directed`` sort puts dependencies (raw data) left and dependents
+    (models, predictions) right."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; known: {', '.join(LAYOUTS)}")
+    opts: dict[str, Any] = {
+        "edges": {"font": {"size": 9, "align": "middle"}, "color": {"color": "#888888"}},
+        "nodes": {"font": {"size": 12}},
+        "interaction": {"hover": True, "tooltipDelay": 100},
+    }
+    if layout == "hierarchical":
+        opts["layout"] = {"hierarchical": {"enabled": True, "direction": "RL", "sortMethod": "directed",
+                                           "shakeTowards": "roots", "levelSeparation": 260, "nodeSpacing": 70,
+                                           "treeSpacing": 90, "parentCentralization": True}}
+        opts["edges"]["smooth"] = {"type": "cubicBezier", "forceDirection": "horizontal", "roundness": 0.4}
+        opts["physics"] = {"enabled": False}
+    else:
+        opts["edges"]["smooth"] = False
+        opts["physics"] = {"enabled": True, "stabilization": {"iterations": 200},
+                           "barnesHut": {"springLength": 140, "avoidOverlap": 0.3}}
+    return json.dumps(opts)

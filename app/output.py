@@ -1,4 +1,4 @@
-"""Printing results for people (table) and scripts (json, csv).
+"""Printing results for people (table, summary) and scripts (json, csv).
 
 Tables are drawn with rich: columns share the terminal's width, long cells wrap
 (and very long ones are cut with an ellipsis). On a terminal the header is
@@ -23,6 +23,8 @@ import pandas as pd
 FORMATS = ("table", "json", "csv")
 MAX_CELL = 300  # characters of one table cell before the ellipsis
 MIN_COLUMN = 14  # a column narrower than this by nature is never squeezed
+#: Question answers may also be printed as their headline only.
+ANSWER_FORMATS = FORMATS + ("summary",)
 
 
 def frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -33,7 +35,13 @@ def frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "") -> None:
+def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "", headline: str = "") -> None:
+    """Rows in ``fmt``; ``summary`` prints only the headline, ``table`` prints it first."""
+    if fmt == "summary":
+        click.echo(headline or f"{len(rows):,} row{'s' if len(rows) != 1 else ''}.")
+        return
+    if headline and fmt == "table":
+        click.echo(headline + "\n")
     if fmt == "json":
         click.echo(json.dumps(list(rows), indent=2, default=str))
     elif fmt == "csv":

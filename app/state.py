@@ -13,13 +13,21 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import graphview
+from provex.graph import questions as questions_mod
 from provex.graph import search as search_mod
 from provex.graph.connection import Graph, Settings
 from provex.vocab import model
 from provex.vocab.errors import ProvexError
 
 NODE_PAGE = "app_pages/node.py"
+HOME_PAGE = "app_pages/home.py"
+HISTORY_PAGE = "app_pages/history.py"
+COMPARE_PAGE = "app_pages/compare.py"
+CHANGED_PAGE = "app_pages/changed.py"
 MAX_LINKS = 25
+HIGHLIGHT = "background-color: #ffe0b2"
+#: Questions with a page of their own: question -> (page, how its params map to the page's URL).
+QUESTION_PAGES = {"subject-history": HISTORY_PAGE, "compare-predictions": COMPARE_PAGE, "what-changed": CHANGED_PAGE}
 
 
 @st.cache_resource(show_spinner="Connecting to Neo4j…")
@@ -123,8 +131,11 @@ def link_list(uids: Sequence[str], title: str = "Open a node") -> None:
 
 def draw(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]], *, root: str | None = None,
          notes: Sequence[str] = (), truncated: bool = False, collapse_over: int | None = graphview.DEFAULT_COLLAPSE,
-         node_cap: int = graphview.DEFAULT_NODE_CAP, height: int = 560) -> graphview.View:
-    """Draw a graph (pyvis, inlined JavaScript) and say what was left out."""
+         node_cap: int = graphview.DEFAULT_NODE_CAP, height: int = 560,
+         layout: str = "hierarchical") -> graphview.View:
+    """Draw a graph (pyvis, inlined JavaScript; left-to-right lineage by
+    default, ``layout="physics"`` for the force-directed one) and say what
+    was left out."""
     view = graphview.build(nodes, edges, root=root, collapse_over=collapse_over, node_cap=node_cap, notes=notes)
     if truncated or view.dropped:
         st.warning("Partial graph: " + "; ".join(view.notes or ["limits reached"]))
@@ -134,7 +145,7 @@ def draw(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]], *, ro
         st.info("Nothing to draw.")
         return view
     st.caption(legend_text(view.legend))
-    st.iframe(graphview.render(view.nodes, view.edges, height=height, legend_entries=view.legend),
+    st.iframe(graphview.render(view.nodes, view.edges, height=height, legend_entries=view.legend, layout=layout),
               height=height + 40, alt="lineage graph")
     return view
 
@@ -156,3 +167,80 @@ def table(frame: pd.DataFrame, **kwargs: Any) -> None:
 def legend_text(entries: Sequence[dict[str, Any]]) -> str:
     """The legend as one line of text: ``Prediction 30 (dot, #756bb1) · ...``."""
     return "Legend: " + " · ".join(f"{e['kind']} ×{e['count']:,} ({e['shape']}, {e['color']})" for e in entries)
+
+
+def question_link(name: str, params: dict[str, Any], label: str | None = None) -> None:
+    """A link to a question's answer (its own page when it has one, else the
+    home page with ``?question=``), the parameters in the URL."""
+    q = questions_mod.get(name)
+    text = label or f"{q.title}"
+    query = {k: str(v) for k, v in params.items() if v not in (None, "")}
+    if name in QUESTION_PAGES:
+        st.page_link(QUESTION_PAGES[name], label=text, icon=":material/arrow_forward:", query_params=query)
+    else:
+        st.page_link(HOME_PAGE, label=text, icon=":material/arrow_forward:", query_params={"question": name, **query})
+
+
+def next_params(current: Any, params: dict[str, Any], nxt: Any) -> dict[str, Any] | None:
+    """Parameters for the next question from this answer's: same names, or a
+    REF of the same kind (``b`` of a comparison is the ``prediction`` of
+    what-changed). None when a required one is missing."""
+    out: dict[str, Any] = {}
+    refs = {p.label: params.get(p.name) for p in current.params if p.type == "ref" and params.get(p.name)}
+    for p in nxt.params:
+        value = params.get(p.name) or (refs.get(p.label) if p.type == "ref" else None)
+        if value in (None, "") and p.required:
+            return None
+        if value not in (None, ""):
+            out[p.name] = value
+    return out
+
+
+def next_links(q: Any, params: dict[str, Any]) -> None:
+    """Links to the questions that naturally follow this one."""
+    shown = [(n, next_params(q, params, questions_mod.get(n))) for n in q.next]
+    shown = [(n, p) for n, p in shown if p is not None]
+    if shown:
+        st.markdown("**Next questions**")
+        for name, p in shown:
+            question_link(name, p)
+
+
+def show_answer(frame: pd.DataFrame, q: Any, params: dict[str, Any], *, download: bool = True) -> None:
+    """The headline above the table, then the table and the next questions."""
+    st.success(frame.attrs.get("headline") or f"{len(frame):,} rows.")
+    if frame.attrs.get("truncated"):
+        st.warning("The row limit cut this answer: partial.")
+    table(frame)
+    if download:
+        st.download_button("Download CSV", frame.to_csv(index=False), file_name=f"{q.name}.csv", mime="text/csv",
+                           key=f"csv-{q.name}")
+    next_links(q, params)
+
+
+def sections(frame: pd.DataFrame) -> None:
+    """One table per aspect, the rows that differ highlighted."""
+    for aspect in frame["aspect"].drop_duplicates():
+        part = frame[frame["aspect"] == aspect].drop(columns=["aspect"]).reset_index(drop=True)
+        st.markdown(f"**{aspect}**")
+        shown = part.astype(object).where(part.notna(), None)
+        for col in ("a", "b", "before", "after"):
+            if col in shown:
+                shown[col] = shown[col].map(lambda v: None if v is None else str(v))
+        if "differs" in shown:
+            st.dataframe(shown.style.apply(lambda r: [HIGHLIGHT if r["differs"] else ""] * len(r), axis=1),
+                         hide_index=True)
+        else:
+            st.dataframe(shown, hide_index=True)
+
+
+def data_links(frame: pd.DataFrame, a: str, b: str) -> None:
+    """Node pages of the data versions only one side used (the likely cause)."""
+    one_side = frame[frame["aspect"].str.startswith("data (") & (frame[a].isna() | frame[b].isna())]
+    uids = []
+    for row in one_side.itertuples(index=False):
+        path = str(row.key).rsplit(" (", 1)[0]
+        digest = getattr(row, a) if pd.notna(getattr(row, a)) else getattr(row, b)
+        if "(md5)" in str(row.key):
+            uids.append(f"data:{path}@{digest}")
+    link_list(list(dict.fromkeys(uids)), title="Data only one side used")

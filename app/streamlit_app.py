@@ -21,6 +21,9 @@ PAGES = {
     "Explore": [
         st.Page("app_pages/home.py", title="Ask a question", icon=":material/help:", default=True),
         st.Page("app_pages/search.py", title="Search", icon=":material/search:"),
+        st.Page("app_pages/history.py", title="Subject history", icon=":material/timeline:"),
+        st.Page("app_pages/compare.py", title="Compare predictions", icon=":material/balance:"),
+        st.Page("app_pages/changed.py", title="What changed", icon=":material/difference:"),
         st.Page("app_pages/node.py", title="Node & lineage", icon=":material/hub:"),
     ],
     "Analyse": [

@@ -1,5 +1,7 @@
-"""Turning a REF a person typed into one node: exact uid, unique uid prefix,
-or a natural key (prediction id, run id, commit sha prefix, data hash prefix).
+"""Turning a REF a person typed into one node: exact uid, a uid without its
+kind prefix (``credit-limit`` is ``model:credit-limit``), a unique uid
+prefix, or a natural key (a name, path, prediction / subject / run id, a
+commit sha or data hash prefix).
 
 Also the one place that says how a node is named for people (``display_name``).
 """
@@ -20,22 +22,49 @@ _NODE = "n.uid AS uid, [l IN labels(n) WHERE l <> 'Node'][0] AS label, propertie
 
 _EXACT = f"MATCH (n:Node {{uid: $ref}}) RETURN {_NODE}"
 
-_PREFIX = f"MATCH (n:Node) WHERE n.uid STARTS WITH $ref RETURN {_NODE} LIMIT $limit"
 
 # Natural keys people copy from logs and UIs, tried when the REF has no uid
 # match: exact keys first, then prefixes of commit shas and content hashes.
-_KEYS = f"""
-MATCH (n:Prediction) WHERE n.prediction_id = $ref RETURN {_NODE} LIMIT $limit
-UNION
-MATCH (n:Run) WHERE n.run_id = $ref RETURN {_NODE} LIMIT $limit
-UNION
-MATCH (n:LoggedModel) WHERE n.model_id = $ref RETURN {_NODE} LIMIT $limit
-"""
+#: The identifying properties people copy from logs and UIs, per node kind
+#: (each has a range index: ``vocab.model.KINDS[label].lookup`` or the uid).
+#: Search matches them exactly and by prefix; REFs resolve through them.
+ID_PROPS: dict[str, tuple[str, ...]] = {
+    "Prediction": ("prediction_id", "subject_id", "household_id"),
+    "Model": ("name",),
+    "ModelVersion": ("model_id", "run_id"),
+    "LoggedModel": ("model_id", "run_id", "name"),
+    "Run": ("run_id", "name"),
+    "Dataset": ("path", "name"),
+    "DataVersion": ("path",),
+    "CodeVersion": ("sha",),
+    "Stage": ("name",),
+    "Experiment": ("name",),
+    "Feature": ("name",),
+    "Library": ("name",),
+    "Agent": ("name",),
+}
+#: Content hashes and commit shas: people type a prefix.
+HASH_PROPS: dict[str, tuple[str, ...]] = {"DataVersion": ("hash",), "CodeVersion": ("sha",)}
 
-_KEY_PREFIXES = f"""
-MATCH (n:CodeVersion) WHERE n.sha STARTS WITH $ref RETURN {_NODE} LIMIT $limit
-UNION
-MATCH (n:DataVersion) WHERE n.hash STARTS WITH $ref RETURN {_NODE} LIMIT $limit
+
+def _lookup(table: Mapping[str, Sequence[str]], op: str, labels: Sequence[str]) -> str:
+    """One UNION branch per (label, property): index-backed equality or prefix."""
+    parts = [f"MATCH (n:{label}) WHERE n.{prop} {op} $ref RETURN {_NODE} LIMIT $limit"
+             for label, props in table.items() if not labels or label in labels for prop in props]
+    return "\nUNION\n".join(parts)
+
+
+def _uid_candidates(ref: str, labels: Sequence[str]) -> list[str]:
+    """``ref`` as a uid, and with each kind prefix in front (``credit-limit@5``
+    -> ``model:credit-limit@5``)."""
+    prefixes = sorted({KINDS[label].prefix for label in (labels or KINDS)})
+    return [ref] + [f"{prefix}:{ref}" for prefix in prefixes if not ref.startswith(f"{prefix}:")]
+
+
+_EXACT_ANY = f"MATCH (n:Node) WHERE n.uid IN $refs RETURN {_NODE} LIMIT $limit"
+_PREFIX_ANY = f"""
+UNWIND $refs AS r
+MATCH (n:Node) WHERE n.uid STARTS WITH r RETURN DISTINCT {_NODE} LIMIT $limit
 """
 
 
@@ -74,23 +103,36 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
     for label in labels:
         if label not in KINDS:
             raise UsageError(f"Unknown node kind {label!r}; known: {', '.join(KINDS)}.")
-    for query in (_EXACT, _PREFIX, _KEYS, _KEY_PREFIXES):
-        rows = graph.read(query, {"ref": ref, "limit": MAX_SHOWN + 1})
+    wanted = tuple(labels)
+    candidates = _uid_candidates(ref, wanted)
+    tiers = (
+        (_EXACT, {"ref": ref}),  # the exact uid wins, whatever else matches
+        (_EXACT_ANY, {"refs": candidates[1:]}),
+        (_lookup(ID_PROPS, "=", wanted), {"ref": ref}),
+        (_PREFIX_ANY, {"refs": candidates}),
+        (_lookup(HASH_PROPS, "STARTS WITH", wanted), {"ref": ref}),
+    )
+    other_kind = ""
+    for query, params in tiers:
+        if not query or params.get("refs") == []:
+            continue
+        rows = graph.read(query, {**params, "limit": MAX_SHOWN + 1})
         hits = [_hit(r) for r in rows if not labels or r["label"] in labels]
         if len(hits) == 1 or (hits and query == _EXACT):
             return hits[0]
         if len(hits) > 1:
-            raise UsageError(_ambiguous(ref, hits))
-        if rows and labels:
+            raise UsageError(" ".join(filter(None, [other_kind, _ambiguous(ref, hits)])))
+        if rows and labels and not other_kind:
             found = ", ".join(sorted({f"{r['uid']} ({r['label']})" for r in rows})[:MAX_SHOWN])
-            raise UsageError(f"REF {ref!r} names {found}, not a {' or '.join(labels)}.")
-    raise UsageError(f"No node matches REF {ref!r}. Try `provex search {ref}`.")
+            other_kind = f"REF {ref!r} names {found}, not a {' or '.join(labels)}."
+    raise UsageError(other_kind or f"No node matches REF {ref!r}. Try `provex search {ref}`.")
 
 
 def _ambiguous(ref: str, hits: list[dict[str, Any]]) -> str:
-    shown = ", ".join(sorted(h["uid"] for h in hits)[:MAX_SHOWN])
+    shown = ", ".join(f"{h['uid']} ({h['label']})" for h in sorted(hits, key=lambda h: h["uid"])[:MAX_SHOWN])
     more = " ..." if len(hits) > MAX_SHOWN else ""
-    return f"REF {ref!r} is ambiguous: {shown}{more}. Give more of the id (see `provex search {ref}`)."
+    return (f"REF {ref!r} is ambiguous; candidates: {shown}{more}. "
+            f"Give one of them, or more of the id (see `provex search {ref}`).")
 
 
 # ---- times people type, and times stored in the graph ----------------------

@@ -10,7 +10,10 @@ from provex.graph.connection import Graph
 from provex.vocab.model import BASE_LABEL, KINDS
 
 FULLTEXT_INDEX = "provex_search"
-FULLTEXT_PROPS = ("uid", "name", "path", "hash", "sha", "title", "prediction_id", "subject_id", "run_id", "model_id")
+#: What fuzzy search looks in: ids from logs (prediction, subject, household,
+#: input hash, feature pipeline), names, paths, hashes, commit shas and messages.
+FULLTEXT_PROPS = ("uid", "name", "path", "hash", "sha", "title", "message", "prediction_id", "subject_id",
+                  "household_id", "input_hash", "feature_pipeline", "run_id", "model_id", "stage", "rule")
 
 
 def statements() -> list[str]:
@@ -39,7 +42,12 @@ def _index(label: str, prop: str) -> str:
 
 
 def apply(graph: Graph) -> None:
-    """Create what is missing and wait until every index is online."""
+    """Create what is missing and wait until every index is online. A
+    full-text index over other properties (an older provex) is rebuilt."""
+    rows = graph.read("SHOW FULLTEXT INDEXES YIELD name, properties WHERE name = $name RETURN properties",
+                      {"name": FULLTEXT_INDEX})
+    if rows and sorted(rows[0]["properties"]) != sorted(FULLTEXT_PROPS):
+        graph.write(f"DROP INDEX {FULLTEXT_INDEX} IF EXISTS")
     for stmt in statements():
         graph.write(stmt)
     graph.write("CALL db.awaitIndexes(300)")

@@ -4,6 +4,7 @@ display functions of app/graphview.py."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -262,7 +263,20 @@ def test_placeholders_root_and_hover():
     data, run = view.nodes
     assert data["label"] == "a.csv@abc12345" and data["shapeProperties"] == {"borderDashes": [4, 4]}
     assert "placeholder" in data["title"] and "sources: dvc.lock" in data["title"]
-    assert run["borderWidth"] == 4 and view.edges[0]["label"] == "USED"
+    assert run["borderWidth"] == 5 and run["color"]["border"] == graphview.ROOT_BORDER
+    assert "borderWidth" not in data and view.edges[0]["label"] == "USED"
+
+
+def test_lineage_is_drawn_left_to_right_with_physics_as_an_option():
+    view = graphview.build(*fan_out(3), root="model:m@1")
+    hier = json.loads(graphview.options("hierarchical"))
+    assert hier["layout"]["hierarchical"]["enabled"] and hier["layout"]["hierarchical"]["direction"] == "RL"
+    assert hier["physics"]["enabled"] is False and hier["layout"]["hierarchical"]["levelSeparation"] >= 200
+    assert json.loads(graphview.options("physics"))["physics"]["enabled"] is True
+    page = graphview.render(view.nodes, view.edges)
+    assert '"hierarchical": {"enabled": true' in page.replace("\\", "")
+    with pytest.raises(ValueError):
+        graphview.options("spiral")
 
 
 def test_rows_from_the_console_become_nodes_and_edges():

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from provex.app.cli import cli
 from provex.graph import schema
 from provex.graph.connection import Graph
-from provex.graph.questions import CATALOG, ask, cypher_params
+from provex.graph.questions import CATALOG, ask, cypher_params, headlines
 from provex.graph.writer import Writer
 from provex.vocab import model as m
 from provex.vocab.errors import UsageError
@@ -147,12 +147,16 @@ def test_catalog_names_and_declared_params_match_cypher() -> None:
 def test_every_question_is_read_only_and_runs_on_the_story(story: Graph) -> None:
     samples = {"prediction": "prediction:p2", "model_version": V2.uid, "data_version": RAW_FEB.uid,
                "library": "scikit-learn", "commit": "commit:c2c2", "a": V1.uid, "b": V2.uid,
-               "model": "model:credit-limit", "at": "2026-03-12T00:00:00Z"}
+               "model": "model:credit-limit", "at": "2026-03-12T00:00:00Z", "subject": "cust-1"}
+    per_question = {"compare-predictions": {"a": "p1", "b": "p2"}}
     for q in CATALOG.values():
         query_type, _ = story.query_type(q.cypher, {n: None for n in cypher_params(q)})
         assert query_type == "r", q.name
-        params = {p.name: samples[p.name] for p in q.params if p.required}
-        assert not ask(story, q.name, params).empty, q.name
+        params = {p.name: samples[p.name] for p in q.params if p.required} | per_question.get(q.name, {})
+        answer = ask(story, q.name, params)
+        assert not answer.empty, q.name
+        assert q.headline is not headlines.generic_headline, f"{q.name} has no headline of its own"
+        assert answer.attrs["headline"].strip() and len(answer.attrs["headline"]) < 800, q.name
 
 
 # ---- each question on the story -------------------------------------------

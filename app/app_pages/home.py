@@ -1,6 +1,11 @@
-"""Home, question first: pick one of the catalog's debugging questions, fill
-its parameters (nodes found by searching as you type), get the answer as a
-table and, around the node it is about, the lineage drawn as a graph."""
+"""Home: one box for what people know (a customer, household, prediction,
+model or data) leading to the natural next step — a subject to their
+history, a prediction to what changed and its provenance, any other node to
+its page. Below it, the question catalog: pick a question, fill its
+parameters (nodes found by searching as you type), get the headline, the
+table, the next questions and the lineage around the node it is about.
+The URL reproduces the page: ``/?find=h-0107``,
+``/?question=what-changed&prediction=prediction:cl-001528``."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import streamlit as st
 
 from provex.app import state
 from provex.graph import lineage, questions
+from provex.vocab.errors import UsageError
 
 ROW_LIMIT = 5_000
 GRAPH_DEPTH = 4
@@ -18,8 +24,9 @@ GRAPH_DEPTH = 4
 def param_input(q: questions.Question, p: questions.Param) -> Any:
     """One widget per parameter, by its type."""
     key = f"{q.name}.{p.name}"
+    given = st.query_params.get(p.name)
     if p.type == "ref":
-        return state.ref_picker(p.description, key, kind=p.label, default=str(p.default or ""))
+        return state.ref_picker(p.description, key, kind=p.label, default=str(given or p.default or ""))
     if p.choices:
         return st.selectbox(p.description, p.choices, index=list(p.choices).index(p.default) if p.default in p.choices
                             else 0, key=key)
@@ -27,7 +34,7 @@ def param_input(q: questions.Question, p: questions.Param) -> Any:
         return int(st.number_input(p.description, value=int(p.default or 0), step=1, key=key))
     hint = "ISO time, e.g. 2026-03-18T20:12:00Z" if p.type == "datetime" else None
     label = p.description + ("" if p.required else " (optional)")
-    value = st.text_input(label, value=str(p.default or ""), key=key, placeholder=hint)
+    value = st.text_input(label, value=str(given or p.default or ""), key=key, placeholder=hint)
     return value.strip() or None
 
 
@@ -49,10 +56,7 @@ def answer(q: questions.Question, params: dict[str, Any]) -> None:
     st.subheader(f"Answer: {len(frame):,} row{'s' if len(frame) != 1 else ''}")
     if frame.empty:
         st.info("No rows: nothing in the graph matches. Check the parameters, or what was ingested (Ingest status).")
-    if frame.attrs.get("truncated"):
-        st.warning(f"Stopped at {ROW_LIMIT:,} rows: partial answer.")
-    state.table(frame)
-    st.download_button("Download CSV", frame.to_csv(index=False), file_name=f"{q.name}.csv", mime="text/csv")
+    state.show_answer(frame, q, {k: v for k, v in frame.attrs.get("params", params).items() if v is not None})
     state.link_list(state.refs_in(frame), title="Nodes in this answer")
     main_ref = next((params[p.name] for p in q.params if p.type == "ref" and params.get(p.name)), None)
     if main_ref:
@@ -64,8 +68,63 @@ def answer(q: questions.Question, params: dict[str, Any]) -> None:
         state.node_link(main_ref, label=f"Explore {main_ref} on its node page", dir=direction_for(q))
 
 
+SUBJECT_KEYS = ("subject_id=", "household_id=")
+
+
+def is_subject(text: str, hits: list[dict[str, Any]]) -> bool:
+    """Whether the text is a subject or household id: exact prediction hits
+    that are not the prediction's own id."""
+    exact = [h for h in hits if h["match"] == "exact" and h["label"] == "Prediction"]
+    return bool(exact) and all(h["name"] != text for h in exact) and any(
+        f"{key}{text}" in h["detail"] for h in exact for key in SUBJECT_KEYS)
+
+
+def next_step(hit: dict[str, Any]) -> None:
+    """Where one node leads: a prediction to what changed and its provenance."""
+    ref = hit["ref"]
+    if hit["label"] == "Prediction":
+        state.question_link("what-changed", {"prediction": ref}, label=f"What changed in the model behind {ref}?")
+        state.question_link("prediction-provenance", {"prediction": ref}, label=f"Where did {ref} come from?")
+        state.question_link("compare-predictions", {"a": ref}, label=f"Compare {ref} with another prediction")
+    elif hit["label"] in ("DataVersion", "CodeVersion", "Library", "ModelVersion"):
+        st.page_link("app_pages/impact.py", label=f"What is affected by {ref}?", icon=":material/warning:",
+                     query_params={"ref": ref})
+    state.node_link(ref, label=f"{ref}: its lineage and properties")
+
+
+def finder() -> None:
+    """The one box: find what people know, then offer the next step."""
+    text = st.text_input("Customer, household, prediction, model or data", key="find", bind="query-params",
+                         placeholder="e.g. a household id, a prediction id, a model name, a data path")
+    text = text.strip()
+    if not text:
+        return
+    try:
+        hits = state.find(state.graph(), text, limit=30)
+    except UsageError as exc:
+        st.error(str(exc))
+        return
+    if not hits:
+        st.warning(f"Nothing matches {text!r}. Try fewer characters, a path or a hash prefix.")
+        return
+    if is_subject(text, hits):
+        count = sum(1 for h in hits if h["match"] == "exact")
+        st.success(f"{text} is a customer or household with {count:,} prediction{'s' if count != 1 else ''}.")
+        state.question_link("subject-history", {"subject": text}, label=f"History of {text}: every prediction over time")
+        return
+    top = hits[0]
+    st.success(f"{top['label']} {top['ref']} — {top['name']}" + (f" ({top['detail']})" if top["detail"] else ""))
+    next_step(top)
+    if len(hits) > 1:
+        with st.expander(f"Other matches ({len(hits) - 1})"):
+            for hit in hits[1:]:
+                state.node_link(hit["ref"], label=f"{hit['ref']} ({hit['label']}) {hit['detail']}".strip())
+
+
 def main() -> None:
     st.title("What do you want to know?")
+    finder()
+    st.divider()
     catalog = questions.CATALOG
     names = list(catalog)
     wanted = st.query_params.get("question")
@@ -80,7 +139,9 @@ def main() -> None:
     if st.button("Answer", type="primary", key="ask", disabled=bool(todo),
                  help=f"Fill {', '.join(todo)} first" if todo else None):
         st.session_state["answered"] = (q.name, tuple(sorted(params.items())))
-    if st.session_state.get("answered") == (q.name, tuple(sorted(params.items()))):
+    from_url = q.params and not todo and all(st.query_params.get(p.name) for p in q.params if p.required)
+    if from_url or st.session_state.get("answered") == (q.name, tuple(sorted(params.items()))):
+        st.query_params.update({k: str(v) for k, v in params.items() if v not in (None, "")})
         answer(q, params)
 
 

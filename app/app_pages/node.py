@@ -1,6 +1,10 @@
 """Node page: a node's properties, where each fact came from, and its upstream /
-downstream lineage drawn with pyvis. The URL is shareable:
-``/node?ref=prediction:cl-000123&dir=up&depth=3``."""
+downstream lineage drawn with pyvis, left to right (physics as an option).
+The default depth is ``auto``: the walk goes on until it reaches model
+versions and predictions (downstream) or the raw inputs (upstream), with
+fan-outs collapsed into counted groups, within the node cap. ``As of``
+shows the graph as it was at a time. The URL is shareable:
+``/node?ref=prediction:cl-000123&dir=up&depth=auto&as_of=2026-03-12``."""
 
 from __future__ import annotations
 
@@ -19,6 +23,28 @@ PROVENANCE = ("placeholder", "sources", "first_ingest", "last_ingest", "first_se
 EDGE_LIMIT = 200
 TIME_LIMIT = 30.0
 NODE_COLUMNS = ("uid", "label", "name", "placeholder", "sources", "last_ingest")
+AUTO_DEPTHS = (3, 5, 8, 12)  # tried in turn by depth "auto"
+DEPTHS = ["auto", *range(1, 21)]
+
+
+def reached(sub: lineage.Subgraph, direction: str) -> bool:
+    """Whether an automatic walk can stop: nothing lies beyond the depth, the
+    node cap cut it, or (downstream) model versions and predictions are in."""
+    if not any("depth limit" in note for note in sub.notes) or any("node cap" in n for n in sub.notes):
+        return True
+    kinds = {n["label"] for n in sub.nodes}
+    return direction != "up" and {"ModelVersion", "Prediction"} <= kinds
+
+
+def reach(g: Any, uid: str, opts: dict[str, Any]) -> lineage.Subgraph:
+    """The lineage at the chosen depth; ``auto``: deeper until :func:`reached`."""
+    depths = AUTO_DEPTHS if opts["depth"] == "auto" else (int(opts["depth"]),)
+    for depth in depths:
+        sub = lineage.traverse(g, uid, direction=opts["direction"], depth=depth, node_cap=opts["cap"],
+                               kinds=opts["kinds"], as_of=opts["as_of"], time_limit=TIME_LIMIT)
+        if reached(sub, opts["direction"]):
+            break
+    return sub
 
 
 def recentre() -> None:
@@ -50,16 +76,26 @@ def edge_table(g: Any, uid: str) -> None:
 
 
 def controls() -> dict[str, Any]:
-    """Direction, depth, kinds, collapsing and cap (bound to the URL)."""
+    """Direction, depth, kinds, collapsing, cap, time and layout (bound to the URL)."""
     cols = st.columns([2, 2, 3, 2, 2])
     direction = cols[0].radio("Direction", ["up", "down", "both"], key="dir", bind="query-params", horizontal=True,
                               help="up: what it depends on; down: what depends on it")
-    depth = cols[1].slider("Depth", 1, 20, 3, key="depth", bind="query-params")
+    depth = cols[1].select_slider("Depth", DEPTHS, value="auto", key="depth", bind="query-params",
+                                  format_func=str, help="auto: until model versions and predictions (or raw inputs) "
+                                  "are reached, within the node cap")
     kinds = cols[2].multiselect("Node kinds (all when empty)", list(KINDS), key="kinds")
     collapse = cols[3].number_input("Collapse fan-outs over", 0, 10_000, graphview.DEFAULT_COLLAPSE, key="collapse",
                                     help="0 turns collapsing off")
     cap = cols[4].number_input("Node cap", 10, 5_000, 500, step=50, key="cap")
-    return {"direction": direction, "depth": int(depth), "kinds": kinds, "collapse": int(collapse), "cap": int(cap)}
+    when, look = st.columns([3, 2])
+    as_of = when.text_input("As of (ISO time; empty: now)", key="as_of", bind="query-params",
+                            placeholder="2026-03-12T14:05:00Z",
+                            help="Show the graph as it was then: later runs, versions and predictions hidden, "
+                                 "aliases as they pointed then")
+    physics = look.toggle("Physics layout", key="physics", bind="query-params",
+                          help="Off: left-to-right lineage (dependencies left). On: force-directed drawing.")
+    return {"direction": direction, "depth": depth, "kinds": kinds, "collapse": int(collapse), "cap": int(cap),
+            "as_of": as_of.strip() or None, "layout": "physics" if physics else "hierarchical"}
 
 
 def navigator(view: graphview.View, uid: str) -> None:
@@ -90,15 +126,18 @@ def main() -> None:
     st.subheader(f"{found['label']} `{uid}`")
     opts = controls()
     with state.shown_errors():
-        sub = lineage.traverse(g, uid, direction=opts["direction"], depth=opts["depth"], node_cap=opts["cap"],
-                               kinds=opts["kinds"], time_limit=TIME_LIMIT)
+        sub = reach(g, uid, opts)
     left, right = st.columns([4, 1])
     with left:
-        view = state.draw_subgraph(sub, collapse_over=opts["collapse"] or None, node_cap=opts["cap"])
+        view = state.draw_subgraph(sub, collapse_over=opts["collapse"] or None, node_cap=opts["cap"],
+                                   layout=opts["layout"])
     with right:
         st.metric("Nodes in lineage", f"{len(sub.nodes):,}")
         st.metric("Edges", f"{len(sub.edges):,}")
         navigator(view, uid)
+        if found["label"] == "Prediction":
+            state.question_link("what-changed", {"prediction": uid}, label="What changed in its model?")
+            state.question_link("prediction-provenance", {"prediction": uid}, label="Where did it come from?")
         if found["label"] in IMPACT_KINDS:
             st.page_link(IMPACT_PAGE, label="Impact of this node", icon=":material/warning:", query_params={"ref": uid})
         st.download_button("PROV-JSON", data=_json(export.prov_json(sub)), file_name="lineage.prov.json",

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from provex.app.cli.base import connected, parse_params
-from provex.app.output import FORMATS, emit, emit_json
+from provex.app.output import ANSWER_FORMATS, emit, emit_json
 from provex.graph import export as export_mod
 from provex.graph import lineage as lineage_mod
 from provex.graph import questions as questions_mod
@@ -79,10 +79,26 @@ def _list_questions(fmt: str) -> None:
         click.echo(f"{row['question']}  {row['params']}".rstrip())
         click.echo(textwrap.fill(f"{row['title']} {row['description']}", width=100,
                                  initial_indent="    ", subsequent_indent="    "))
-    click.echo("\nRun one: provex ask QUESTION --param NAME=VALUE ...  (--show-cypher prints its Cypher)")
+    click.echo("\nRun one: provex ask QUESTION --param NAME=VALUE ...  (provex ask QUESTION --help: its parameters)")
 
 
-@click.command()
+def _question_help(name: str) -> None:
+    """``provex ask Q --help``: the question's title, description and parameters."""
+    q = questions_mod.get(name)
+    click.echo(f"provex ask {q.name} {questions_mod.usage(q)}".rstrip() + "\n")
+    click.echo(textwrap.fill(f"{q.title} {q.description}", width=100))
+    click.echo("\nParameters (--param NAME=VALUE):" if q.params else "\nNo parameters.")
+    for p in q.params:
+        extra = f" (default {p.default})" if p.default is not None else "" if p.required else " (optional)"
+        kind = f"REF to a {p.label}" if p.type == "ref" and p.label else p.type
+        click.echo(f"  {p.name:<14} {kind}: {p.description}{extra}")
+    click.echo(f"\nColumns: {', '.join(q.columns)}")
+    if q.next:
+        click.echo(f"Next questions: {', '.join(q.next)}")
+    click.echo("Formats: --format table (headline first) | summary (headline only) | json | csv")
+
+
+@click.command(add_help_option=False)
 @click.argument("question", required=False)
 @click.option("--param", "params", multiple=True, metavar="K=V",
               help="A question parameter, e.g. --param model_version=model:credit-limit@5 (repeatable).")
@@ -91,13 +107,23 @@ def _list_questions(fmt: str) -> None:
 @click.option("--timeout", type=float, default=questions_mod.DEFAULT_TIMEOUT, show_default=True,
               help="Time limit, seconds.")
 @click.option("--show-cypher", is_flag=True, help="Print the question's Cypher instead of running it.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format: table for people, json or csv for scripts.")
-def ask(question: str | None, params: tuple[str, ...], limit: int, timeout: float, show_cypher: bool,
-        fmt: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(ANSWER_FORMATS), default="table", show_default=True,
+              help="table for people (headline first), summary (the headline only), json or csv for scripts.")
+@click.option("--help", "-h", "show_help", is_flag=True,
+              help="Show this message; with QUESTION, that question's parameters and description.")
+@click.pass_context
+def ask(ctx: click.Context, question: str | None, params: tuple[str, ...], limit: int, timeout: float,
+        show_cypher: bool, fmt: str, show_help: bool) -> None:
     """Answer a debugging question from the catalog. Without QUESTION, list
-    the questions, their parameters and what they answer."""
+    the questions, their parameters and what they answer. Every answer
+    leads with a headline computed from its rows."""
 
+    if show_help:
+        if question is None:
+            click.echo(ctx.get_help())
+        else:
+            _question_help(question)
+        return
     if question is None:
         _list_questions(fmt)
         return
@@ -114,7 +140,7 @@ def ask(question: str | None, params: tuple[str, ...], limit: int, timeout: floa
     if fmt == "csv" and not rows:
         click.echo(",".join(q.columns))
         return
-    emit(rows, fmt, note=note)
+    emit(rows, fmt, note=note, headline=df.attrs.get("headline", ""))
 
 
 @click.command()

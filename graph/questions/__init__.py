@@ -6,14 +6,17 @@ app both run questions from here through :func:`ask`.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
 from provex.graph.connection import Graph
+from provex.graph.questions import complaint as why
+from provex.graph.questions import headlines as hl
 from provex.graph.questions import impact as down
 from provex.graph.questions import upstream as up
 from provex.graph.refs import normalize_time, resolve
@@ -43,14 +46,24 @@ class Param:
         return self.default is None and not self.optional
 
 
+Headline = Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any]], str]
+
+
 @dataclass(frozen=True)
 class Question:
+    """One catalog entry. ``headline(rows, params) -> str`` states the answer's
+    conclusion in one to three sentences, computed from its rows (see
+    :mod:`provex.graph.questions.headlines`); ``next`` names the questions
+    that naturally follow (the app links them)."""
+
     name: str
     title: str
     description: str
     params: tuple[Param, ...]
     columns: tuple[str, ...]
     cypher: str
+    headline: Headline = hl.generic_headline
+    next: tuple[str, ...] = ()
 
 
 def _ref(name: str, label: str, description: str) -> Param:
@@ -137,7 +150,46 @@ _QUESTIONS = (
              (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS),
 )
 
-CATALOG: dict[str, Question] = {q.name: q for q in _QUESTIONS}
+_SUBJECT = Param("subject", "str", "a subject or household id, e.g. c-0042 or h-0017")
+_COMPLAINT = (
+    Question("subject-history", "What did we predict about this customer or household?",
+             "Every prediction about a subject or household over time: model version, output, override and "
+             "the upstream predictions it used.",
+             (_SUBJECT,
+              Param("since", "datetime", "only predictions at or after this time", optional=True),
+              Param("until", "datetime", "only predictions before this time", optional=True)),
+             ("timestamp", "prediction", "subject_id", "household_id", "model", "model_version", "output",
+              "override", "upstream", "upstream_model_version"), why.SUBJECT_HISTORY,
+             next=("compare-predictions", "what-changed")),
+    Question("compare-predictions", "Why do these two predictions differ?",
+             "Two predictions side by side: inputs with their relative change, outputs and their ratio, "
+             "overrides, chained upstream predictions, model versions and, where they differ, what differs "
+             "upstream of them (data used by one side only first).",
+             (_ref("a", "Prediction", "the first prediction"), _ref("b", "Prediction", "the second prediction")),
+             ("aspect", "key", "a", "b", "ratio", "change", "differs"), why.COMPARE_PREDICTIONS,
+             next=("what-changed", "prediction-provenance")),
+    Question("what-changed", "What changed in the model behind this prediction?",
+             "The model version that made the prediction against the last known good one (the version that "
+             "served before it under the same alias, else the previous version number): what differs upstream, "
+             "data used by one side only first, with the commit that added it.",
+             (_PREDICTION,), ("aspect", "key", "before", "after"), why.WHAT_CHANGED,
+             next=("impact-of-data", "prediction-provenance")),
+)
+
+_NEXT = {"prediction-provenance": ("what-changed", "models-in-chain"),
+         "models-in-chain": ("what-changed", "prediction-provenance"),
+         "model-training-data": ("data-origin", "impact-of-data"), "data-origin": ("impact-of-data",),
+         "impact-of-data": ("impacted-predictions",), "diff-model-versions": ("impact-of-data",),
+         "impact-of-commit": ("impacted-predictions",), "serving-model-at": ("diff-model-versions",)}
+
+
+def _finished(q: Question) -> Question:
+    """The question with its headline (``<name>_headline`` in headlines) and next steps."""
+    headline = getattr(hl, q.name.replace("-", "_") + "_headline", q.headline)
+    return replace(q, headline=headline, next=q.next or _NEXT.get(q.name, ()))
+
+
+CATALOG: dict[str, Question] = {q.name: _finished(q) for q in _QUESTIONS + _COMPLAINT}
 
 
 def cypher_params(q: Question) -> set[str]:
@@ -209,4 +261,14 @@ def ask(
     df = pd.DataFrame(rows, columns=list(q.columns))
     df.attrs["truncated"] = truncated
     df.attrs["question"] = q.name
+    df.attrs["params"] = values
+    df.attrs["headline"] = headline(q, rows, values, truncated)
     return df
+
+
+def headline(q: Question, rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any], truncated: bool = False) -> str:
+    """The question's headline for these rows (missing values as None); says
+    when the row limit cut the answer."""
+    clean = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
+    text = q.headline(clean, params)
+    return text + (" (Partial: the row limit cut the answer.)" if truncated else "")

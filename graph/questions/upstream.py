@@ -201,7 +201,7 @@ RETURN depth, d.path AS path, d.hash AS hash, d.uid AS data_version,
 ORDER BY depth, path, hash
 """
 
-_DIFF_FACTS = f"""
+DIFF_FACTS = f"""
   WITH mv
   MATCH (mv)-[:WAS_GENERATED_BY]->(r:Run)
   RETURN 'run' AS aspect, 'run' AS key, coalesce(r.run_id, r.uid) AS value
@@ -239,7 +239,7 @@ _DIFF_FACTS = f"""
 DIFF_MODEL_VERSIONS = f"""
 UNWIND [$a, $b] AS side
 MATCH (mv:ModelVersion {{uid: side}})
-CALL {{ {_DIFF_FACTS} }}
+CALL {{ {DIFF_FACTS} }}
 WITH aspect, key, side, value ORDER BY value
 WITH aspect, key, collect(DISTINCT CASE WHEN side = $a THEN value END) AS av,
      collect(DISTINCT CASE WHEN side = $b THEN value END) AS bv

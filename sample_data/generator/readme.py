@@ -59,6 +59,11 @@ def expected(steps, locks, versions, history, complaint, impact, scoring, online
             "low_limit": _pred(bad), "spouse": _pred(good),
             "ratio": round(good["cl"]["output"] / bad["cl"]["output"], 2),
             "low_limit_after_fix": _pred(after_fix),
+            "household_predictions": sorted(
+                ({"prediction_id": r["prediction_id"], "subject_id": r["subject_id"], "output": r["output"],
+                  "timestamp": r["timestamp"]} for r in scoring + all_limits if r["household_id"] == household),
+                key=lambda r: (r["timestamp"], r["prediction_id"])),
+            "what_changed": _what_changed(bad, history, by_key["e"]["sha"], data_versions(e)),
         },
         "what_changed_credit_limit_4_to_5": {
             "from_commit": by_key["d"]["sha"], "to_commit": by_key["e"]["sha"],
@@ -89,6 +94,18 @@ def expected(steps, locks, versions, history, complaint, impact, scoring, online
                        for t in ("2026-02-10T12:00:00Z", "2026-03-10T09:15:00Z",
                                  story.SPOUSE_BAD_TIME, "2026-04-01T12:00:00Z")},
     }
+
+
+def _what_changed(bad, history, bad_sha, bad_data):
+    """The complained-about credit limit's version against the one that held
+    production before it (the last known good), from the alias history."""
+    name, version = "credit-limit", str(bad["cl_version"])
+    held = [h for h in history if h["model"] == name]
+    start = next(h["from"] for h in held if h["version"] == version and h["from"] <= bad["cl"]["timestamp"])
+    before = [h for h in held if h["from"] < start and h["version"] != version][-1]
+    return {"prediction": bad["cl_id"], "model_version": f"{name}@{version}",
+            "last_known_good": f"{name}@{before['version']}",
+            "data_only_in_new": [bad_data["raw"], bad_data["prepared"]], "added_by_commit": bad_sha}
 
 
 def _at(history, name, t):

@@ -1,0 +1,36 @@
+"""What changed (the ``what-changed`` question): the model version that made
+a prediction against the last known good one, data used by one side only
+first, with the commit that added it. The URL reproduces the page:
+``/changed?prediction=prediction:cl-001528``."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from provex.app import state
+from provex.graph import questions
+
+QUESTION = "what-changed"
+
+
+def main() -> None:
+    st.title("What changed in the model behind a prediction?")
+    ref = state.ref_picker("Prediction", "changed", kind="Prediction", default=st.query_params.get("prediction", ""))
+    if not ref:
+        st.info("Pick a prediction (e.g. from a household's history).")
+        return
+    st.query_params["prediction"] = ref
+    params = {"prediction": ref}
+    with state.shown_errors():
+        frame = questions.ask(state.graph(), QUESTION, params)
+    st.success(frame.attrs["headline"])
+    state.sections(frame)
+    state.data_links(frame, "before", "after")
+    st.download_button("Download CSV", frame.to_csv(index=False), file_name=f"{QUESTION}.csv", mime="text/csv")
+    state.next_links(questions.get(QUESTION), params)
+    versions = frame[frame["aspect"] == "model version"]
+    for uid in [v for v in versions[["before", "after"]].iloc[0].tolist() if v] if not versions.empty else []:
+        state.node_link(uid, label=f"Lineage of {uid}")
+
+
+main()
