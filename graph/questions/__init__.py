@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from provex.graph.connection import Graph
+from provex.graph.questions import data
 from provex.graph.questions import impact as down
 from provex.graph.questions import upstream as up
 from provex.graph.refs import normalize_time, resolve
@@ -135,6 +136,24 @@ _QUESTIONS = (
              "Counts and examples of: versions with no source run, runs with no data or no commit, predictions "
              "with no resolvable model, stages never run, data with no producer, placeholders.",
              (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS),
+    Question("data-profile", "What is inside this data version?",
+             "Its content profile: rows, and per column the type, nulls, distinct values, min/max/mean/std/median "
+             "for numbers and the top values for text (from a sample for big files, which the note says).",
+             (_DATA_VERSION,),
+             ("column", "type", "rows", "nulls", "null_rate", "distinct", "min", "max", "mean", "std", "median",
+              "top", "note"), data.DATA_PROFILE),
+    Question("diff-data-versions", "What changed between two data versions, inside?",
+             "Schema changes (columns added, removed, retyped) and per-column shifts of the statistics, with "
+             "ratios b/a; a shift is a factor of 2 or more, or a null rate moving by 0.1.",
+             (_ref("a", "DataVersion", "the first data version"), _ref("b", "DataVersion", "the second data version")),
+             ("column", "change", "stat", "a", "b", "ratio", "shifted"), data.DIFF_DATA_VERSIONS),
+    Question("data-anomalies", "Which data versions break from their siblings?",
+             "Versions whose column statistics are far from their siblings' (earlier and later versions of the same "
+             "path, other files of the same folder and format): a mean 10x off the median, a jump in the null "
+             "rate, a column appearing or vanishing; ranked, root causes before the versions downstream of them.",
+             (Param("path", "str", "only versions whose path starts with this, e.g. data/raw/", optional=True),),
+             ("rank", "data_version", "path", "hash", "column", "kind", "value", "typical", "factor", "compared",
+              "downstream_of"), data.DATA_ANOMALIES),
 )
 
 CATALOG: dict[str, Question] = {q.name: q for q in _QUESTIONS}

@@ -47,7 +47,10 @@ class Profiler:
         if not out.hash or out.hash in self.done:
             return {}
         if out.hash not in self._by_hash:
-            self._by_hash[out.hash] = self._profile(snap, out, where)
+            self._by_hash[out.hash] = found = self._profile(snap, out, where)
+            if found.status == "skipped" and "not found" not in found.reason:
+                self.flags.append(Flag("profile-skipped", f"{out.path}@{out.hash[:12]}: {found.reason}; the "
+                                       "version is ingested without a profile", where))
         found = self._by_hash[out.hash]
         if found.status != "skipped" or "not found" not in found.reason:
             self.done.add(out.hash)
@@ -80,8 +83,6 @@ class Profiler:
             if local is not None:
                 return p.profile_file(out.path, local, self.sample_rows, self.max_bytes)
         except (p.Unprofilable, OSError) as exc:
-            self.flags.append(Flag("profile-skipped", f"{out.path}@{(out.hash or '')[:12]}: {exc}; the version is "
-                                   "ingested without a profile", where))
             return p.skipped(out.path, out.size, str(exc))
         self.missing.append(f"{out.path}@{(out.hash or '')[:8]}")
         return p.skipped(out.path, out.size, "bytes not found in the DVC cache, git or the work tree")
