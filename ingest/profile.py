@@ -240,3 +240,34 @@ def _f(value: Any) -> float:
     """A float rounded to 6 significant digits (profiles are summaries)."""
     v = float(value)
     return float(f"{v:.6g}") if math.isfinite(v) else v
+
+
+#: MLflow schema types (ColSpec) as profile types.
+MLFLOW_TYPES = {"double": "float", "float": "float", "long": "int", "integer": "int", "string": "text",
+                "boolean": "bool", "datetime": "datetime", "binary": "binary"}
+
+
+def from_mlflow(profile_text: str | None, schema_text: str | None) -> Profile | None:
+    """The ``profile`` (``num_rows``, ``num_elements``) and ``schema`` (``mlflow_colspec``)
+    MLflow stores with a dataset, in the shape of a provex profile (types only: MLflow
+    keeps no column statistics). None when MLflow stored neither."""
+    raw, schema = _json_or_none(profile_text), _json_or_none(schema_text)
+    specs = schema.get("mlflow_colspec") if isinstance(schema, dict) else None
+    cols = [{"name": str(c["name"]), "type": MLFLOW_TYPES.get(str(c.get("type")), str(c.get("type"))),
+             "required": c.get("required")} for c in specs or [] if isinstance(c, dict) and c.get("name")]
+    if not isinstance(raw, dict) and not cols:
+        return None
+    raw = raw if isinstance(raw, dict) else {}
+    rows = raw.get("num_rows")
+    doc = {"v": VERSION, "kind": "table", "source": "mlflow", "rows": rows if isinstance(rows, int) else None,
+           "elements": raw.get("num_elements"), "columns": cols, "mlflow_profile": raw}
+    if isinstance(schema, dict) and not specs:
+        doc["mlflow_schema"] = schema  # a tensor spec or another schema kind, kept as MLflow wrote it
+    return Profile("mlflow", doc)
+
+
+def _json_or_none(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except (TypeError, ValueError):
+        return None

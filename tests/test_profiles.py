@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from apppage import frame_with, open_page, texts
 from sample import expected
 
+from provex.app import profile_view
 from provex.graph import pipeline
 from provex.graph.questions import ask
 from provex.graph.questions import data as dq
@@ -87,6 +89,17 @@ def test_bad_tables_are_unprofilable_with_the_reason() -> None:
     with pytest.raises(p.Unprofilable, match="binary"):
         p.profile_bytes("blob.csv", b"PK\x03\x04\x00\x00binary")
     assert p.profile_bytes("big.csv", csv_bytes(table()), max_bytes=100).status == "skipped"
+
+
+def test_mlflow_profile_and_schema_in_the_same_shape() -> None:
+    prof = p.from_mlflow('{"num_rows": 241, "num_elements": 482}',
+                         '{"mlflow_colspec": [{"type": "double", "name": "income", "required": true},'
+                         ' {"type": "string", "name": "region", "required": false}]}')
+    props = prof.props()
+    assert (props["profile_status"], props["profile_rows"]) == ("mlflow", 241)
+    assert props["profile_columns"] == ["income", "region"] and props["profile_types"] == ["float", "text"]
+    assert json.loads(props["profile"])["mlflow_profile"] == {"num_rows": 241, "num_elements": 482}
+    assert p.from_mlflow(None, "not json") is None
 
 
 def test_source_options_turn_profiles_off_or_cap_them(tmp_path: Path) -> None:
@@ -234,9 +247,40 @@ def test_sample_anomalies_rank_the_cents_file_first(g) -> None:
     assert dq.data_anomalies_headline(rows, {}).startswith("data/raw/transactions/2026-02.csv@04fc6d27 first")
 
 
+def test_sample_mlflow_datasets_carry_their_profile(g) -> None:
+    found = g.read("MATCH (d:DataVersion {hash_kind: 'mlflow-digest', path: 'data/features/purchase_features.csv'}) "
+                   "RETURN d.uid AS uid, d.profile_rows AS rows, d.profile_columns AS cols, d.profile_status AS st")
+    assert found and all(r["st"] == "mlflow" and r["rows"] > 0 and "income" in r["cols"] for r in found)
+    prof = ask(g, "data-profile", {"data_version": found[0]["uid"]})
+    assert set(prof["column"]) == set(found[0]["cols"]) and prof["mean"].isna().all()
+
+
 def test_sample_model_diff_shows_the_profile_shift(g) -> None:
     diff = ask(g, "diff-model-versions", {"a": "model:credit-limit@4", "b": "model:credit-limit@5"})
     shifted = diff[(diff["aspect"] == "data profile") & diff["differs"]]
     amount = shifted[shifted["key"] == "data/raw/transactions/2026-02.csv amount mean"]
     assert len(amount) == 1 and amount.iloc[0]["a"] is None and float(amount.iloc[0]["b"]) > 1000
     assert not diff[(diff["aspect"] == "data profile") & ~diff["differs"]].size
+
+
+def test_app_profile_tables_are_built_from_the_stored_profile() -> None:
+    doc = json.loads(p.profile_bytes("t.csv", csv_bytes(table())).props()["profile"])
+    frame = profile_view.column_table(doc, {"amount"})
+    amount = frame[frame["column"] == "amount"].iloc[0]
+    assert amount["shifted"] and sum(amount["histogram"]) == 40 and len(amount["shape"]) == p.HIST_BINS
+    assert not frame[frame["column"] == "category"].iloc[0]["shifted"]
+    assert profile_view.sparkline([0, 5, 10]) == "▁▅█"
+    assert "40 rows" in profile_view.summary(doc, "profiled")
+    rows = [{"column": "amount", "change": "shifted"}, {"column": "id", "change": "same"},
+            {"column": "(table)", "change": "shifted"}]
+    assert profile_view.shifts(rows) == {"amount"}
+
+
+def test_sample_node_page_shows_the_profile_and_the_shift(g) -> None:
+    bad = expected()["bad_data_version"]["raw"]
+    at = open_page("node", ref=uid(bad["path"], bad["md5"]), dir="up", depth="1")
+    assert "Content profile" in texts(at)
+    columns = frame_with(at, "histogram")
+    amount = columns[columns["column"] == "amount"].iloc[0]
+    assert amount["shifted"] and len(amount["histogram"]) == p.HIST_BINS
+    assert not columns[columns["column"] == "merchant_category"].iloc[0]["shifted"]

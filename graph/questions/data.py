@@ -236,3 +236,21 @@ def data_anomalies_headline(rows: Sequence[Mapping[str, Any]], params: Mapping[s
     what = (f"{top['column']} is x{_num(top['factor'])} its siblings' median ({_num(top['value'])} vs "
             f"{_num(top['typical'])})" if top["kind"] == "scale" else f"{top['column']}: {top['kind']}")
     return f"{top['path']}@{top['hash'][:8]} first: {what}; {versions} version(s) flagged."
+
+
+# ---- for the app --------------------------------------------------------------------------------
+
+SIBLING_VERSIONS = """
+MATCH (d:DataVersion {uid: $uid})
+OPTIONAL MATCH (dc:CodeVersion {sha: d.commit})
+MATCH (o:DataVersion {path: d.path}) WHERE o <> d AND o.profile_columns IS NOT NULL
+OPTIONAL MATCH (oc:CodeVersion {sha: o.commit})
+RETURN o.uid AS uid, coalesce(oc.date < dc.date, false) AS earlier, oc.date AS date
+ORDER BY earlier DESC, CASE WHEN earlier THEN date END DESC, date
+LIMIT 50
+"""
+
+
+def sibling_versions(graph: Any, uid: str) -> list[str]:
+    """Other profiled versions of the same path: the earlier ones first (newest first), then later ones."""
+    return [r["uid"] for r in graph.read(SIBLING_VERSIONS, {"uid": uid})]
