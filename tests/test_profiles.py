@@ -259,7 +259,7 @@ def test_sample_model_diff_shows_the_profile_shift(g) -> None:
     diff = ask(g, "diff-model-versions", {"a": "model:credit-limit@4", "b": "model:credit-limit@5"})
     shifted = diff[(diff["aspect"] == "data profile") & diff["differs"]]
     amount = shifted[shifted["key"] == "data/raw/transactions/2026-02.csv amount mean"]
-    assert len(amount) == 1 and amount.iloc[0]["a"] is None and float(amount.iloc[0]["b"]) > 1000
+    assert len(amount) == 1 and pd.isna(amount.iloc[0]["a"]) and float(amount.iloc[0]["b"]) > 1000
     assert not diff[(diff["aspect"] == "data profile") & ~diff["differs"]].size
 
 
