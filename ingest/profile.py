@@ -145,6 +145,10 @@ def profile_tables(path: str, members: list[tuple[str, Path]], sample_rows: int 
 
 
 def _tabular(path: str, fmt: str, fh: BinaryIO, size: int, sample_rows: int) -> Profile:
+    if path.lower().endswith(".gz"):
+        import gzip
+
+        fh = gzip.GzipFile(fileobj=fh)  # type: ignore[assignment]
     frame, rows = _read(path, fmt, fh, sample_rows)
     return Profile("profiled", _document(fmt, frame, rows, rows > len(frame), size))
 
@@ -153,8 +157,11 @@ def _read(path: str, fmt: str, fh: BinaryIO, limit: int) -> tuple[Any, int]:
     """(at most ``limit`` rows as a DataFrame, the total row count)."""
     import pandas as pd
 
-    head = fh.read(8192)
-    fh.seek(0)
+    try:
+        head = fh.read(8192)
+        fh.seek(0)
+    except (OSError, EOFError) as exc:  # e.g. a .gz that is not gzip
+        raise Unprofilable(f"{path}: cannot read it ({exc})") from None
     if fmt != "parquet" and b"\x00" in head:
         raise Unprofilable(f"{path}: binary content (NUL bytes) in a {fmt} file")
     limit = max(limit, 1)
@@ -191,6 +198,9 @@ def _column(name: str, series: Any, sampled: bool) -> dict[str, Any]:
     import pandas as pd
 
     n = len(series)
+    if series.dtype == object:  # nested JSON values (dicts, lists) as text, so they can be counted
+        series = series.map(lambda v: v if v is None or isinstance(v, (str, int, float, bool))
+                            else json.dumps(v, sort_keys=True, default=str))
     nulls = int(series.isna().sum())
     col: dict[str, Any] = {"name": name, "type": _type(series), "nulls": nulls,
                            "null_rate": round(nulls / n, 6) if n else 0.0,

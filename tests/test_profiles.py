@@ -5,6 +5,7 @@ unprofilable inputs flagged), and the data questions on it and on the sample."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -78,6 +79,10 @@ def test_other_formats_and_a_sampled_big_file(tmp_path: Path) -> None:
         prof = p.profile_file(name, tmp_path / name, sample_rows=50)
         assert prof.doc["rows"] == 200 and prof.doc["sampled"] and prof.doc["sample_rows"] == 50, name
         assert column(prof, "items")["type"] == "int" and column(prof, "items")["distinct_approx"]
+    gz = p.profile_bytes("t.csv.gz", gzip.compress(csv_bytes(frame)))
+    assert gz.doc["rows"] == 200 and column(gz, "amount")["type"] == "float"
+    nested = p.profile_bytes("n.jsonl", b'{"a": {"x": 1}, "b": [1, 2]}\n{"a": {"x": 1}, "b": null}\n')
+    assert column(nested, "a")["top"] == [['{"x": 1}', 2]] and column(nested, "b")["nulls"] == 1
     model = tmp_path / "model.pkl"
     model.write_bytes(b"\x80\x04binary")
     assert p.profile_file("model.pkl", model).status == "size-only"
@@ -89,6 +94,8 @@ def test_bad_tables_are_unprofilable_with_the_reason() -> None:
     with pytest.raises(p.Unprofilable, match="binary"):
         p.profile_bytes("blob.csv", b"PK\x03\x04\x00\x00binary")
     assert p.profile_bytes("big.csv", csv_bytes(table()), max_bytes=100).status == "skipped"
+    with pytest.raises(p.Unprofilable, match="gzip"):
+        p.profile_bytes("plain.csv.gz", b"a,b\n1,2\n")
 
 
 def test_mlflow_profile_and_schema_in_the_same_shape() -> None:

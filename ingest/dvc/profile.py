@@ -84,6 +84,8 @@ class Profiler:
                 return p.profile_file(out.path, local, self.sample_rows, self.max_bytes)
         except (p.Unprofilable, OSError) as exc:
             return p.skipped(out.path, out.size, str(exc))
+        except Exception as exc:  # a profile is an extra: whatever pandas raises, never fail the ingest for it
+            return p.skipped(out.path, out.size, f"cannot profile it ({type(exc).__name__}: {exc})")
         self.missing.append(f"{out.path}@{(out.hash or '')[:8]}")
         return p.skipped(out.path, out.size, "bytes not found in the DVC cache, git or the work tree")
 
