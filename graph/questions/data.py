@@ -112,8 +112,9 @@ WITH d, left(d.path, size(d.path) - size(last(split(d.path, '/')))) AS folder, l
 OPTIONAL MATCH (dc:CodeVersion {sha: d.commit})
 WITH d, folder, ext, dc.date AS dd
 MATCH (s:DataVersion)
-WHERE s.profile_status = 'profiled' AND s.hash <> d.hash AND (s.path = d.path OR (
-      s.path STARTS WITH folder AND NOT substring(s.path, size(folder)) CONTAINS '/' AND s.path ENDS WITH '.' + ext
+WHERE s.path STARTS WITH folder  // the path index narrows the candidates to the folder
+  AND s.profile_status = 'profiled' AND s.hash <> d.hash AND (s.path = d.path OR (
+      NOT substring(s.path, size(folder)) CONTAINS '/' AND s.path ENDS WITH '.' + ext
       AND 2 * size([c IN s.profile_columns WHERE c IN d.profile_columns])
           >= size(d.profile_columns + [c IN s.profile_columns WHERE NOT c IN d.profile_columns])))
 OPTIONAL MATCH (sc:CodeVersion {sha: s.commit})
