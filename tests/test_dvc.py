@@ -387,7 +387,8 @@ def test_bad_files_are_rejected_and_the_rest_ingested(graph, tmp_path: Path) -> 
     assert {(r.file, r.line) for r in summary.rejected} == {
         (f"{tmp_path}/bad.dvc", bad_line), (f"{tmp_path}/sub/dvc.lock", None)}
     assert {(f.kind, f.message.split(":")[0]) for f in summary.flags} == {
-        ("stage-never-locked", "stage b"), ("missing-params-file", "stage b"), ("lock-without-stage", "gone")}
+        ("stage-never-locked", "stage b"), ("missing-params-file", "stage b"), ("lock-without-stage", "gone"),
+        ("profile-no-bytes", "1 tabular data version(s) not profiled")}  # data.csv: no cache, no file
     stages = rows(graph, "MATCH (s:Stage) RETURN s.name AS name, s.drift AS drift")
     drift = {s["name"]: s["drift"] for s in stages}
     assert drift["a"] == "" and "stage-never-locked" in drift["b"] and "missing-params-file" in drift["b"]

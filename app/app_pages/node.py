@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from provex.app import graphview, state
+from provex.app import graphview, profile_view, state
 from provex.graph import export, lineage, nodes, refs
 from provex.vocab.model import KINDS
 
@@ -145,6 +145,7 @@ def main() -> None:
     tab_props, tab_edges, tab_nodes = st.tabs(["Properties & provenance", "Direct edges", "Lineage nodes"])
     with tab_props:
         properties(node)
+        profile_view.show(g, node)
     with tab_edges:
         edge_table(g, uid)
     with tab_nodes:

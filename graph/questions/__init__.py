@@ -16,6 +16,7 @@ import pandas as pd
 
 from provex.graph.connection import Graph
 from provex.graph.questions import complaint as why
+from provex.graph.questions import data
 from provex.graph.questions import headlines as hl
 from provex.graph.questions import impact as down
 from provex.graph.questions import upstream as up
@@ -148,6 +149,24 @@ _QUESTIONS = (
              "Counts and examples of: versions with no source run, runs with no data or no commit, predictions "
              "with no resolvable model, stages never run, data with no producer, placeholders.",
              (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS),
+    Question("data-profile", "What is inside this data version?",
+             "Its content profile: rows, and per column the type, nulls, distinct values, min/max/mean/std/median "
+             "for numbers and the top values for text (from a sample for big files, which the note says).",
+             (_DATA_VERSION,),
+             ("column", "type", "rows", "nulls", "null_rate", "distinct", "min", "max", "mean", "std", "median",
+              "top", "note"), data.DATA_PROFILE),
+    Question("diff-data-versions", "What changed between two data versions, inside?",
+             "Schema changes (columns added, removed, retyped) and per-column shifts of the statistics, with "
+             "ratios b/a; a shift is a factor of 2 or more, or a null rate moving by 0.1.",
+             (_ref("a", "DataVersion", "the first data version"), _ref("b", "DataVersion", "the second data version")),
+             ("column", "change", "stat", "a", "b", "ratio", "shifted"), data.DIFF_DATA_VERSIONS),
+    Question("data-anomalies", "Which data versions break from their siblings?",
+             "Versions whose column statistics are far from their siblings' (earlier and later versions of the same "
+             "path, other files of the same folder and format): a mean 10x off the median, a jump in the null "
+             "rate, a column appearing or vanishing; ranked, root causes before the versions downstream of them.",
+             (Param("path", "str", "only versions whose path starts with this, e.g. data/raw/", optional=True),),
+             ("rank", "data_version", "path", "hash", "column", "kind", "value", "typical", "factor", "compared",
+              "downstream_of"), data.DATA_ANOMALIES),
 )
 
 _SUBJECT = Param("subject", "str", "a subject or household id, e.g. c-0042 or h-0017")
@@ -184,8 +203,9 @@ _NEXT = {"prediction-provenance": ("what-changed", "models-in-chain"),
 
 
 def _finished(q: Question) -> Question:
-    """The question with its headline (``<name>_headline`` in headlines) and next steps."""
-    headline = getattr(hl, q.name.replace("-", "_") + "_headline", q.headline)
+    """The question with its headline (``<name>_headline`` in its family's module) and next steps."""
+    name = q.name.replace("-", "_") + "_headline"
+    headline = getattr(hl, name, None) or getattr(data, name, q.headline)
     return replace(q, headline=headline, next=q.next or _NEXT.get(q.name, ()))
 
 

@@ -234,6 +234,14 @@ DIFF_FACTS = f"""
   UNION ALL WITH mv
   MATCH (mv)-[:USED|WAS_GENERATED_BY*1..2]->(:Environment)-[:REQUIRES]->(l:Library)
   RETURN DISTINCT 'library' AS aspect, l.name AS key, l.version AS value
+  UNION ALL WITH mv
+  MATCH (mv)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(d0:DataVersion)
+  MATCH path = {UPSTREAM_DATA}
+  WHERE d:DataVersion AND d.profile_status = 'profiled'
+  WITH DISTINCT d
+  UNWIND [['rows', d.profile_rows]] + [i IN range(0, size(d.profile_columns) - 1) WHERE NOT isNaN(d.profile_mean[i])
+                                       | [d.profile_columns[i] + ' mean', d.profile_mean[i]]] AS kv
+  RETURN DISTINCT 'data profile' AS aspect, d.path + ' ' + kv[0] AS key, toStringOrNull(kv[1]) AS value
 """
 
 DIFF_MODEL_VERSIONS = f"""
@@ -244,9 +252,11 @@ WITH aspect, key, side, value ORDER BY value
 WITH aspect, key, collect(DISTINCT CASE WHEN side = $a THEN value END) AS av,
      collect(DISTINCT CASE WHEN side = $b THEN value END) AS bv
 WITH aspect, key, {join('av')} AS a, {join('bv')} AS b
+// Profiles (statistics of the upstream data) only where they differ.
+WHERE aspect <> 'data profile' OR coalesce(a, '') <> coalesce(b, '')
 RETURN aspect, key, a, b, coalesce(a, '') <> coalesce(b, '') AS differs
 ORDER BY CASE aspect WHEN 'model' THEN 0 WHEN 'run' THEN 1 WHEN 'code' THEN 2 WHEN 'data' THEN 3
-         WHEN 'stage' THEN 4 WHEN 'param' THEN 5 WHEN 'library' THEN 6 ELSE 7 END, key
+         WHEN 'data profile' THEN 4 WHEN 'stage' THEN 5 WHEN 'param' THEN 6 WHEN 'library' THEN 7 ELSE 8 END, key
 """
 
 MODELS_IN_CHAIN = """

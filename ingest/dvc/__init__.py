@@ -6,7 +6,8 @@ folder (one snapshot). See docs/ingest-dvc.md for the graph it produces.
 
 Modules: :mod:`provex.ingest.dvc.git` (commits and files), :mod:`provex.ingest.dvc.files`
 (parsing, DVC templating), :mod:`provex.ingest.dvc.snapshot` (one snapshot parsed,
-cached by content), :mod:`provex.ingest.dvc.build` (records).
+cached by content), :mod:`provex.ingest.dvc.build` (records), :mod:`provex.ingest.dvc.profile`
+(content profiles of new data versions).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from provex.ingest.dvc.build import Builder
 from provex.ingest.dvc.git import FolderReader, GitReader, open_source
+from provex.ingest.dvc.profile import Profiler
 from provex.ingest.dvc.snapshot import Parser
 from provex.ingest.source import Source, local
 from provex.vocab.records import Record, Watermark
@@ -24,34 +26,45 @@ from provex.vocab.records import Record, Watermark
 #: Watermark names: the shas already ingested, and the data versions written.
 COMMITS = "commits"
 DATA_VERSIONS = "data_versions"
+PROFILED = "profiled"  # content hashes already profiled
 
 
-def read(path: str | Path, rev: str | None = None, state: dict[str, Any] | None = None) -> Iterator[Record]:
+def read(path: str | Path, rev: str | None = None, state: dict[str, Any] | None = None,
+         profile: dict[str, Any] | bool = True) -> Iterator[Record]:
     """Records of the DVC project at ``path``; ``rev`` limits the git history
     (``v1..main``, ``HEAD~5..``, a branch); ``state`` is what the previous
-    ingest of the same path left (skips commits already ingested)."""
+    ingest of the same path left (skips commits already ingested).
+    ``profile``: content profiles of new data versions (True), with options of
+    :class:`Profiler` (a dict: ``sample_rows``, ``max_bytes``), or off (False)."""
     source = open_source(path)
     root = str(Path(path).resolve())
+    state = state or {}
+    options = {} if profile is True else profile
+    profiler = Profiler(root, set(state.get(PROFILED) or []), **options) if options is not False else None
     if isinstance(source, FolderReader):
-        yield from _snapshot(source, root)
-        return
-    try:
-        yield from _history(source, root, rev, state or {})
-    finally:
-        source.close()
+        yield from _snapshot(source, root, profiler)
+    else:
+        try:
+            yield from _history(source, root, rev, state, profiler)
+        finally:
+            source.close()
+    if profiler is not None:
+        yield from profiler.end_flags()
+        yield Watermark(PROFILED, sorted(profiler.done))
 
 
-def _snapshot(source: FolderReader, root: str) -> Iterator[Record]:
+def _snapshot(source: FolderReader, root: str, profiler: Profiler | None) -> Iterator[Record]:
     snap = source.snapshot()
-    builder = Builder(root, Path(root).name, set())
+    builder = Builder(root, Path(root).name, set(), profiler)
     yield from builder.records(snap, Parser(root).parse(snap), None, final=True)
 
 
-def _history(source: GitReader, root: str, rev: str | None, state: dict[str, Any]) -> Iterator[Record]:
+def _history(source: GitReader, root: str, rev: str | None, state: dict[str, Any],
+             profiler: Profiler | None) -> Iterator[Record]:
     done = set(state.get(COMMITS) or [])
     seen = set(state.get(DATA_VERSIONS) or [])
     commits = [c for c in source.commits(rev) if c.sha not in done]
-    builder, parser = Builder(root, source.scope(), seen), Parser(root)
+    builder, parser = Builder(root, source.scope(), seen, profiler), Parser(root)
     for i, commit in enumerate(commits):
         snap = source.snapshot(commit)
         # The very first commit ever ingested has nothing before it: all its lock entries are runs.
@@ -64,17 +77,35 @@ def _history(source: GitReader, root: str, rev: str | None, state: dict[str, Any
 
 
 class DvcSource(Source):
-    """``kind = "dvc"``: ``path`` (a git repository or a plain folder), optional ``rev``."""
+    """``kind = "dvc"``: ``path`` (a git repository or a plain folder), optional ``rev``;
+    content profiles are on unless ``profile = false``; ``profile_max_bytes`` (files
+    over it get size and type only) and ``profile_sample_rows`` (rows read per file)."""
 
     kind = "dvc"
 
-    def __init__(self, path: str, rev: str | None = None) -> None:
+    def __init__(self, path: str, rev: str | None = None, profile: dict[str, Any] | bool = True) -> None:
         super().__init__(str(Path(path).resolve()))
-        self.path, self.rev = path, rev
+        self.path, self.rev, self.profile = path, rev, profile
 
     @classmethod
     def from_config(cls, table: dict[str, Any], base: Path) -> list[Source]:
-        return [cls(local(base, table["path"]), table.get("rev"))]
+        return [cls(local(base, table["path"]), table.get("rev"), profile_options(table))]
 
     def read(self, state: dict[str, Any]) -> Iterator[Record]:
-        return read(self.path, rev=self.rev, state=state)
+        return read(self.path, rev=self.rev, state=state, profile=self.profile)
+
+
+def profile_options(table: dict[str, Any]) -> dict[str, Any] | bool:
+    """The profiler options of a ``[[source]]`` table (False: ``profile = false``)."""
+    if not isinstance(table.get("profile", True), bool):
+        raise ValueError(f"'profile' must be true or false, got {table['profile']!r}")
+    if table.get("profile", True) is False:
+        return False
+    options = {}
+    for key, name in (("profile_max_bytes", "max_bytes"), ("profile_sample_rows", "sample_rows")):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{key!r} must be a positive integer, got {value!r}")
+            options[name] = value
+    return options

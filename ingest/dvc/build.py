@@ -15,6 +15,7 @@ from typing import Any
 
 from provex.ingest.dvc import files as f
 from provex.ingest.dvc.git import Snapshot
+from provex.ingest.dvc.profile import Profiler
 from provex.ingest.dvc.snapshot import Parsed
 from provex.vocab import model
 from provex.vocab.records import Edge, Flag, Node, Record
@@ -33,10 +34,11 @@ def flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
 class Builder:
     """Records for the snapshots of one project, in commit order."""
 
-    def __init__(self, root: str, scope: str, seen: set[str]) -> None:
+    def __init__(self, root: str, scope: str, seen: set[str], profiler: Profiler | None = None) -> None:
         self.root = root
         self.scope = scope
         self.seen = seen  # DataVersion uids already written (first commit wins)
+        self.profiler = profiler  # content profiles of new data versions (None: profiling off)
         self._stages_sent: dict[str, tuple] = {}
         self._sent: set[tuple] = set()
         self._locked: tuple[Parsed | None, list[f.Out]] = (None, [])
@@ -278,7 +280,8 @@ class Builder:
                  "size": out.size, "nfiles": out.nfiles, "is_dir": out.is_dir, "project": self.scope,
                  "commit": snap.commit.sha if snap.commit else None,
                  **kept,
-                 **(extra or {})}
+                 **(extra or {}),
+                 **(self.profiler.props(snap, out, src) if self.profiler else {})}
         yield Node(ref, props, src)
         yield Edge("VERSION_OF", ref, model.dataset(out.path), source=src)
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from provex.ingest.mlflow.store import Store, iso, now_iso, paged
+from provex.ingest.profile import from_mlflow
 from provex.vocab import model
 from provex.vocab.records import Edge, Flag, Node, Record, Reject
 
@@ -174,8 +175,9 @@ def _datasets(ctx: Context, run_ref: model.Ref, run: Any) -> Iterator[Record]:
         path = _source_path(source) or ds.name
         ref = model.data_version(path, f"mlflow:{ds.digest}")
         props = {"name": ds.name, "path": path, "hash": ds.digest, "hash_kind": "mlflow-digest",
-                 "source_type": ds.source_type, "source_uri": ds.source, "profile": ds.profile,
-                 "file_md5": _local_md5(ctx, path)}
+                 "source_type": ds.source_type, "source_uri": ds.source, "file_md5": _local_md5(ctx, path)}
+        found = from_mlflow(ds.profile, ds.schema)  # MLflow's profile and schema, as a provex profile
+        props.update(found.props() if found else {})
         yield Node(ref, props, ctx.source)
         yield Node(model.dataset(path), {"path": path, "name": ds.name}, ctx.source)
         yield Edge("VERSION_OF", ref, model.dataset(path), source=ctx.source)
