@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from provex.app.cli import app, explore, ingest, questions, server, watch
+from provex.app.cli import app, explore, ingest, questions, serve, server, watch
 from provex.app.cli.base import Group
 
 
@@ -21,7 +21,7 @@ def cli() -> None:
     OpenLineage joined in one Neo4j graph, for debugging bad predictions."""
 
 
-for command in [server.neo4j, *explore.COMMANDS, ingest.ingest, watch.watch, *questions.COMMANDS, app.app]:
+for command in [server.neo4j, *explore.COMMANDS, ingest.ingest, watch.watch, *questions.COMMANDS, *serve.COMMANDS, app.app]:
     cli.add_command(command)
 
 
