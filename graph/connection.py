@@ -129,6 +129,15 @@ class Graph:
         with translated(self.settings.uri), self._session() as session:
             session.execute_write(lambda tx: tx.run(query, params).consume())
 
+    def write_returning(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one write query in its own managed (retried) transaction; its rows as plain dicts."""
+
+        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            return [to_plain(dict(r.items())) for r in tx.run(query, params)]
+
+        with translated(self.settings.uri), self._session() as session:
+            return session.execute_write(work)
+
     def write_rows(self, query: str, rows: Iterable[Mapping[str, Any]], batch_size: int, **params: Any) -> int:
         """``UNWIND $rows ...`` in chunks of ``batch_size``; returns rows written."""
         written = 0

@@ -24,6 +24,8 @@ from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
 
 REJECTS_BESIDE = "beside"  # write <input>.rejected.jsonl next to each input file
 KEEP_REASONS = 200  # rejected/flag reasons kept on the IngestRun node
+TICK_EVERY = 500  # records between progress ticks
+Tick = Callable[[str, int], None]  # (phase, records read so far); may raise to stop the ingest
 
 
 @dataclass
@@ -65,16 +67,24 @@ def ingest(
     read: Callable[[dict[str, Any]], Iterable[Record]],
     batch_size: int = DEFAULT_BATCH,
     rejects: str | Path | None = None,
+    progress: Tick | None = None,
 ) -> Summary:
     """Ingest one source. Records already written stay written if ``read`` fails
-    half-way; the watermark is only saved after a complete pass."""
+    half-way; the watermark is only saved after a complete pass. ``progress``
+    is called with the phase and the records read so far, every TICK_EVERY
+    records and at each phase; an exception it raises stops the ingest there."""
+    tick = progress or _no_tick
+    tick("schema", 0)
     schema.apply(graph)
     run_id = f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     summary = Summary(kind, uri, run_id)
     state = status.load_state(graph, uri)
     watermarks: dict[str, Any] = {}
     with Writer(graph, run_id, batch_size) as writer, RejectSink(rejects) as sink:
-        for record in read(state):
+        seen = 0
+        for seen, record in enumerate(read(state), 1):
+            if seen % TICK_EVERY == 0:
+                tick("read", seen)
             if isinstance(record, (Node, Edge)):
                 writer.add(record)
             elif isinstance(record, Reject):
@@ -88,10 +98,16 @@ def ingest(
                 watermarks[record.name] = record.value
     summary.counts = dict(writer.counts)
     summary.rejects_files = sink.paths
+    tick("link", seen)
     summary.links = {**linking.run(graph), **resolve.run(graph)}
     schema.refresh_search(graph)
     status.record_ingest(graph, summary, {**state, **watermarks})
+    tick("done", seen)
     return summary
+
+
+def _no_tick(phase: str, records: int) -> None:
+    """No progress display."""
 
 
 def _keep(items: list, item: object) -> None:

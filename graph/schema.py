@@ -1,12 +1,16 @@
 """Schema setup: uniqueness constraints, lookup indexes, the full-text index.
 
 Every statement is ``IF NOT EXISTS``, so applying it before every ingest is
-harmless and cheap.
+harmless and cheap. ``IF NOT EXISTS`` alone is not safe against a concurrent
+apply (two ingests on a fresh database, or a writer provex does not manage):
+the loser of the race fails with ``EquivalentSchemaRuleAlreadyExists``. Each
+statement is then run again, when ``IF NOT EXISTS`` sees the winner's rule.
 """
 
 from __future__ import annotations
 
 from provex.graph.connection import Graph
+from provex.vocab.errors import QueryError
 from provex.vocab.model import BASE_LABEL, KINDS
 
 FULLTEXT_INDEX = "provex_search"
@@ -49,9 +53,21 @@ def apply(graph: Graph) -> None:
     if rows and sorted(rows[0]["properties"]) != sorted(FULLTEXT_PROPS):
         graph.write(f"DROP INDEX {FULLTEXT_INDEX} IF EXISTS")
     for stmt in statements():
-        graph.write(stmt)
+        apply_statement(graph, stmt)
     graph.write("CALL db.awaitIndexes(300)")
     refresh_search(graph)
+
+
+def apply_statement(graph: Graph, stmt: str, attempts: int = 3) -> None:
+    """One ``IF NOT EXISTS`` schema statement, safe against a concurrent apply of
+    the same rule: an ``...AlreadyExists`` refusal is retried (and is then a no-op)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            graph.write(stmt)
+            return
+        except QueryError as exc:
+            if "AlreadyExists" not in str(exc) or attempt == attempts:
+                raise
 
 
 def refresh_search(graph: Graph) -> None:

@@ -17,6 +17,8 @@ SOURCES = """
 MATCH (s:Source)
 OPTIONAL MATCH (i:IngestRun)-[:PART_OF]->(s)
 RETURN s.kind AS kind, s.name AS source, s.last_ingest AS last_ingest, s.last_seen AS last_seen,
+       coalesce(s.last_success_at, s.last_seen) AS last_success, s.last_failure_at AS last_failure,
+       s.last_error AS last_error, coalesce(s.failures, 0) AS failures,
        count(i) AS ingests, sum(coalesce(i.rejected, 0)) AS rejected
 ORDER BY kind, source
 """
@@ -45,7 +47,7 @@ def record_ingest(graph: Graph, summary: Any, state: dict[str, Any]) -> None:
     graph.write(
         "MERGE (s:Node:Source {uid: $src}) ON CREATE SET s.first_seen = $now "
         "SET s.kind = $kind, s.name = $uri, s.state = $state, s.last_ingest = $run, s.last_seen = $now, "
-        "s.placeholder = false "
+        "s.last_success_at = $now, s.failures = 0, s.placeholder = false "
         "MERGE (i:Node:IngestRun {uid: $iuid}) SET i.name = $run, i.kind = $kind, i.source_uri = $uri, "
         "i.started_at = $now, i.placeholder = false, i.written = $written, i.rejected = $rejected, "
         "i.rejects = $rejects, i.flags = $flags, i.links = $links "
@@ -64,6 +66,51 @@ def record_ingest(graph: Graph, summary: Any, state: dict[str, Any]) -> None:
                           for f in summary.flags]),
         links=json.dumps(summary.links),
     )
+
+
+def record_failure(graph: Graph, kind: str, uri: str, error: str) -> None:
+    """A failed ingest of a source: when, the error, consecutive failures so far."""
+    graph.write(
+        "MERGE (s:Node:Source {uid: $src}) ON CREATE SET s.first_seen = $now, s.placeholder = false "
+        "SET s.kind = $kind, s.name = $uri, s.last_failure_at = $now, s.last_error = $error, "
+        "s.failures = coalesce(s.failures, 0) + 1",
+        src=source_ref(uri).uid, kind=kind, uri=uri, now=datetime.now(UTC).isoformat(), error=error[:2000],
+    )
+
+
+def record_round(graph: Graph, name: str, details: dict[str, Any], runs: list[str]) -> None:
+    """One round of a scheduled ingest (``provex watch``) as an IngestRun of kind
+    ``round``; each source's own IngestRun is PART_OF it."""
+    graph.write(
+        "MERGE (w:Node:IngestRun {uid: $uid}) SET w.name = $name, w.kind = 'round', w.source_uri = $config, "
+        "w.started_at = $started, w.finished_at = $now, w.placeholder = false, w.written = '{}', "
+        "w.rejected = $rejected, w.rejects = '[]', w.flags = '[]', w.round = $details "
+        "WITH w UNWIND $runs AS run MATCH (i:IngestRun {uid: run}) MERGE (i)-[:PART_OF]->(w)",
+        uid=ingest_run_ref(name).uid, name=name, config=details.get("config", ""), started=details["started_at"],
+        now=datetime.now(UTC).isoformat(), rejected=int(details.get("rejected", 0)),
+        details=json.dumps(details, sort_keys=True, default=str), runs=[ingest_run_ref(r).uid for r in runs],
+    )
+
+
+def staleness(rows: list[dict[str, Any]], stale_after: float, now: datetime | None = None) -> list[dict[str, Any]]:
+    """``rows`` (from :func:`sources`) with ``since_success_s`` and ``stale``: no
+    success for longer than ``stale_after`` seconds (or never)."""
+    now = now or datetime.now(UTC)
+    out = []
+    for row in rows:
+        last = _parse_time(row.get("last_success"))
+        age = (now - last).total_seconds() if last else None
+        out.append({**row, "since_success_s": round(age, 1) if age is not None else None,
+                    "stale": age is None or age > stale_after})
+    return out
+
+
+def _parse_time(text: Any) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(str(text))
+    except (TypeError, ValueError):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _loads(text: Any, default: Any) -> Any:

@@ -60,20 +60,35 @@ def edge_query(edge_type: str, src_label: str, dst_label: str, key: tuple[str, .
 
 
 def temporal_edge_query(edge_type: str, src_label: str, dst_label: str, slot: tuple[str, ...]) -> str:
-    """A fact with a time range: close the slot's open edge to another node,
-    then open one to this node unless it is already open."""
-    same = " AND ".join(f"old.{k} = r.props.{k}" for k in slot) or "true"
-    cur_same = " AND ".join(f"cur.{k} = r.props.{k}" for k in slot) or "true"
+    """A fact with a time range (a slot: same ``src``, type and ``slot`` props),
+    one row at a time, each row atomic: the row first write-locks ``src``, so
+    two writers racing on the same slot are serialised by Neo4j and each sees
+    the other's intervals. Then:
+
+    - if the interval covering ``valid_from`` already points at ``dst`` (the
+      fact seen again, unmoved, or this very row written before), nothing new;
+    - else that covering interval is closed at ``valid_from`` and a new one
+      opened to ``dst``, ending where the next later interval of the slot
+      starts (open when there is none).
+
+    Replays and racing writers therefore never add an interval twice."""
+    same = " AND ".join(f"{{v}}.{k} = r.props.{k}" for k in slot) or "true"
     return (
-        "UNWIND $rows AS r "
+        "UNWIND $rows AS r CALL { WITH r "
         + _endpoint("a", src_label, "r.src")
         + _endpoint("b", dst_label, "r.dst")
-        + f"WITH a, b, r OPTIONAL MATCH (a)-[old:{edge_type}]->(x) "
-        f"WHERE x <> b AND old.valid_to IS NULL AND {same} AND old.valid_from <= r.props.valid_from "
-        "SET old.valid_to = r.props.valid_from "
-        f"WITH DISTINCT a, b, r OPTIONAL MATCH (a)-[cur:{edge_type}]->(b) WHERE cur.valid_to IS NULL AND {cur_same} "
-        "WITH a, b, r, cur WHERE cur IS NULL "
-        f"CREATE (a)-[e:{edge_type}]->(b) SET e += r.props, {_STAMP_NEW.format(v='e')}, {_STAMP.format(v='e')}"
+        + "SET a._provex_lock = true WITH a, b, r "
+        f"OPTIONAL MATCH (a)-[prev:{edge_type}]->(px) WHERE {same.format(v='prev')} "
+        "AND prev.valid_from <= r.props.valid_from AND (prev.valid_to IS NULL OR prev.valid_to > r.props.valid_from) "
+        "WITH a, b, r, prev, px ORDER BY prev.valid_from DESC, (px = b) DESC LIMIT 1 "
+        f"OPTIONAL MATCH (a)-[nxt:{edge_type}]->() WHERE {same.format(v='nxt')} AND nxt.valid_from > r.props.valid_from "
+        "WITH a, b, r, prev, coalesce(px = b, false) AS covered, min(nxt.valid_from) AS next_from "
+        f"FOREACH (_ IN CASE WHEN covered THEN [1] ELSE [] END | SET {_STAMP.format(v='prev')}) "
+        "FOREACH (_ IN CASE WHEN NOT covered AND prev IS NOT NULL THEN [1] ELSE [] END | "
+        "SET prev.valid_to = r.props.valid_from) "
+        f"FOREACH (_ IN CASE WHEN covered THEN [] ELSE [1] END | CREATE (a)-[e:{edge_type}]->(b) "
+        f"SET e += r.props, e.valid_to = next_from, {_STAMP_NEW.format(v='e')}, {_STAMP.format(v='e')}) "
+        "REMOVE a._provex_lock }"
     )
 
 
@@ -152,7 +167,8 @@ class Writer:
             self.counts[label] += len(rows)
         for (etype, src, dst, key, slot), rows in self._edges.items():
             query = temporal_edge_query(etype, src, dst, slot) if slot else edge_query(etype, src, dst, key)
-            self._write(query, rows if slot else _dedupe(rows, ("src", "dst"), key))
+            ordered = sorted(rows, key=lambda r: (r["src"], str(r["props"].get("valid_from"))))
+            self._write(query, ordered if slot else _dedupe(rows, ("src", "dst"), key))
             self.counts[etype] += len(rows)
         self._nodes.clear()
         self._edges.clear()

@@ -33,3 +33,9 @@ class QueryError(ProvexError):
 
 class SourceError(ProvexError):
     """A source (repository, tracking URI, file) cannot be read at all."""
+
+
+class LockHeld(ProvexError):
+    """Another ingest holds the database's ingest lock (exit code 3)."""
+
+    exit_code = 3

@@ -29,7 +29,9 @@ from provex.app.cli.base import Group  # noqa: E402  (after defer: base's import
 MODULES: dict[str, tuple[str, ...]] = {
     "server": ("neo4j",),
     "explore": ("stats", "search", "cypher", "reset"),
-    "ingest": ("ingest", "watch"),
+    "ingest": ("ingest",),
+    "watch": ("watch",),
+    "serve": ("serve-lineage",),
     "questions": ("ask", "lineage", "path", "export"),
     "app": ("app",),
 }

@@ -3,44 +3,73 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from provex.app.cli.base import Group, connected
 from provex.app.output import emit, emit_json
-from provex.graph import pipeline
+from provex.app.progress import IngestProgress
+from provex.graph import pipeline, status
+from provex.graph.connection import Graph
+from provex.graph.lock import IngestLock
 from provex.graph.writer import DEFAULT_BATCH
 from provex.ingest import source as sources
 from provex.vocab.errors import ProvexError, UsageError
 
 
 def run_sources(items: list[sources.Source], *, fmt: str, batch_size: int = DEFAULT_BATCH,
-                rejects: str | None = None) -> int:
-    """Ingest each source in turn; a failing source does not stop the rest.
-    The exit code is the worst of them."""
+                rejects: str | None = None, wait: float = 0.0) -> int:
+    """Ingest each source in turn, holding the database's ingest lock; a failing
+    source does not stop the rest. The exit code is the worst of them."""
     code = 0
-    with connected() as graph:
+    with connected() as graph, held_lock(graph, wait), IngestProgress() as shown:
         for src in items:
-            target = rejects or (pipeline.REJECTS_BESIDE if src.file_based else None)
             try:
-                summary = pipeline.ingest(graph, kind=src.kind, uri=src.uri, read=src.read,
-                                          batch_size=batch_size, rejects=target)
+                summary = ingest_one(graph, src, shown, batch_size=batch_size, rejects=rejects)
             except ProvexError as exc:
                 if len(items) == 1:
                     raise
                 click.echo(f"error: {src.kind} {src.uri}: {exc}", err=True)
                 code = max(code, exc.exit_code)
                 continue
-            _print_summary(summary, fmt)
+            print_summary(summary, fmt)
             code = max(code, summary.exit_code)
     return code
 
 
-def _print_summary(summary: pipeline.Summary, fmt: str) -> None:
+def held_lock(graph: Graph, wait: float, command: str = "") -> IngestLock:
+    """The database's ingest lock (waiting up to ``wait`` seconds), telling on stderr
+    when it waits or takes a stale lock over."""
+    return IngestLock(graph, wait=wait, command=command, notify=lambda line: click.echo(f"note: {line}", err=True))
+
+
+def ingest_one(graph: Graph, src: sources.Source, shown: IngestProgress, *, batch_size: int = DEFAULT_BATCH,
+               rejects: str | None = None, check: Callable[[], None] | None = None) -> pipeline.Summary:
+    """One source through the pipeline, with progress; a failure is recorded on
+    its Source node (shown by the ingest status page) and raised. ``check`` is
+    called at each progress tick and may raise to stop at a batch boundary."""
+    target = rejects or (pipeline.REJECTS_BESIDE if src.file_based else None)
+    with shown.source(src.kind, src.uri) as tick:
+        def progress(phase: str, records: int) -> None:
+            if check is not None:
+                check()
+            tick(phase, records)
+
+        try:
+            return pipeline.ingest(graph, kind=src.kind, uri=src.uri, read=src.read, batch_size=batch_size,
+                                   rejects=target, progress=progress)
+        except ProvexError as exc:
+            with contextlib.suppress(ProvexError):
+                status.record_failure(graph, src.kind, src.uri, str(exc))
+            raise
+
+
+def print_summary(summary: pipeline.Summary, fmt: str) -> None:
     info = summary.as_dict()
     if fmt == "json":
         emit_json(info)
@@ -68,14 +97,17 @@ fmt_option = click.option("--format", "fmt", type=click.Choice(["table", "json"]
                           show_default=True, help="Summary as text, or JSON for scripts.")
 batch_option = click.option("--batch-size", type=int, default=DEFAULT_BATCH, show_default=True,
                             help="Rows per write transaction.")
+wait_option = click.option("--wait", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
+                           help="If another ingest holds the lock, wait this long for it (else exit 3 at once).")
 
 
 @click.group(cls=Group, invoke_without_command=True)
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="A provex.toml listing sources ([[source]] tables); ingests each.")
 @fmt_option
+@wait_option
 @click.pass_context
-def ingest(ctx: click.Context, config: str | None, fmt: str) -> None:
+def ingest(ctx: click.Context, config: str | None, fmt: str, wait: float) -> None:
     """Read a source into the graph: dvc, mlflow, predictions, openlineage, or
     every source in a --config file."""
     if ctx.invoked_subcommand:
@@ -83,7 +115,7 @@ def ingest(ctx: click.Context, config: str | None, fmt: str) -> None:
     if not config:
         click.echo(ctx.get_help())
         sys.exit(2)
-    sys.exit(run_sources(load_config(Path(config)), fmt=fmt))
+    sys.exit(run_sources(load_config(Path(config)), fmt=fmt, wait=wait))
 
 
 @ingest.command()
@@ -91,9 +123,10 @@ def ingest(ctx: click.Context, config: str | None, fmt: str) -> None:
 @click.option("--rev", default=None, help="Git revision range to read (e.g. v1..main); default: all history.")
 @fmt_option
 @batch_option
-def dvc(path: str, rev: str | None, fmt: str, batch_size: int) -> None:
+@wait_option
+def dvc(path: str, rev: str | None, fmt: str, batch_size: int, wait: float) -> None:
     """A DVC project: a git repository (with its history) or a plain folder."""
-    sys.exit(run_sources([sources.source_class("dvc")(path, rev)], fmt=fmt, batch_size=batch_size))
+    sys.exit(run_sources([sources.source_class("dvc")(path, rev)], fmt=fmt, batch_size=batch_size, wait=wait))
 
 
 @ingest.command()
@@ -101,9 +134,11 @@ def dvc(path: str, rev: str | None, fmt: str, batch_size: int) -> None:
 @click.option("--experiment", "experiments", multiple=True, help="Only this experiment (name); repeatable.")
 @fmt_option
 @batch_option
-def mlflow(tracking_uri: str, experiments: tuple[str, ...], fmt: str, batch_size: int) -> None:
+@wait_option
+def mlflow(tracking_uri: str, experiments: tuple[str, ...], fmt: str, batch_size: int, wait: float) -> None:
     """An MLflow tracking server or store, with its model registry."""
-    sys.exit(run_sources([sources.source_class("mlflow")(tracking_uri, experiments)], fmt=fmt, batch_size=batch_size))
+    sys.exit(run_sources([sources.source_class("mlflow")(tracking_uri, experiments)], fmt=fmt, batch_size=batch_size,
+                         wait=wait))
 
 
 @ingest.command()
@@ -118,8 +153,9 @@ def mlflow(tracking_uri: str, experiments: tuple[str, ...], fmt: str, batch_size
               help="With --dry-run: how many records to show per file.")
 @fmt_option
 @batch_option
+@wait_option
 def predictions(files: tuple[str, ...], mapping: str | None, model: str | None, rejects: str | None,
-                dry_run: bool, limit: int, fmt: str, batch_size: int) -> None:
+                dry_run: bool, limit: int, fmt: str, batch_size: int, wait: float) -> None:
     """Prediction logs (JSONL or CSV, plain or gzipped). Field names and payloads
     of common servers (MLflow, KServe / Open Inference Protocol v2, Seldon,
     CloudEvents) are recognised without a mapping; --dry-run previews them."""
@@ -127,7 +163,8 @@ def predictions(files: tuple[str, ...], mapping: str | None, model: str | None, 
         _preview(files, mapping, model, limit, fmt)
         return
     cls = sources.source_class("predictions")
-    sys.exit(run_sources([cls(f, mapping, model) for f in files], fmt=fmt, batch_size=batch_size, rejects=rejects))
+    sys.exit(run_sources([cls(f, mapping, model) for f in files], fmt=fmt, batch_size=batch_size, rejects=rejects,
+                         wait=wait))
 
 
 def _preview(files: tuple[str, ...], mapping: str | None, model: str | None, limit: int, fmt: str) -> None:
@@ -152,10 +189,11 @@ def _preview(files: tuple[str, ...], mapping: str | None, model: str | None, lim
 @click.option("--rejects", default=None, help="Where rejected events go (default: <input>.rejected.jsonl).")
 @fmt_option
 @batch_option
-def openlineage(paths: tuple[str, ...], rejects: str | None, fmt: str, batch_size: int) -> None:
+@wait_option
+def openlineage(paths: tuple[str, ...], rejects: str | None, fmt: str, batch_size: int, wait: float) -> None:
     """OpenLineage events: JSON or JSON-lines files, or folders of them."""
     cls = sources.source_class("openlineage")
-    sys.exit(run_sources([cls(p) for p in paths], fmt=fmt, batch_size=batch_size, rejects=rejects))
+    sys.exit(run_sources([cls(p) for p in paths], fmt=fmt, batch_size=batch_size, rejects=rejects, wait=wait))
 
 
 def load_config(path: Path) -> list[sources.Source]:
@@ -173,21 +211,4 @@ def load_config(path: Path) -> list[sources.Source]:
             for src in sources.from_config(table, path.parent, f"{path}: source #{i}")]
 
 
-@click.command()
-@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="provex.toml listing the sources.")
-@click.option("--every", type=float, required=True, help="Seconds between ingests.")
-@click.option("--times", type=int, default=0, help="Stop after this many rounds (0: run until interrupted).")
-def watch(config: str, every: float, times: int) -> None:
-    """Ingest every source in the config, again every SECONDS (a scheduled job)."""
-    rounds = 0
-    while True:
-        code = run_sources(load_config(Path(config)), fmt="table")
-        rounds += 1
-        click.echo(f"round {rounds} done (exit {code}); next in {every:g}s")
-        if times and rounds >= times:
-            sys.exit(code)
-        time.sleep(every)
-
-
-COMMANDS: list[click.Command] = [ingest, watch]
+COMMANDS: list[click.Command] = [ingest]
