@@ -76,8 +76,8 @@ def ingest(
     with Writer(graph, run_id, batch_size) as writer, RejectSink(rejects) as sink:
         for record in read(state):
             if isinstance(record, (Node, Edge)):
-                writer.add(record)
-            elif isinstance(record, Reject):
+                record = writer.add(record)  # a Reject or Flag about it, or None
+            if isinstance(record, Reject):
                 sink.add(record)
                 summary.rejected_count += 1
                 _keep(summary.rejected, record)

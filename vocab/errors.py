@@ -33,3 +33,9 @@ class QueryError(ProvexError):
 
 class SourceError(ProvexError):
     """A source (repository, tracking URI, file) cannot be read at all."""
+
+
+class ReadFailed(SourceError):
+    """One part of a source (an experiment, a run, a file) could not be read:
+    the source's own error, in one line. Adapters turn it into a Reject and
+    read on; it is raised only from the mapping in :mod:`provex.ingest.failures`."""
