@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import neo4j  # attributes only (neo4j.exceptions, neo4j.graph): the CLI may defer loading it (app/cli/startup.py)
 
@@ -48,9 +49,20 @@ class Settings:
         return Settings(server.uri, "neo4j", server.password(), database, managed=True)
 
 
+def shown(uri: str) -> str:
+    """The URI as messages show it: never with a user:password part."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+
+
 @contextlib.contextmanager
 def translated(uri: str) -> Iterator[None]:
-    """Turn driver exceptions into provex errors that say how to fix them."""
+    """Turn driver exceptions into provex errors that say how to fix them
+    (a lost connection included: what was written stays, and every write is
+    an idempotent MERGE, so running the same command again is safe)."""
+    uri = shown(uri)
     try:
         yield
     except neo4j.exceptions.AuthError as exc:
@@ -61,8 +73,9 @@ def translated(uri: str) -> Iterator[None]:
         ) from None
     except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired, OSError) as exc:
         raise ConnectionFailed(
-            f"Cannot reach Neo4j at {uri}: {exc}. Start the managed server with "
-            "`provex neo4j start`, or point NEO4J_URI at a running Neo4j 5."
+            f"Cannot reach Neo4j at {uri} (or the connection was lost): {exc}. Start the managed server with "
+            "`provex neo4j start`, or point NEO4J_URI at a running Neo4j 5. Anything already written stays; "
+            "running the same command again is safe."
         ) from None
     except neo4j.exceptions.ConfigurationError as exc:
         raise ConnectionFailed(f"Bad Neo4j connection setting for {uri}: {exc}. Check NEO4J_URI.") from None
@@ -166,21 +179,29 @@ class Graph:
         limit: int | None = None,
         timeout: float | None = None,
     ) -> tuple[list[dict[str, Any]], bool]:
-        """Like :meth:`read`, plus whether rows were left out by ``limit``."""
+        """Like :meth:`read`, plus whether rows were left out by ``limit``.
 
-        @neo4j.unit_of_work(timeout=timeout)
-        def work(tx: neo4j.ManagedTransaction) -> tuple[list[dict[str, Any]], bool]:
+        With a ``timeout`` the query runs once, in an explicit transaction the
+        server stops at the time limit: a managed transaction would retry a
+        stopped query as a transient error and run for up to 30 s more."""
+
+        def work(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> tuple[list[dict[str, Any]], bool]:
             result = tx.run(query, params or {})
             records = result.fetch(limit + 1) if limit is not None else list(result)
             truncated = limit is not None and len(records) > limit
             return [to_plain(dict(r.items())) for r in records[:limit]], truncated
 
         with translated(self.settings.uri), self._session(default_access_mode=neo4j.READ_ACCESS) as session:
-            return session.execute_read(work)
+            if timeout is None:
+                return session.execute_read(work)
+            with session.begin_transaction(timeout=timeout) as tx:
+                return work(tx)
 
-    def query_type(self, query: str, params: Mapping[str, Any] | None = None) -> tuple[str, list[str]]:
+    def query_type(self, query: str, params: Mapping[str, Any] | None = None,
+                   timeout: float | None = None) -> tuple[str, list[str]]:
         """EXPLAIN a query: its type (``r``, ``rw``, ``w``, ``s``) and plan operators."""
 
+        @neo4j.unit_of_work(timeout=timeout)
         def work(tx: neo4j.ManagedTransaction) -> tuple[str, list[str]]:
             summary = tx.run("EXPLAIN " + query, params or {}).consume()
             return summary.query_type or "", _operators(summary.plan or {})

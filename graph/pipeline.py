@@ -86,8 +86,8 @@ def ingest(
             if seen % TICK_EVERY == 0:
                 tick("read", seen)
             if isinstance(record, (Node, Edge)):
-                writer.add(record)
-            elif isinstance(record, Reject):
+                record = writer.add(record)  # a Reject or Flag about it, or None
+            if isinstance(record, Reject):
                 sink.add(record)
                 summary.rejected_count += 1
                 _keep(summary.rejected, record)

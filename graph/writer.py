@@ -7,6 +7,14 @@ it), ``first_seen`` / ``first_ingest`` (set once) and ``last_seen`` /
 ``last_ingest`` (moved by each ingest that asserts it again). Nothing is ever
 deleted; an edge endpoint not yet ingested is created as a placeholder
 (``placeholder = true``) that the real node fills in later.
+
+Every record is checked before it is buffered (:func:`provex.vocab.values.problem`):
+one Neo4j cannot store (a NUL in a key, a 2^64 integer, a lone surrogate) is
+handed back as a :class:`Reject` and never reaches the batch, so it cannot
+fail the good records written with it. A record with more than
+``MAX_PROPS`` properties keeps the first ``MAX_PROPS`` as properties and the
+rest as JSON text in ``props_overflow`` (each new property key is a schema
+token in Neo4j: 200,000 of them stall the server), with a :class:`Flag`.
 """
 
 from __future__ import annotations
@@ -18,10 +26,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provex.graph.connection import Graph
+from provex.vocab import values
 from provex.vocab.model import BASE_LABEL, EDGE_TYPES, KINDS, is_identifier
-from provex.vocab.records import Edge, Node
+from provex.vocab.records import Edge, Flag, Node, Reject
 
 DEFAULT_BATCH = 2_000
+MAX_PROPS = 1_000  # properties stored one by one per node or edge; the rest go to props_overflow
 
 _STAMP_NEW = "{v}.first_seen = $now, {v}.first_ingest = $run"
 _STAMP = (
@@ -132,31 +142,40 @@ class Writer:
         if exc_type is None:
             self.flush()
 
-    def add(self, record: Node | Edge) -> None:
+    def add(self, record: Node | Edge) -> Reject | Flag | None:
+        """Buffer one record. Returns a Reject when Neo4j could not store it (it
+        is not buffered), a Flag when its properties were capped, else None."""
+        what = _describe(record)
+        bad = values.problem({"uid": record.ref.uid} if isinstance(record, Node) else
+                             {"src": record.src.uid, "dst": record.dst.uid}) or values.problem(dict(record.props))
+        if bad:
+            return Reject(record.source, None, f"{what} {bad}; it was not written")
+        props, note = _capped(plain_props(record.props), what, record.source)
         if isinstance(record, Node):
-            self._add_node(record)
+            self._add_node(record, props)
         else:
-            self._add_edge(record)
+            self._add_edge(record, props)
         self._pending += 1
         if self._pending >= self.batch_size * 4:
             self.flush()
+        return note
 
     def add_all(self, records: Iterable[Node | Edge]) -> None:
         for record in records:
             self.add(record)
 
-    def _add_node(self, node: Node) -> None:
-        row = {"uid": node.ref.uid, "props": plain_props(node.props), "source": node.source}
+    def _add_node(self, node: Node, props: dict[str, Any]) -> None:
+        row = {"uid": node.ref.uid, "props": props, "source": node.source}
         self._nodes[node.ref.label].append(row)
 
-    def _add_edge(self, edge: Edge) -> None:
+    def _add_edge(self, edge: Edge, props: dict[str, Any]) -> None:
         if edge.type not in EDGE_TYPES:
             raise ValueError(f"unknown edge type {edge.type!r}; add it to graph/model.py")
         for name in edge.key + edge.supersedes:
             if not is_identifier(name):
                 raise ValueError(f"edge key {name!r} is not a plain identifier")
         group = (edge.type, edge.src.label, edge.dst.label, edge.key, edge.supersedes)
-        row = {"src": edge.src.uid, "dst": edge.dst.uid, "props": plain_props(edge.props), "source": edge.source}
+        row = {"src": edge.src.uid, "dst": edge.dst.uid, "props": props, "source": edge.source}
         self._edges[group].append(row)
 
     def flush(self) -> None:
@@ -176,6 +195,25 @@ class Writer:
 
     def _write(self, query: str, rows: list[dict[str, Any]]) -> None:
         self.graph.write_rows(query, rows, self.batch_size, now=self.now, run=self.ingest_run)
+
+
+def _describe(record: Node | Edge) -> str:
+    if isinstance(record, Node):
+        return f"{record.ref.label} {record.ref.uid[:200]!r}"
+    return f"{record.type} edge {record.src.uid[:100]!r} -> {record.dst.uid[:100]!r}"
+
+
+def _capped(props: dict[str, Any], what: str, source: str) -> tuple[dict[str, Any], Flag | None]:
+    """At most MAX_PROPS properties; the rest as JSON text in ``props_overflow``."""
+    if len(props) <= MAX_PROPS:
+        return props, None
+    names = list(props)
+    kept = {k: props[k] for k in names[:MAX_PROPS]}
+    rest = {k: props[k] for k in names[MAX_PROPS:]}
+    kept["props_overflow"] = json.dumps(rest, sort_keys=True)
+    kept["props_capped"] = len(rest)
+    return kept, Flag("props-capped", f"{what} has {len(props):,} properties; the first {MAX_PROPS:,} are stored "
+                      f"one by one, the other {len(rest):,} as JSON text in props_overflow", source)
 
 
 def _dedupe(rows: list[dict[str, Any]], fields: tuple[str, ...], key: tuple[str, ...] = ()) -> list[dict[str, Any]]:

@@ -39,3 +39,9 @@ class LockHeld(ProvexError):
     """Another ingest holds the database's ingest lock (exit code 3)."""
 
     exit_code = 3
+
+
+class ReadFailed(SourceError):
+    """One part of a source (an experiment, a run, a file) could not be read:
+    the source's own error, in one line. Adapters turn it into a Reject and
+    read on; it is raised only from the mapping in :mod:`provex.ingest.failures`."""

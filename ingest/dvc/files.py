@@ -5,11 +5,16 @@ repo-relative (POSIX). Nothing here knows about the graph.
 
 Files are parsed with ruamel.yaml's safe loader (YAML 1.2, as DVC does).
 Functions return ``(value, rejects)``: a file that cannot be read gives a
-:class:`Reject` with the line of the YAML error where known.
+:class:`Reject` with the line of the YAML error where known. A parsed file is
+checked before anything walks it (:func:`provex.vocab.values.problem`): YAML
+aliases that expand to more than a million values (a "billion laughs"), or
+nesting deeper than 64 levels, make the file a Reject, so neither DVC's
+templating nor the graph ever expands it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 from collections.abc import Callable
@@ -20,6 +25,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from provex.ingest.failures import mapped
+from provex.vocab import values
+from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Reject
 
 _YAML = YAML(typ="safe", pure=False)
@@ -48,7 +56,9 @@ def load_yaml(file: str, raw: bytes | None) -> tuple[Any, list[Reject]]:
     except UnicodeDecodeError:
         return None, [Reject(label, None, "not UTF-8 text; save the file as UTF-8 YAML")]
     try:
-        return _YAML.load(text), []
+        return safe_load(text), []
+    except HostileYAML as exc:
+        return None, [Reject(label, None, f"{exc}; provex does not read it", text[:200])]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -56,6 +66,22 @@ def load_yaml(file: str, raw: bytes | None) -> tuple[Any, list[Reject]]:
         return None, [Reject(label, line, reason, _line_text(text, line))]
     except (YAMLError, ValueError) as exc:
         return None, [Reject(label, None, f"invalid YAML: {exc}; fix the file", text[:200])]
+
+
+class HostileYAML(ValueError):
+    """A YAML document too big once expanded, or too deep, to read safely."""
+
+
+def safe_load(text: str) -> Any:
+    """ruamel's safe load, then the shape check; raises HostileYAML or YAMLError."""
+    try:
+        data = _YAML.load(text)
+    except RecursionError:
+        raise HostileYAML(f"YAML nested too deeply to read (more than {values.MAX_DEPTH} levels)") from None
+    bad = values.problem(data)
+    if bad:
+        raise HostileYAML(f"the YAML {bad}")
+    return data
 
 
 def _line_text(text: str, line: int | None) -> str:
@@ -68,11 +94,10 @@ def load_values(path: str, raw: bytes | None) -> Any:
     if raw is None:
         return None
     try:
-        if path.endswith(".json"):
-            return json.loads(raw)
-        return _YAML.load(raw.decode("utf-8"))
-    except (ValueError, YAMLError, UnicodeDecodeError):
+        data = json.loads(raw) if path.endswith(".json") else safe_load(raw.decode("utf-8"))
+    except (ValueError, YAMLError, RecursionError):  # UnicodeDecodeError and HostileYAML are ValueErrors
         return None
+    return None if values.problem(data) else data
 
 
 # ---- outputs / dependencies with hashes (dvc.lock, *.dvc) -------------------------------------------
@@ -228,17 +253,19 @@ def resolve_pipeline(file: str, data: Any, read: Read) -> tuple[Pipeline, list[R
     if not isinstance(data, dict):
         return pipeline, [Reject(file, None, "not a dvc.yaml: expected a mapping with `stages`")]
     base = dirname(file)
-    try:
-        resolver = DataResolver(SimpleNamespace(fs=_vars_fs(base, data, read), config={}), base, data)
-        keys = resolver.get_keys()
-    except Exception as exc:  # DVC raises several kinds; any of them means: cannot resolve this file
-        return pipeline, [Reject(file, None, f"DVC cannot resolve it: {_first_line(exc)}")]
     rejects: list[Reject] = []
+    try:
+        with dvc_errors("DVC cannot resolve it"):
+            resolver = DataResolver(SimpleNamespace(fs=_vars_fs(base, data, read, rejects), config={}), base, data)
+            keys = resolver.get_keys()
+    except ReadFailed as exc:
+        return pipeline, [*rejects, Reject(file, None, str(exc))]
     for key in keys:
         try:
-            resolved = resolver.resolve_one(key)
-        except Exception as exc:
-            rejects.append(Reject(file, None, f"stage {key!r}: DVC cannot resolve it: {_first_line(exc)}"))
+            with dvc_errors(f"stage {key!r}: DVC cannot resolve it"):
+                resolved = resolver.resolve_one(key)
+        except ReadFailed as exc:
+            rejects.append(Reject(file, None, str(exc)))
             continue
         for name, body in resolved.items():
             if isinstance(body, dict):
@@ -247,14 +274,27 @@ def resolve_pipeline(file: str, data: Any, read: Read) -> tuple[Pipeline, list[R
     return pipeline, rejects
 
 
+def dvc_errors(what: str) -> contextlib.AbstractContextManager[None]:
+    """DVC's own errors while it resolves a dvc.yaml (templating, vars files,
+    foreach/matrix) become ReadFailed("<what>: ...")."""
+    from dvc.exceptions import DvcException
+
+    return mapped((DvcException, YAMLError, OSError, RecursionError), what, all_lines=True)
+
+
 def _top_sections(pipeline: Pipeline, resolver: Any, base: str, rejects: list[Reject]) -> None:
     try:
-        pipeline.artifacts = {name: {**(a or {}), "path": join(base, str((a or {}).get("path", "")))}
-                              for name, a in resolver.resolve_artifacts().items()}
-        pipeline.metrics = [join(base, m) for m in resolver.resolve_metrics() if isinstance(m, str)]
-        pipeline.plots = [join(base, p) for p in _plot_files(resolver.resolve_plots())]
-    except Exception as exc:
-        rejects.append(Reject(pipeline.dvcfile, None, f"artifacts/metrics/plots: {_first_line(exc)}"))
+        with dvc_errors("artifacts/metrics/plots"):
+            _resolve_sections(pipeline, resolver, base)
+    except ReadFailed as exc:
+        rejects.append(Reject(pipeline.dvcfile, None, str(exc)))
+
+
+def _resolve_sections(pipeline: Pipeline, resolver: Any, base: str) -> None:
+    pipeline.artifacts = {name: {**(a or {}), "path": join(base, str((a or {}).get("path", "")))}
+                          for name, a in resolver.resolve_artifacts().items()}
+    pipeline.metrics = [join(base, m) for m in resolver.resolve_metrics() if isinstance(m, str)]
+    pipeline.plots = [join(base, p) for p in _plot_files(resolver.resolve_plots())]
 
 
 def _plot_files(plots: list[Any]) -> list[str]:
@@ -267,11 +307,6 @@ def _plot_files(plots: list[Any]) -> list[str]:
                 ys = cfg.get("y") if isinstance(cfg, dict) else None
                 files.extend(ys.keys() if isinstance(ys, dict) else [name])
     return files
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())[:300]
 
 
 def vars_files(base: str, data: Any) -> set[str]:
@@ -289,19 +324,36 @@ def vars_files(base: str, data: Any) -> set[str]:
     return wanted
 
 
-def _vars_fs(base: str, data: dict[str, Any], read: Read) -> Any:
-    """An in-memory filesystem holding the files `vars` may load."""
+def _vars_fs(base: str, data: dict[str, Any], read: Read, rejects: list[Reject]) -> Any:
+    """An in-memory filesystem holding the files `vars` may load (not those
+    too big or too deep to read safely: each of those is a Reject)."""
     from dvc.fs import MemoryFileSystem
 
     fs = MemoryFileSystem(global_store=False)
     for path in vars_files(base, data):
         raw = read(path)
+        if raw is None:
+            continue  # DVC reports a missing vars file itself
+        hostile = _hostile(raw)
+        if hostile:
+            rejects.append(Reject(path, None, f"vars file {path}: {hostile}; DVC templating was resolved without it"))
+            continue
         try:
-            if raw is not None:
-                fs.pipe_file(path, raw)
+            fs.pipe_file(path, raw)
         except (OSError, ValueError):  # a path outside the project: DVC reports the missing file itself
             continue
     return fs
+
+
+def _hostile(raw: bytes) -> str | None:
+    """Why a vars file must not be handed to DVC (which expands every alias), or None."""
+    try:
+        safe_load(raw.decode("utf-8"))
+    except HostileYAML as exc:
+        return str(exc)
+    except (YAMLError, ValueError):
+        return None  # plain bad YAML or JSON: DVC says what is wrong with it
+    return None
 
 
 def make_stage(file: str, name: str, body: dict[str, Any]) -> StageDef:

@@ -9,12 +9,15 @@ import re
 import tempfile
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import yaml
 
-from provex.ingest.mlflow.runs import Context, _short
-from provex.vocab import model
+from provex.ingest.mlflow.runs import Context
+from provex.ingest.mlflow.store import reading
+from provex.vocab import model, values
+from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Edge, Flag, Node, Record
 
 FILES = ("requirements.txt", "python_env.yaml", "conda.yaml")
@@ -49,8 +52,6 @@ def environment_for(ctx: Context, artifact_uri: str | None) -> Generator[Record,
 
 def _download(ctx: Context, artifact_uri: str) -> tuple[dict[str, str], str | None]:
     """Text of each environment file that exists at the location."""
-    import mlflow.artifacts
-
     found: dict[str, str] = {}
     error = None
     base = _local_base(ctx, artifact_uri)
@@ -59,19 +60,25 @@ def _download(ctx: Context, artifact_uri: str) -> tuple[dict[str, str], str | No
             if name == "conda.yaml" and "requirements.txt" in found:
                 continue
             try:
-                if base is not None:
-                    path = base / name
-                    if path.is_file():
-                        found[name] = path.read_text(encoding="utf-8", errors="replace")
-                    elif not base.is_dir():
-                        error = f"artifact folder {base} not found"
-                    continue
-                got = mlflow.artifacts.download_artifacts(artifact_uri=f"{artifact_uri.rstrip('/')}/{name}",
-                                                          dst_path=tmp, tracking_uri=ctx.store.uri)
-                found[name] = Path(got).read_text(encoding="utf-8", errors="replace")
-            except Exception as exc:
-                error = error or _short(exc)
+                with reading(name):
+                    found.update(_fetch(ctx, base, artifact_uri, name, tmp))
+            except ReadFailed as exc:
+                error = error or str(exc)
+            if base is not None and not base.is_dir():
+                error = error or f"artifact folder {base} not found"
     return found, error
+
+
+def _fetch(ctx: Context, base: Path | None, artifact_uri: str, name: str, tmp: str) -> dict[str, str]:
+    """``{name: text}`` of one environment file, {} when it is not there."""
+    import mlflow.artifacts
+
+    if base is not None:
+        path = base / name
+        return {name: path.read_text(encoding="utf-8", errors="replace")} if path.is_file() else {}
+    got = mlflow.artifacts.download_artifacts(artifact_uri=f"{artifact_uri.rstrip('/')}/{name}",
+                                              dst_path=tmp, tracking_uri=ctx.store.uri)
+    return {name: Path(got).read_text(encoding="utf-8", errors="replace")}
 
 
 def _local_base(ctx: Context, artifact_uri: str) -> Path | None:
@@ -110,11 +117,17 @@ def _requirements(files: dict[str, str]) -> list[str]:
     return sorted(set(out))
 
 
-def _conda_pip(text: str | None) -> list[str]:
+def _yaml(text: str | None) -> Any:
+    """A small environment file's YAML; None when it is invalid, too deep or an alias bomb."""
     try:
         data = yaml.safe_load(text) if text else None
-    except yaml.YAMLError:
-        return []
+    except (yaml.YAMLError, RecursionError):
+        return None
+    return None if values.problem(data) else data
+
+
+def _conda_pip(text: str | None) -> list[str]:
+    data = _yaml(text)
     for dep in (data or {}).get("dependencies", []) if isinstance(data, dict) else []:
         if isinstance(dep, dict) and isinstance(dep.get("pip"), list):
             return [str(x) for x in dep["pip"]]
@@ -122,10 +135,7 @@ def _conda_pip(text: str | None) -> list[str]:
 
 
 def _python_version(files: dict[str, str]) -> str | None:
-    try:
-        data = yaml.safe_load(files.get("python_env.yaml") or "") or {}
-    except yaml.YAMLError:
-        return None
+    data = _yaml(files.get("python_env.yaml"))
     return str(data["python"]) if isinstance(data, dict) and data.get("python") else None
 
 

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from provex.ingest.mlflow.env import environment_for
-from provex.ingest.mlflow.runs import Context, _short
-from provex.ingest.mlflow.store import iso, paged
+from provex.ingest.mlflow.runs import Context
+from provex.ingest.mlflow.store import iso, paged, reading
 from provex.vocab import model
+from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Edge, Flag, Node, Record, Reject
 
 NO_STAGE = ("None", "", None, "Archived")
@@ -23,20 +24,21 @@ def logged_models(ctx: Context, experiment_ids: list[str]) -> Iterator[Record]:
     since = int(ctx.state.get("logged_models_ms", 0))
     newest = since
     try:
-        found = list(paged(ctx.client.search_logged_models, experiment_ids=experiment_ids)) if experiment_ids else []
-    except Exception as exc:
-        yield Flag("logged-models-unavailable", f"{ctx.source} does not list logged models "
-                   f"(MLflow < 3?): {_short(exc)}", ctx.source)
+        with reading(f"{ctx.source} does not list logged models (MLflow < 3?)"):
+            found = list(paged(ctx.client.search_logged_models, experiment_ids=experiment_ids)) if experiment_ids else []
+    except ReadFailed as exc:
+        yield Flag("logged-models-unavailable", str(exc), ctx.source)
         return
     for lm in found:
         updated = int(lm.last_updated_timestamp or lm.creation_timestamp or 0)
         if updated <= since:
             continue
         try:
-            yield from _logged_model(ctx, lm)
-        except Exception as exc:
-            yield Reject(ctx.source, None, f"logged model {lm.model_id}: {_short(exc)}", lm.model_id)
+            records = list(_logged_model(ctx, lm))  # all or nothing
+        except ReadFailed as exc:
+            yield Reject(ctx.source, None, f"logged model {lm.model_id}: {exc}", lm.model_id)
             continue
+        yield from records
         newest = max(newest, updated)
     ctx.watermarks["logged_models_ms"] = newest
 
@@ -78,9 +80,10 @@ def registry(ctx: Context) -> Iterator[Record]:
     """Registered models (with aliases and stages, every time) and the versions
     updated since the last ingest."""
     try:
-        models = list(paged(ctx.client.search_registered_models))
-    except Exception as exc:
-        yield Flag("registry-unavailable", f"No model registry at {ctx.source}: {_short(exc)}", ctx.source)
+        with reading(f"No model registry at {ctx.source}"):
+            models = list(paged(ctx.client.search_registered_models))
+    except ReadFailed as exc:
+        yield Flag("registry-unavailable", str(exc), ctx.source)
         return
     since = int(ctx.state.get("models_ms", 0))
     newest = since
@@ -154,8 +157,9 @@ def alias_history(tags: dict[str, str] | None) -> Iterator[tuple[str, str, str |
 
 def _open_since(ctx: Context, name: str, version: str, alias: str) -> str | None:
     try:
-        tags = ctx.client.get_model_version(name, version).tags
-    except Exception:  # noqa: BLE001 - the history tag is optional evidence
+        with reading(f"{name}@{version}"):
+            tags = ctx.client.get_model_version(name, version).tags
+    except ReadFailed:  # the history tag is optional evidence
         return None
     starts = [a for al, a, b in alias_history(tags) if al == alias and b is None]
     return max(starts) if starts else None
@@ -174,20 +178,21 @@ def _versions(ctx: Context) -> Iterator[Record]:
     since = int(ctx.state.get("versions_ms", 0))
     newest = since
     try:
-        versions = list(paged(ctx.client.search_model_versions))
-    except Exception as exc:
-        yield Reject(ctx.source, None, f"model versions could not be listed: {_short(exc)}")
+        with reading("model versions could not be listed"):
+            versions = list(paged(ctx.client.search_model_versions))
+    except ReadFailed as exc:
+        yield Reject(ctx.source, None, str(exc))
         return
     for mv in versions:
         updated = int(mv.last_updated_timestamp or mv.creation_timestamp or 0)
         if updated <= since:
             continue
         try:
-            yield from _version(ctx, mv)
-        except Exception as exc:
-            yield Reject(ctx.source, None, f"model version {mv.name}@{mv.version}: {_short(exc)}",
-                         f"{mv.name}@{mv.version}")
+            records = list(_version(ctx, mv))  # all or nothing
+        except ReadFailed as exc:
+            yield Reject(ctx.source, None, f"model version {mv.name}@{mv.version}: {exc}", f"{mv.name}@{mv.version}")
             continue
+        yield from records
         newest = max(newest, updated)
     ctx.watermarks["versions_ms"] = newest
 
@@ -231,6 +236,7 @@ def _source_model_id(source: str | None) -> str | None:
 
 def _download_uri(ctx: Context, mv: Any) -> str | None:
     try:
-        return ctx.client.get_model_version_download_uri(mv.name, str(mv.version))
-    except Exception:
+        with reading(f"{mv.name}@{mv.version}"):
+            return ctx.client.get_model_version_download_uri(mv.name, str(mv.version))
+    except ReadFailed:
         return getattr(mv, "storage_location", None) or mv.source

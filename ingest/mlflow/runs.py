@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from provex.ingest.mlflow.store import Store, iso, now_iso, paged
+from provex.ingest.failures import mapped
+from provex.ingest.mlflow.store import Store, iso, now_iso, paged, reading
 from provex.ingest.profile import from_mlflow
 from provex.vocab import model
+from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Edge, Flag, Node, Record, Reject
 
 OPEN_STATUSES = ("RUNNING", "SCHEDULED")
@@ -48,13 +50,17 @@ def experiments(ctx: Context, names: tuple[str, ...] | list[str]) -> Iterator[Re
     if names:
         found = []
         for name in names:
-            exp = ctx.client.get_experiment_by_name(name)
+            with reading(f"Cannot read experiment {name!r} of {ctx.source}"):
+                exp = ctx.client.get_experiment_by_name(name)
             if exp is None:
                 yield Flag("experiment-not-found", f"No experiment named {name!r} in {ctx.source}.", ctx.source)
             else:
                 found.append(exp)
+    elif ctx.store.kind == "file":
+        found = yield from _file_store_experiments(ctx)
     else:
-        found = list(paged(ctx.client.search_experiments, view_type=ViewType.ALL))
+        with reading(f"Cannot list the experiments of {ctx.source}"):
+            found = list(paged(ctx.client.search_experiments, view_type=ViewType.ALL))
     for exp in found:
         yield Node(model.experiment(ctx.store.scope, exp.experiment_id), {
             "name": exp.name, "experiment_id": exp.experiment_id, "tracking_uri": ctx.store.scope,
@@ -62,6 +68,33 @@ def experiments(ctx: Context, names: tuple[str, ...] | list[str]) -> Iterator[Re
             "created_at": iso(getattr(exp, "creation_time", None)),
             "tags": {k: v for k, v in (exp.tags or {}).items()} or None,
         }, ctx.source)
+    return found
+
+
+def _file_store_experiments(ctx: Context) -> Iterator[Record]:
+    """A file store's experiments one folder at a time: MLflow's listing fails
+    as a whole on one broken ``meta.yaml``; here that experiment is a Reject
+    naming the file, and the others are read."""
+    from mlflow.entities import ViewType
+
+    try:
+        with reading(f"Cannot list the experiments of {ctx.source}"):
+            return list(paged(ctx.client.search_experiments, view_type=ViewType.ALL))
+    except ReadFailed:
+        pass
+    found = []
+    root = ctx.store.root
+    folders = [p for base in (root, root / ".trash") if base.is_dir() for p in sorted(base.iterdir())]
+    for folder in folders:
+        meta = folder / "meta.yaml"
+        if not meta.is_file():
+            continue
+        try:
+            with reading(f"experiment {folder.name} cannot be read"):
+                found.append(ctx.client.get_experiment(folder.name))
+        except ReadFailed as exc:
+            yield Reject(str(meta), None, f"{exc}; its runs were skipped. Fix or restore this meta.yaml "
+                         "and ingest again (the other experiments were read).")
     return found
 
 
@@ -81,29 +114,31 @@ def runs(ctx: Context, exps: list[Any]) -> Iterator[Record]:
         found: list[Any] = []
         query = f"attributes.start_time > {int(mark['start_ms'])}" if mark["start_ms"] else ""
         try:
-            found = list(paged(ctx.client.search_runs, experiment_ids=[exp.experiment_id], filter_string=query,
-                               run_view_type=ViewType.ALL))
-        except Exception as exc:
-            yield Reject(ctx.source, None, f"experiment {exp.experiment_id} ({exp.name}): runs could not be "
-                         f"listed: {_short(exc)}. Check the store; other experiments are still read.")
+            with reading(f"experiment {exp.experiment_id} ({exp.name}): runs could not be listed"):
+                found = list(paged(ctx.client.search_runs, experiment_ids=[exp.experiment_id], filter_string=query,
+                                   run_view_type=ViewType.ALL))
+        except ReadFailed as exc:
+            yield Reject(ctx.source, None, f"{exc}. Check the store; other experiments are still read.")
         for run_id in mark.get("retry", []):
             if run_id not in {r.info.run_id for r in found}:
                 try:
-                    found.append(ctx.client.get_run(run_id))
-                except Exception as exc:
-                    yield Reject(ctx.source, None, f"run {run_id}: {_short(exc)}", run_id)
+                    with reading(f"run {run_id}"):
+                        found.append(ctx.client.get_run(run_id))
+                except ReadFailed as exc:
+                    yield Reject(ctx.source, None, str(exc), run_id)
         retry = []  # open or failed runs: read again next time
         for run in found:
             if run.info.run_id in seen:
                 continue
             seen.add(run.info.run_id)
             try:
-                yield from run_records(ctx, run)
-            except Exception as exc:
-                yield Reject(ctx.source, None, f"run {run.info.run_id}: {_short(exc)}. The run was skipped; "
-                             "fix it in MLflow and ingest again.", run.info.run_id)
+                records = list(run_records(ctx, run))  # all or nothing: no node of a skipped run
+            except ReadFailed as exc:
+                yield Reject(ctx.source, None, f"{exc}. The run was skipped; fix it in MLflow and ingest again.",
+                             run.info.run_id)
                 retry.append(run.info.run_id)
                 continue
+            yield from records
             mark["start_ms"] = max(int(mark["start_ms"]), int(run.info.start_time or 0))
             if str(run.info.status) in OPEN_STATUSES:
                 retry.append(run.info.run_id)
@@ -115,13 +150,9 @@ def runs(ctx: Context, exps: list[Any]) -> Iterator[Record]:
                    f"run(s) (e.g. {ctx.step_errors[0]}); their latest metric values are ingested.", ctx.source)
 
 
-def _short(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:300]
-
-
 def run_records(ctx: Context, run: Any) -> Iterator[Record]:
-    """One run: the Run node and its edges, datasets and outputs."""
+    """One run: the Run node and its edges, datasets and outputs (ReadFailed
+    when a part of it cannot be read)."""
     info, data = run.info, run.data
     ref = model.run(info.run_id)
     tags = dict(data.tags or {})
@@ -160,9 +191,10 @@ def _step_counts(ctx: Context, run_id: str, keys: list[str]) -> dict[str, int]:
     if ctx.store.kind == "http" or len(keys) > MAX_HISTORY_METRICS:
         return {}
     try:
-        return {f"metric_steps.{k}": len(ctx.client.get_metric_history(run_id, k)) for k in keys}
-    except Exception as exc:
-        ctx.step_errors.append(f"{run_id}: {_short(exc)}")
+        with reading(run_id):
+            return {f"metric_steps.{k}": len(ctx.client.get_metric_history(run_id, k)) for k in keys}
+    except ReadFailed as exc:
+        ctx.step_errors.append(str(exc))
         return {}
 
 
@@ -226,7 +258,7 @@ def _local_md5(ctx: Context, path: str) -> str | None:
     if not local.is_file():
         return None
     digest = hashlib.md5()
-    with local.open("rb") as fh:
+    with mapped((OSError,), f"dataset file {local} cannot be read"), local.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

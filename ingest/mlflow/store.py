@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from provex.vocab.errors import SourceError
+from provex.ingest.failures import mapped
+from provex.vocab.errors import ReadFailed, SourceError
 
 PAGE = 200  # rows per search_* page
 PROBE_TIMEOUT = "5"  # seconds for the reachability probe of an http server
@@ -44,6 +46,7 @@ def _classify(uri: str) -> tuple[str, str, Path | None]:
         if not path.is_file():
             raise SourceError(f"MLflow database {text} not found ({path} is not a file). Check the path; "
                               "provex never creates an empty store.")
+        _check_sqlite(text, path)
         return "sqlite", f"sqlite:///{path.resolve()}", path.resolve().parent
     if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
         path = Path(unquote(parsed.path) if parsed.scheme == "file" else text).expanduser()
@@ -55,6 +58,40 @@ def _classify(uri: str) -> tuple[str, str, Path | None]:
         return "sql", text, None
     raise SourceError(f"Unsupported MLflow tracking URI {text}: use http(s)://..., sqlite:///..., "
                       "a database URI, or a path to an mlruns folder.")
+
+
+MLFLOW_TABLES = ("experiments", "runs")
+
+
+def _check_sqlite(text: str, path: Path) -> None:
+    """Refuse a file that is not an MLflow database *before* MLflow opens it:
+    MLflow creates its tables in any database it is given, even an empty file."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise SourceError(f"{text} is not an MLflow database ({path}: {exc}). Check the path.") from None
+    missing = [t for t in MLFLOW_TABLES if t not in names]
+    if missing:
+        what = "an empty file" if not names else f"a database without the table(s) {', '.join(missing)}"
+        raise SourceError(f"{text} is not an MLflow tracking database ({path} is {what}). Check the path; "
+                          "provex only reads stores and never writes MLflow's tables into a file.")
+
+
+def errors() -> tuple[type[BaseException], ...]:
+    """What MLflow raises for a bad or unreachable store: its own errors, and
+    those of the parts it reads through (HTTP, SQL, the file store's YAML, the OS)."""
+    import requests
+    import sqlalchemy.exc
+    import yaml
+    from mlflow.exceptions import MlflowException
+
+    return (MlflowException, requests.RequestException, sqlalchemy.exc.SQLAlchemyError, yaml.YAMLError, OSError)
+
+
+def reading(what: str) -> contextlib.AbstractContextManager[None]:
+    """Wrap one MLflow call: its errors become ReadFailed("<what>: ...")."""
+    return mapped(errors(), what)
 
 
 @contextlib.contextmanager
@@ -102,20 +139,15 @@ def make_client(store: Store) -> Any:
 
     probe_env = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": PROBE_TIMEOUT}
     try:
-        with environment(probe_env), warnings.catch_warnings():
+        with environment(probe_env), warnings.catch_warnings(), reading(f"Cannot read MLflow tracking URI {store.given}"):
             warnings.simplefilter("ignore")
             client = MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
-            client.search_experiments(max_results=1)
-    except Exception as exc:  # any failure here means the whole source is unusable
-        raise SourceError(f"Cannot read MLflow tracking URI {store.given}: {_short(exc)}. "
-                          "Check that the server is running / the path is right"
+            if store.kind != "file":  # a file store is read experiment by experiment (one may be broken)
+                client.search_experiments(max_results=1)
+    except ReadFailed as exc:
+        raise SourceError(f"{exc}. Check that the server is running / the path is right"
                           " (an old sqlite store may need `mlflow db upgrade` on a copy).") from None
     return client
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
 
 
 def iso(ms: int | float | None) -> str | None:

@@ -18,9 +18,10 @@ from typing import Any
 
 from openlineage.client.event_v2 import RunState
 
-from provex.ingest import isotime
+from provex.ingest import isotime, jsontext
 from provex.ingest.openlineage.events import dataset_event, job_event, run_event
 from provex.ingest.source import Source, local, strings
+from provex.vocab import values
 from provex.vocab.errors import SourceError
 from provex.vocab.records import Flag, Record, Reject
 
@@ -40,6 +41,9 @@ def read(path: str | Path, *, state: dict[str, Any] | None = None) -> Iterator[R
     root = Path(path)
     if not root.exists():
         raise SourceError(f"OpenLineage path {root} does not exist. Give a .json/.jsonl file or a folder of them.")
+    if not (root.is_file() or root.is_dir()):  # a FIFO or a device would block or never end
+        raise SourceError(f"OpenLineage path {root} is not a regular file or folder. Give a .json/.jsonl file "
+                          "or a folder of them.")
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES
                                                  and p.is_file())
     for file in files:
@@ -54,6 +58,13 @@ def read_file(file: Path) -> Iterator[Record]:
         if error is not None:
             yield Reject(source, line, error, doc if isinstance(doc, str) else "")
             continue
+        if isinstance(doc, _Dupes):
+            yield Flag("duplicate-key", f"{where or f'line {line}: '}{jsontext.duplicate_note(doc.keys)}", source, line)
+            continue
+        bad = values.problem(doc)
+        if bad:
+            yield Reject(source, line, f"{where}the event {bad}", json.dumps(doc)[:RAW_KEEP])
+            continue
         doc, dropped = strip_placeholders(doc)
         placeholders += dropped
         try:
@@ -67,8 +78,16 @@ def read_file(file: Path) -> Iterator[Record]:
                    "were dropped; this looks like a test fixture, not a real event", source)
 
 
+class _Dupes:
+    """Marks the keys that appeared twice in one object of the document before it."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+
 def _documents(file: Path) -> Iterator[tuple[int | None, str, Any, str | None]]:
-    """``(line, where, event or raw text, error)`` for each event in the file."""
+    """``(line, where, event or raw text, error)`` for each event in the file
+    (a :class:`_Dupes` before a document that repeats a key)."""
     if file.suffix.lower() not in LINE_SUFFIXES:
         try:
             text = file.read_text(encoding="utf-8")
@@ -76,13 +95,18 @@ def _documents(file: Path) -> Iterator[tuple[int | None, str, Any, str | None]]:
             yield None, "", "", f"cannot read the file ({exc}); it must be UTF-8 JSON"
             return
         try:
-            doc = json.loads(text)
+            doc, dupes = jsontext.loads(text)
         except json.JSONDecodeError as exc:
             if exc.msg != "Extra data":
                 yield exc.lineno, "", text[:RAW_KEEP], (f"not valid JSON ({exc.msg} at line {exc.lineno} column "
                                                     f"{exc.colno}); fix the file or write one event per line")
                 return
+        except jsontext.JSONTextError as exc:
+            yield None, "", text[:RAW_KEEP], str(exc)
+            return
         else:
+            if dupes:
+                yield 1, "", _Dupes(dupes), None
             if not isinstance(doc, list):
                 yield 1, "", doc, None
                 return
@@ -100,9 +124,16 @@ def _json_lines(file: Path) -> Iterator[tuple[int | None, str, Any, str | None]]
                 if not text:
                     continue
                 try:
-                    yield number, "", json.loads(text), None
+                    doc, dupes = jsontext.loads(text)
                 except json.JSONDecodeError as exc:
                     yield number, "", text[:RAW_KEEP], f"not valid JSON ({exc.msg} at column {exc.colno}); one event per line"
+                    continue
+                except jsontext.JSONTextError as exc:
+                    yield number, "", text[:RAW_KEEP], str(exc)
+                    continue
+                if dupes:
+                    yield number, "", _Dupes(dupes), None
+                yield number, "", doc, None
     except OSError as exc:
         yield None, "", "", f"cannot read the file ({exc.strerror or exc})"
 

@@ -14,6 +14,7 @@ import csv
 import gzip
 import hashlib
 import json
+import stat
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -21,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from provex.ingest import jsontext
 from provex.ingest.predictions.infer import VERSION as INFER_VERSION
 from provex.ingest.predictions.infer import Inference
 from provex.ingest.predictions.mapping import Mapping, PredictionRecord, RecordError, canonical, load_mapping, parse_record
 from provex.ingest.source import Source, local, strings
-from provex.vocab import model
+from provex.vocab import model, values
 from provex.vocab.errors import SourceError
 from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
 
@@ -36,6 +38,7 @@ MAX_FLAGGED_REFS = 100  # distinct unresolved model refs listed one by one
 MAX_TRACKED_REFS = 10_000  # bound on the refs counted per pass (constant memory)
 GZIP_MAGIC = b"\x1f\x8b"
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log")
+MAX_FEATURES = 1_000  # inputs of one record linked as Feature nodes (the rest stay in its properties)
 
 
 @dataclass
@@ -110,12 +113,22 @@ def _settings_digest(mapping: str | Path | None, model: str | None) -> str:
 def _inspect(path: Path) -> tuple[bytes, int, bool]:
     """First KB, size, and whether the file is gzip (by suffix or magic bytes)."""
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
+            raise SourceError(f"Cannot read prediction log {path}: it is not a regular file "
+                              f"({_file_kind(mode)}). Give the path of a .jsonl/.csv file (or .gz).")
         with path.open("rb") as fh:
             head = fh.read(HEAD_BYTES)
         size = path.stat().st_size
     except OSError as exc:
         raise SourceError(f"Cannot read prediction log {path}: {exc.strerror or exc}. Check the path.") from None
     return head, size, path.suffix == ".gz" or head.startswith(GZIP_MAGIC)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def _resume_point(mark: Any, head: bytes, size: int, gzipped: bool, settings: str) -> dict[str, Any]:
@@ -210,11 +223,16 @@ def _json_records(lines: Iterator[tuple[int, bytes]], spec: Mapping, path: Path,
         if not text.strip():
             continue
         try:
-            doc = json.loads(text)
+            doc, dupes = jsontext.loads(text)
         except json.JSONDecodeError as exc:
             yield Reject(source, number, f"not valid JSON ({exc.msg} at column {exc.colno}); "
                          "each line must be one JSON object", text[:RAW_KEEP].rstrip("\n"))
             continue
+        except jsontext.JSONTextError as exc:
+            yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\n"))
+            continue
+        if dupes:
+            yield Flag("duplicate-key", f"line {number}: {jsontext.duplicate_note(dupes)}", source, number)
         if not isinstance(doc, dict):
             yield Reject(source, number, f"line is a JSON {type(doc).__name__}, not an object; "
                          "write one {...} record per line", text[:RAW_KEEP].rstrip("\n"))
@@ -225,7 +243,13 @@ def _json_records(lines: Iterator[tuple[int, bytes]], spec: Mapping, path: Path,
 def _csv_records(lines: Iterator[tuple[int, bytes]], header_text: str, spec: Mapping, path: Path,
                  progress: _Progress, source: str, header_read: bool) -> Iterator[Record]:
     delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-    header = next(csv.reader([header_text.lstrip("\ufeff")], delimiter=delimiter), [])
+    try:
+        header = next(csv.reader([header_text.lstrip("\ufeff")], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        yield Reject(source, 1, f"the CSV header cannot be parsed ({exc}); the file was not read. Is it a "
+                     "prediction log? A CSV log starts with one header line of field names (no bare CR)",
+                     header_text[:RAW_KEEP])
+        return
     if not header_read:
         next(lines, None)  # the header line itself
     row_start = _RowStart()
@@ -285,7 +309,11 @@ def _one(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: str,
 def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: str, progress: _Progress,
            source: str, *, from_csv: bool) -> Iterator[Record]:
     try:
-        rec = parse_record(canonical(raw, spec, line=number, path=path, from_csv=from_csv), spec)
+        doc = canonical(raw, spec, line=number, path=path, from_csv=from_csv)
+        bad = values.problem(doc)
+        if bad:
+            raise RecordError(f"the record {bad}")
+        rec = parse_record(doc, spec)
     except RecordError as exc:
         yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\n"))
         return
@@ -298,7 +326,7 @@ def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: st
     yield from graph_records(rec, progress, source)
 
 
-def graph_records(rec: PredictionRecord, progress: _Progress, source: str) -> Iterator[Node | Edge]:
+def graph_records(rec: PredictionRecord, progress: _Progress, source: str) -> Iterator[Node | Edge | Flag]:
     """The nodes and edges for one prediction (groups and features once per pass)."""
     ref = model.prediction(rec.prediction_id)
     mv = model.model_version(rec.model.name, rec.model.version) if rec.model.resolved else None
@@ -322,8 +350,12 @@ def graph_records(rec: PredictionRecord, progress: _Progress, source: str) -> It
     yield from _feature_links(rec, group, progress, source)
 
 
-def _feature_links(rec: PredictionRecord, group: model.Ref, progress: _Progress, source: str) -> Iterator[Node | Edge]:
-    for name in rec.inputs:
+def _feature_links(rec: PredictionRecord, group: model.Ref, progress: _Progress, source: str) -> Iterator[Node | Edge | Flag]:
+    names = list(rec.inputs)
+    if len(names) > MAX_FEATURES:
+        yield Flag("wide-inputs", f"prediction {rec.prediction_id!r} has {len(names):,} inputs; the first "
+                   f"{MAX_FEATURES:,} are linked as features (all are kept on the prediction)", source)
+    for name in names[:MAX_FEATURES]:
         if name not in progress.features:
             progress.features.add(name)
             yield Node(model.feature(name), {"name": name}, source)

@@ -1,0 +1,110 @@
+"""What a property value may be: the limits of Neo4j and of strict JSON.
+
+Neo4j stores 64-bit integers and UTF-8 text, and a property key with a NUL
+in it is refused (with an error that names no record and fails the whole
+batch). Strict JSON has no NaN or Infinity. Parsed documents can also be
+hostile in their shape: nested thousands deep (Python's recursion limit), or
+a YAML "billion laughs" whose aliases expand to billions of values.
+
+:func:`problem` says, for one value, the first of these it breaks (or None).
+Adapters call it per record, so a reject names the file and line; the graph
+writer calls it again as a safety net for every record it is given.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+MAX_DEPTH = 64  # nesting levels of lists/objects in one value
+MAX_VALUES = 1_000_000  # values in one document once its aliases are expanded
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def problem(value: Any, *, max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES) -> str | None:
+    """The first reason ``value`` cannot be stored as it is, or None.
+
+    Shared sub-values (YAML aliases) are walked once and counted every time
+    they are referenced, so an alias bomb is caught without expanding it."""
+    walk = _Walk(max_depth, max_values)
+    walk.size(value, 0)
+    return walk.found
+
+
+class _Walk:
+    def __init__(self, max_depth: int, max_values: int) -> None:
+        self.max_depth, self.max_values = max_depth, max_values
+        self.total = 0
+        self.found: str | None = None
+        self.sizes: dict[int, int] = {}  # id(container) -> expanded size
+
+    def size(self, value: Any, depth: int) -> int:
+        if self.found:
+            return 0
+        if isinstance(value, (dict, list, tuple)):
+            return self._container(value, depth)
+        self.total += 1
+        self.found = scalar_problem(value)
+        return 1
+
+    def _container(self, value: dict | list | tuple, depth: int) -> int:
+        if id(value) in self.sizes:  # an alias of something already walked
+            self.total += self.sizes[id(value)]
+            if self.total > self.max_values:
+                self.found = f"expands to more than {self.max_values:,} values (a YAML alias bomb?)"
+            return self.sizes[id(value)]
+        if depth >= self.max_depth:
+            self.found = f"is nested more than {self.max_depth} levels deep"
+            return 0
+        self.total += 1
+        size = 1
+        items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        for key, item in items:
+            if key is not None:
+                self.found = self.found or key_problem(key)
+            size += self.size(item, depth + 1)
+            if self.found:
+                return size
+            if self.total > self.max_values:
+                self.found = f"expands to more than {self.max_values:,} values (a YAML alias bomb?)"
+                return size
+        self.sizes[id(value)] = size
+        return size
+
+
+def scalar_problem(value: Any) -> str | None:
+    """Out-of-range integers, NaN/Infinity, text that is not valid Unicode."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            return (f"holds the integer {_abbrev(value)}, outside the 64-bit range Neo4j stores; "
+                    "write it as text (in quotes)")
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return f"holds {value!r}, which is not a finite number (nor valid JSON); write null or a number"
+        return None
+    if isinstance(value, str) and _SURROGATE.search(value):
+        return "holds a lone UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode; fix the text encoding"
+    return None
+
+
+def key_problem(key: Any) -> str | None:
+    """A field name Neo4j cannot use as a property key."""
+    text = str(key)
+    if "\x00" in text:
+        return f"has a field name with a NUL character ({text!r}); rename the field"
+    if _SURROGATE.search(text):
+        return "has a field name with a lone UTF-16 surrogate; fix the text encoding"
+    return None
+
+
+def _abbrev(value: int) -> str:
+    digits = str(abs(value)) if value.bit_length() < 10_000 else None
+    if digits is None:
+        return f"of {value.bit_length()} bits"
+    sign = "-" if value < 0 else ""
+    return sign + (digits if len(digits) <= 24 else f"{digits[:12]}...({len(digits)} digits)")
