@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from provex.app.cli import app, explore, ingest, questions, server
+from provex.app.cli import app, explore, ingest, questions, reproduce, server
 from provex.app.cli.base import Group
 
 
@@ -21,7 +21,8 @@ def cli() -> None:
     OpenLineage joined in one Neo4j graph, for debugging bad predictions."""
 
 
-for command in [server.neo4j, *explore.COMMANDS, ingest.ingest, ingest.watch, *questions.COMMANDS, app.app]:
+for command in [server.neo4j, *explore.COMMANDS, ingest.ingest, ingest.watch, *questions.COMMANDS, app.app,
+                *reproduce.COMMANDS]:
     cli.add_command(command)
 
 
