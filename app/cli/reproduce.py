@@ -44,7 +44,13 @@ def replay(prediction: str, model_ref: str | None, against_ref: str | None, fmt:
         result_dict["replay"] = record.record_replay(graph, result_dict, against)
     if fmt == "json":
         emit_json({**result_dict, **({"attribution": against} if against else {})})
-        return
+    else:
+        _print_replay(result, against)
+    if result.outcome == "could-not-run":
+        raise SystemExit(1)
+
+
+def _print_replay(result: replay_mod.Replay, against: dict | None) -> None:
     click.echo(result.summary())
     for key, fed in result.fed.items():
         click.echo(f"  input {key}: logged {fed['logged']}, fed {fed['fed']} (replayed {fed['from']})"

@@ -75,6 +75,7 @@ def _load(mv: Mapping[str, Any], uris: list[str]) -> Loaded:
         raise CannotRun(f"mlflow is not installed: {exc}") from None
     tracking = mv.get("tracking_uri")
     reasons = []
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
     for uri in uris:
         try:
             with _quiet():
@@ -84,6 +85,9 @@ def _load(mv: Mapping[str, Any], uris: list[str]) -> Loaded:
                 return Loaded(mv["uid"], uri, mlflow.pyfunc.load_model(uri))
         except Exception as exc:  # noqa: BLE001 - every loader failure is a reason to report
             reasons.append(f"{uri}: {_short(exc)}")
+        finally:
+            mlflow.set_tracking_uri(before[0])
+            mlflow.set_registry_uri(before[1])
     where = f" (tracking store {tracking})" if tracking else ""
     raise CannotRun(f"could not load {mv['uid']}{where}: " + "; ".join(reasons or ["no location recorded"]))
 
