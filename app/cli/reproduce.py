@@ -9,9 +9,69 @@ import click
 
 from provex.app.cli.base import connected
 from provex.app.output import emit, emit_json
-from provex.app.reproduce import attribution, record
+from provex.app.reproduce import attribution, record, verify
+from provex.app.reproduce import recipe as recipe_mod
 from provex.app.reproduce import replay as replay_mod
+from provex.graph import recipes
 from provex.graph.refs import resolve
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--verify", "run_it", is_flag=True,
+              help="Run it for real (runs the project's code): a temporary git worktree at the commit with the "
+                   "project's DVC cache linked, the stages re-run, every hash compared with dvc.lock. Recorded as a "
+                   "Reproduction node.")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None,
+              help="With --verify: build here and keep it (default: a temporary folder, removed afterwards).")
+@click.option("--project", type=click.Path(file_okay=False, exists=True), default=None,
+              help="With --verify: the DVC project checkout to use (default: where it was ingested from).")
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "sh")), default="table", show_default=True,
+              help="table for people, json for scripts, sh: the recipe as a shell script that runs as it is.")
+def reproduce(ref: str, run_it: bool, workdir: str | None, project: str | None, fmt: str) -> None:
+    """How to rebuild a model version (or a data version made by a DVC
+    stage): check out the commit, install the recorded library versions,
+    fetch only the true inputs, run the stages in order, and the hashes and
+    metrics to expect. With --verify it is run and compared; the outcome is
+    reproduced, reproduced-within-tolerance (metrics match, hashes differ),
+    differs (which outputs, which hashes) or could-not-run (why)."""
+    with connected() as graph:
+        found = resolve(graph, ref, labels=("ModelVersion", "DataVersion"))
+        target = recipes.target(graph, found["uid"])
+        rows = recipes.recipe(graph, target)
+        root = project or recipe_mod.project_root(target["run"])
+        if not run_it:
+            _print_recipe(target, rows, root, fmt)
+            return
+        if fmt == "sh":
+            raise click.UsageError("--format sh prints the recipe; use it without --verify.")
+        report = verify.verify(target, rows, project=root, workdir=workdir)
+        report["reproduction"] = record.record_reproduction(graph, target, report)
+    _print_report(report, fmt)
+    if report["outcome"] == "could-not-run":
+        raise SystemExit(1)
+
+
+def _print_recipe(target: dict, rows: list[dict], root: str | None, fmt: str) -> None:
+    if fmt == "sh":
+        click.echo(recipe_mod.script(target, rows, root), nl=False)
+    elif fmt == "json":
+        emit_json(recipe_mod.as_json(target, rows, root))
+    else:
+        click.echo(f"Recipe for {target['name']} ({target['uid']}), project {root or '(unknown)'}:")
+        emit(rows, "table")
+
+
+def _print_report(report: dict, fmt: str) -> None:
+    if fmt == "json":
+        emit_json(report)
+        return
+    click.echo(f"{report['target']}: {report['outcome']} - {report.get('reason', '')}")
+    click.echo(f"  commit {report.get('commit')}, {report.get('library_note')}")
+    if report["outputs"]:
+        emit([{k: o[k] for k in ("stage", "kind", "path", "expected", "got", "same")} for o in report["outputs"]], "table")
+    if report["metrics"]:
+        emit(report["metrics"], "table")
 
 
 @click.command()
@@ -62,4 +122,4 @@ def _print_replay(result: replay_mod.Replay, against: dict | None) -> None:
         click.echo(against["headline"])
         emit(against["rows"], "table")
         click.echo(attribution.CAVEAT)
-COMMANDS: list[click.Command] = [replay]
+COMMANDS: list[click.Command] = [reproduce, replay]
