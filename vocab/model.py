@@ -48,6 +48,8 @@ KINDS: dict[str, Kind] = {
         Kind("Agent", "agent", "agent", ("name",), "a person or service"),
         Kind("Source", "source", "meta", ("kind",), "a place provex ingests from"),
         Kind("IngestRun", "ingest", "meta", ("started_at",), "one ingest of one source"),
+        Kind("Reproduction", "reproduction", "activity", ("outcome", "started_at"), "one `provex reproduce --verify` run"),
+        Kind("Replay", "replay", "activity", ("outcome", "started_at"), "one `provex replay` of a logged prediction"),
     )
 }
 
@@ -63,6 +65,8 @@ STRUCTURE_EDGES = (
     "HAS_ALIAS",  # Model -> ModelVersion {alias, valid_from, valid_to}: time-ranged
     "REQUIRES",  # Environment -> Library
     "SAME_AS",  # inferred identity across tools {method, confidence}
+    "REPRODUCES",  # Reproduction -> ModelVersion/DataVersion it rebuilt
+    "REPLAYS",  # Replay -> Prediction it re-ran
 )
 EDGE_TYPES = LINEAGE_EDGES + STRUCTURE_EDGES
 
@@ -166,6 +170,16 @@ def source(uri: str) -> Ref:
 
 def ingest_run(run_id: str) -> Ref:
     return _ref("IngestRun", run_id)
+
+
+def reproduction(target_uid: str, started_at: str) -> Ref:
+    """One verification of a model or data version, at one time."""
+    return _ref("Reproduction", f"{target_uid}#{started_at}")
+
+
+def replay(prediction_uid: str, model_version_uid: str, started_at: str) -> Ref:
+    """One replay of a prediction through one model version, at one time."""
+    return _ref("Replay", f"{prediction_uid}|{model_version_uid}#{started_at}")
 
 
 def label_of_prefix(prefix: str) -> list[str]:

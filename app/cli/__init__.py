@@ -33,6 +33,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "watch": ("watch",),
     "serve": ("serve-lineage",),
     "questions": ("ask", "lineage", "path", "export"),
+    "reproduce": ("reproduce", "replay"),
     "app": ("app",),
 }
 

@@ -8,6 +8,8 @@ Downstream (impact) questions live in :mod:`provex.graph.questions.impact`.
 
 from __future__ import annotations
 
+from provex.graph.refs import ts
+
 # Upstream data closure of a data version: its SAME_AS twin, then through the
 # runs that generated it to the data they used, at most 8 hops.
 UPSTREAM_DATA = "(d0)-[:SAME_AS*0..1]-(:DataVersion)-[:WAS_GENERATED_BY|USED|WAS_DERIVED_FROM*0..8]->(d)"
@@ -111,59 +113,101 @@ RETURN depth, d.path AS path, d.hash AS hash, d.hash_kind AS hash_kind, d.uid AS
 ORDER BY depth, path, hash
 """
 
-REPRODUCE_MODEL = f"""
-MATCH (mv:ModelVersion {{uid: $model_version}})
-OPTIONAL MATCH (mv)-[:WAS_GENERATED_BY]->(r:Run)
-OPTIONAL MATCH (r)-[:SAME_AS]->(dvc:Run {{kind: 'dvc-stage'}})
-OPTIONAL MATCH (dvc)-[:INSTANCE_OF]->(dst:Stage)
-WITH mv, r, [l IN collect(DISTINCT [dvc, coalesce(dst.address, dvc.stage, dvc.name)]) WHERE l[0] IS NOT NULL] AS linked
+# ---- reproduce: a minimal recipe that runs -----------------------------------
+# The run to rebuild (t0) is the DVC stage run linked to the training run
+# (graph.linking), else the training run itself. The plan: every run upstream
+# of t0 through data (never later than t0, same project), one per stage (the
+# latest, as its lock entry at t0's commit says). True inputs: DVC-tracked deps
+# of the plan that no planned stage makes; files in git come with the checkout.
+_RUN_OK = (f"(n:Run AND (t0.project IS NULL OR n.project = t0.project) AND "
+           f"coalesce({ts('n.start_time')} <= {ts('t0.start_time')}, true))")
+_PLAN = f"""
 CALL {{
-  WITH mv, r
-  OPTIONAL MATCH (r)-[:USED]->(c:CodeVersion)
-  WITH DISTINCT coalesce(c.sha, r.git_commit) AS sha WHERE sha IS NOT NULL
+  WITH t0
+  OPTIONAL MATCH p = (t0)-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM*0..16]->(x:Run)
+  WHERE all(n IN nodes(p) WHERE n:DataVersion OR {_RUN_OK})
+  WITH x, max(size([n IN nodes(p) WHERE n:Run])) AS depth WHERE x IS NOT NULL
+  OPTIONAL MATCH (x)-[:INSTANCE_OF]->(st:Stage)
+  WITH coalesce(st.uid, x.stage, x.name, x.uid) AS key, x, depth ORDER BY {ts('x.start_time')} DESC
+  WITH key, collect(x)[0] AS run, max(depth) AS depth
+  RETURN collect({{run: run, depth: depth}}) AS plan
+}}
+WITH mv, r, t0, plan, [s IN plan | s.run] AS runs
+CALL {{
+  WITH runs
+  UNWIND runs AS run
+  OPTIONAL MATCH (o:DataVersion)-[:WAS_GENERATED_BY]->(run)
+  RETURN [pth IN collect(DISTINCT o.path) WHERE pth IS NOT NULL] AS made
+}}
+"""
+_FINAL_COMMAND = ("CASE WHEN t0.kind = 'dvc-stage' THEN 'dvc repro --single-item --force ' + t0.name "
+                  "WHEN t0.cmd IS NOT NULL THEN t0.cmd WHEN t0.source_name ENDS WITH '.py' THEN 'python ' + t0.source_name "
+                  "ELSE '# run the training entry point of run ' + coalesce(t0.run_id, t0.uid) + ' with the params above' END")
+_RECIPE_STEPS = f"""
+CALL {{
+  WITH r, t0
+  WITH coalesce(t0.commit, [(t0)-[:USED]->(c:CodeVersion) | c.sha][0], r.git_commit,
+                [(r)-[:USED]->(c:CodeVersion) | c.sha][0]) AS sha WHERE sha IS NOT NULL
   RETURN 1 AS step, 'code' AS kind, sha AS item, 'git checkout ' + sha AS command, 0 AS seq
-  UNION ALL WITH mv, r
+  UNION ALL WITH mv
   MATCH (mv)-[:USED|WAS_GENERATED_BY*1..2]->(:Environment)-[:REQUIRES]->(l:Library)
   WITH DISTINCT l
   RETURN 2 AS step, 'library' AS kind, l.name + '==' + l.version AS item,
          'pip install ' + l.name + '==' + l.version AS command, 0 AS seq
-  UNION ALL WITH mv, r
-  MATCH {TRAINED_BY}-[:USED]->(d0:DataVersion)
-  MATCH path = {UPSTREAM_DATA}
-  WHERE d:DataVersion AND {NO_TWIN_HOP} AND coalesce(d.hash_kind, 'md5') = 'md5'
-  WITH d, max(size([n IN nodes(path) WHERE n:Run])) AS depth
-  WITH d, depth, EXISTS {{ (d)-[:WAS_GENERATED_BY|WAS_DERIVED_FROM]->() }} OR d.origin STARTS WITH 'dvc-' AS in_dvc_cache
+  UNION ALL WITH runs, made
+  UNWIND runs AS run
+  MATCH (run)-[:USED]->(d:DataVersion)
+  WHERE coalesce(d.hash_kind, 'md5') STARTS WITH 'md5' AND (d.cache = true OR d.origin STARTS WITH 'dvc-')
+    AND NOT any(pth IN made WHERE d.path = pth OR d.path STARTS WITH pth + '/' OR pth STARTS WITH d.path + '/')
+  WITH DISTINCT d
   RETURN 3 AS step, 'data' AS kind, d.path + ' md5 ' + d.hash AS item,
-         CASE WHEN in_dvc_cache THEN 'dvc pull ' + d.path ELSE '# ' + d.path + ' comes with the git checkout' END
-         + '  # expect md5 ' + d.hash AS command, -depth AS seq
-  UNION ALL WITH mv, r
-  MATCH {TRAINED_BY}-[:USED]->(d0:DataVersion)
-  MATCH path = {UPSTREAM_DATA}
-  MATCH (d)-[:WAS_GENERATED_BY]->(pr:Run) WHERE {NO_TWIN_HOP}
-  OPTIONAL MATCH (pr)-[:INSTANCE_OF]->(st:Stage)
-  WITH pr, coalesce(st.name, pr.stage, pr.name) AS stage, max(size([n IN nodes(path) WHERE n:Run])) AS depth
-  RETURN 4 AS step, 'stage' AS kind, stage + coalesce(' @ ' + left(pr.commit, 10), '') AS item,
-         coalesce(pr.cmd, 'dvc repro ' + stage) AS command, -depth AS seq
-  UNION ALL WITH mv, r
-  UNWIND [k IN keys(r) WHERE k STARTS WITH 'param.'] AS k
-  RETURN 5 AS step, 'param' AS kind, substring(k, 6) AS item, substring(k, 6) + '=' + toStringOrNull(r[k]) AS command, 0 AS seq
-  UNION ALL WITH mv, r, linked
-  UNWIND linked AS l
-  WITH l[0] AS dvc, l[1] AS stage
-  RETURN 6 AS step, 'train' AS kind, stage + coalesce(' @ ' + left(dvc.commit, 10), '') AS item,
-         'dvc repro ' + stage + coalesce('  # runs: ' + dvc.cmd, '') AS command, 0 AS seq
-  UNION ALL WITH mv, r, linked
-  WITH mv, r WHERE r IS NOT NULL AND (r.cmd IS NOT NULL OR size(linked) = 0)
-  RETURN 6 AS step, 'train' AS kind, coalesce(r.run_id, r.uid) AS item,
-         coalesce(r.cmd, 'run the training entry point of run ' + coalesce(r.run_id, r.uid) + ' with the params above') AS command, 0 AS seq
-  UNION ALL WITH mv, r
-  UNWIND [k IN keys(r) WHERE k STARTS WITH 'metric.'] AS k
-  RETURN 7 AS step, 'check' AS kind, substring(k, 7) AS item,
-         'expect ' + substring(k, 7) + ' = ' + toStringOrNull(r[k]) AS command, 0 AS seq
+         'dvc pull ' + d.path + '  # expect md5 ' + d.hash AS command, 0 AS seq
+  UNION ALL WITH plan, t0
+  UNWIND plan AS s
+  WITH s WHERE s.run <> t0
+  RETURN 4 AS step, 'stage' AS kind, coalesce(s.run.name, s.run.stage, s.run.uid) AS item,
+         CASE WHEN s.run.kind = 'dvc-stage' THEN 'dvc repro --single-item --force ' + s.run.name
+              ELSE coalesce(s.run.cmd, '# run ' + coalesce(s.run.name, s.run.uid)) END AS command, -s.depth AS seq
+  UNION ALL WITH r, t0
+  WITH coalesce(r, t0) AS pr WHERE pr IS NOT NULL
+  UNWIND [k IN keys(pr) WHERE k STARTS WITH 'param.'] AS k
+  RETURN 5 AS step, 'param' AS kind, substring(k, 6) AS item, substring(k, 6) + '=' + {text('pr[k]')} AS command, 0 AS seq
+  UNION ALL WITH mv, t0
+  WITH mv, t0 WHERE t0 IS NOT NULL
+  RETURN CASE WHEN mv IS NULL THEN 4 ELSE 6 END AS step, CASE WHEN mv IS NULL THEN 'stage' ELSE 'train' END AS kind,
+         coalesce(t0.name, t0.stage, t0.run_id) + coalesce(' @ ' + left(t0.commit, 10), '') AS item,
+         {_FINAL_COMMAND} AS command, 0 AS seq
+  UNION ALL WITH r, t0
+  UNWIND [x IN [r, t0] WHERE x IS NOT NULL] AS x
+  UNWIND [k IN keys(x) WHERE k STARTS WITH 'metric.'] AS k
+  WITH DISTINCT substring(k, 7) AS name, x[k] AS value
+  RETURN 7 AS step, 'check' AS kind, name AS item, 'expect ' + name + ' = ' + {text('value')} AS command, 0 AS seq
+  UNION ALL WITH runs
+  UNWIND runs AS run
+  MATCH (o:DataVersion)-[:WAS_GENERATED_BY]->(run)
+  WITH DISTINCT o
+  RETURN 7 AS step, 'check' AS kind, o.path AS item,
+         'expect ' + o.path + ' ' + coalesce(o.hash_kind, 'md5') + ' ' + o.hash AS command, 0 AS seq
 }}
 RETURN step, kind, item, command
 ORDER BY step, seq, item
 """
+
+
+def reproduce(start: str) -> str:
+    """The recipe query after ``start``, a fragment binding ``mv`` (the model
+    version or null), ``r`` (its training run or null) and ``t0`` (the run to rebuild)."""
+    return start + _PLAN + _RECIPE_STEPS
+
+
+REPRODUCE_MODEL = reproduce("""
+MATCH (mv:ModelVersion {uid: $model_version})
+OPTIONAL MATCH (mv)-[:WAS_GENERATED_BY]->(r:Run)
+OPTIONAL MATCH (r)-[:SAME_AS]-(dvc:Run {kind: 'dvc-stage'})
+WITH mv, r, dvc ORDER BY dvc.start_time
+WITH mv, r, collect(dvc)[0] AS dvc
+WITH mv, r, coalesce(dvc, r) AS t0
+""")
 
 DATA_ORIGIN = f"""
 MATCH (d0:DataVersion {{uid: $data_version}})

@@ -1,0 +1,208 @@
+"""``provex reproduce --verify``: rebuild a model or data version and compare
+it hash by hash with the project's ``dvc.lock`` at that commit.
+
+A temporary git worktree of the DVC project at the commit, with the project's
+DVC cache linked (``dvc cache dir --local``); the true inputs pulled from it;
+each stage of the recipe run in order (``dvc repro --single-item --force
+--no-commit``, so nothing new goes into the project's cache; the re-run's
+MLflow logging goes to a scratch store in the work folder). Then every output
+and input hash of the re-run lock entries is compared with the committed ones,
+and the training run's MLflow metrics with the re-run's.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provex.app.reproduce import record
+from provex.app.reproduce.models import CannotRun
+from provex.app.reproduce.recipe import commit_of, project_root, stages
+
+TIMEOUT = 3600.0
+METRIC_REL_TOLERANCE = 1e-9
+
+
+def dvc_bin() -> str:
+    found = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
+    if not Path(found).exists():
+        raise CannotRun("the dvc command is not installed (pip install dvc)")
+    return found
+
+
+def _run(args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = TIMEOUT) -> str:
+    try:
+        done = subprocess.run(list(args), cwd=cwd, env=dict(env) if env else None, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except FileNotFoundError as exc:
+        raise CannotRun(f"{args[0]} is not installed: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise CannotRun(f"`{' '.join(args)}` took longer than {timeout:.0f} s") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-12:]
+        raise CannotRun(f"`{' '.join(args)}` failed (exit {done.returncode}) in {cwd}:\n  " + "\n  ".join(tail))
+    return done.stdout
+
+
+def library_check(recorded: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """Installed versions of the recorded libraries, and a plain note when any differ."""
+    installed, differ = {}, []
+    for name, wanted in sorted(recorded.items()):
+        try:
+            installed[name] = version(name)
+        except PackageNotFoundError:
+            installed[name] = "not installed"
+        if installed[name] != wanted:
+            differ.append(f"{name} {wanted} recorded, {installed[name]} here")
+    if not recorded:
+        return installed, "no library versions recorded: ran in the current environment"
+    if differ:
+        return installed, "ran with different library versions: " + "; ".join(differ)
+    return installed, "ran in the current environment: every recorded library version matches"
+
+
+def cache_dir(project: Path, dvc: str) -> Path:
+    text = _run([dvc, "cache", "dir"], project).strip()
+    return Path(text) if text else project / ".dvc" / "cache"
+
+
+def missing_objects(cache: Path, inputs: Sequence[tuple[str, str]]) -> list[str]:
+    """``path: cache object`` for every true input whose object is not in the cache."""
+    missing = []
+    for path, md5 in inputs:
+        obj = cache / "files" / "md5" / md5[:2] / md5[2:]
+        if not obj.exists():
+            missing.append(f"{path} md5 {md5}: {obj}")
+        elif md5.endswith(".dir"):
+            for entry in yaml.safe_load(obj.read_text()) or []:
+                member = cache / "files" / "md5" / entry["md5"][:2] / entry["md5"][2:]
+                if not member.exists():
+                    missing.append(f"{path}/{entry['relpath']} md5 {entry['md5']}: {member}")
+    return missing
+
+
+def inputs_of(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(path, md5) of the recipe's true inputs."""
+    out = []
+    for r in rows:
+        if r["kind"] == "data":
+            path, _, md5 = r["item"].partition(" md5 ")
+            out.append((path, md5))
+    return out
+
+
+def compare_locks(locked: Mapping[str, Any], rerun: Mapping[str, Any], ran: Sequence[str],
+                  inputs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Every output of the stages that ran, and every true input, locked vs re-run."""
+    rows, true_inputs = [], {p for p, _ in inputs}
+    for stage in ran:
+        old, new = (locked.get("stages") or {}).get(stage) or {}, (rerun.get("stages") or {}).get(stage) or {}
+        new_hash = {e["path"]: e.get("md5") for section in ("deps", "outs") for e in new.get(section) or []}
+        for section, kind in (("outs", "output"), ("deps", "input")):
+            for e in old.get(section) or []:
+                if kind == "input" and e["path"] not in true_inputs:
+                    continue
+                got = new_hash.get(e["path"])
+                rows.append({"stage": stage, "kind": kind, "path": e["path"], "expected": e.get("md5"), "got": got,
+                             "same": got == e.get("md5")})
+    return rows
+
+
+def compare_metrics(expected: Mapping[str, Any], scratch_uri: str, experiment: str | None,
+                    run_name: str | None) -> list[dict[str, Any]]:
+    """The training run's MLflow metrics vs the re-run's (logged to the scratch store)."""
+    if not expected or not experiment:
+        return []
+    from mlflow import MlflowClient
+
+    client = MlflowClient(scratch_uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"]) if exp else []
+    runs = [r for r in runs if not run_name or r.info.run_name == run_name]
+    got = runs[0].data.metrics if runs else {}
+    return [{"metric": name, "expected": value, "got": got.get(name),
+             "same": got.get(name) is not None and math.isclose(got[name], value, rel_tol=METRIC_REL_TOLERANCE)}
+            for name, value in sorted(expected.items())]
+
+
+def outcome_of(outputs: Sequence[Mapping[str, Any]], metrics: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    differ = [o for o in outputs if not o["same"]]
+    if not differ:
+        return "reproduced", "every output hash equals dvc.lock at the commit"
+    bad_inputs = [o for o in differ if o["kind"] == "input"]
+    if not bad_inputs and metrics and all(m["same"] for m in metrics):
+        return "reproduced-within-tolerance", (
+            f"the metrics match (relative tolerance {METRIC_REL_TOLERANCE:g}); hashes differ: "
+            + ", ".join(o["path"] for o in differ))
+    return "differs", "; ".join(f"{o['kind']} {o['path']}: locked md5 {o['expected']}, re-run {o['got']}"
+                                for o in (bad_inputs or differ))
+
+
+def verify(target: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], *, project: str | None = None,
+           workdir: str | None = None) -> dict[str, Any]:
+    """Run the recipe for real; a report whose ``outcome`` is one of the four words."""
+    run = target["run"] or {}
+    report: dict[str, Any] = {"target": target["uid"], "started_at": record.now(), "commit": commit_of(rows),
+                              "stage": run.get("name"), "outputs": [], "metrics": []}
+    installed, report["library_note"] = library_check(target.get("libraries") or {})
+    report["environment"] = {**record.versions("dvc", "mlflow"), **installed}
+    try:
+        _verify(target, rows, report, project or project_root(run), workdir)
+    except CannotRun as exc:
+        report["outcome"], report["reason"] = "could-not-run", str(exc)
+    report["finished_at"] = record.now()
+    return report
+
+
+def _verify(target: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], report: dict[str, Any],
+            project: str | None, workdir: str | None) -> None:
+    run = target["run"] or {}
+    if run.get("kind") != "dvc-stage":
+        raise CannotRun(f"{target['uid']} was not made by a DVC stage run; --verify rebuilds DVC pipelines only")
+    if not project or not (Path(project) / ".git").exists():
+        raise CannotRun(f"the DVC project {project or '(unknown)'} is not a git checkout here; give --project DIR")
+    root, dvc, ran = Path(project), dvc_bin(), stages(rows)
+    report.update(project=str(root), command=f"dvc repro --single-item --force --no-commit {' '.join(ran)}")
+    inputs = inputs_of(rows)
+    missing = missing_objects(cache_dir(root, dvc), inputs)
+    if missing:
+        raise CannotRun("missing cache object(s): " + "; ".join(missing))
+    base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="provex-reproduce-"))
+    tree = base / "project"
+    report["workdir"] = str(tree)
+    _run(["git", "worktree", "add", "--detach", str(tree), report["commit"]], root)
+    try:
+        _rebuild(root, tree, dvc, ran, inputs, report, target)
+    finally:
+        if not workdir:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root, capture_output=True, check=False)
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def _rebuild(root: Path, tree: Path, dvc: str, ran: Sequence[str], inputs: Sequence[tuple[str, str]],
+             report: dict[str, Any], target: Mapping[str, Any]) -> None:
+    import os
+
+    _run([dvc, "cache", "dir", "--local", str(cache_dir(root, dvc))], tree)
+    if inputs:
+        _run([dvc, "checkout", *[p for p, _ in inputs]], tree)
+    scratch = f"sqlite:///{tree.parent / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": scratch, "MLFLOW_REGISTRY_URI": scratch}
+    for stage in ran:
+        _run([dvc, "repro", "--single-item", "--force", "--no-commit", stage], tree, env)
+    lockfile = (target["run"] or {}).get("lockfile") or "dvc.lock"
+    locked = yaml.safe_load(_run(["git", "show", f"{report['commit']}:{lockfile}"], root))
+    rerun = yaml.safe_load((tree / lockfile).read_text())
+    report["outputs"] = compare_locks(locked, rerun, ran, inputs)
+    training = target.get("training_run") or {}
+    report["metrics"] = compare_metrics(target.get("metrics") or {}, scratch, target.get("experiment"), training.get("name"))
+    report["outcome"], report["reason"] = outcome_of(report["outputs"], report["metrics"])
