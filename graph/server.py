@@ -214,7 +214,7 @@ class ManagedServer:
         ])
 
     def _set_initial_password(self) -> None:
-        password = secrets.token_urlsafe(24)
+        password = "p" + secrets.token_urlsafe(24)  # never a leading "-", which the admin tool reads as an option
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.home / "conf")}
         cmd = ["java", "-cp", f"{self.lib}/*", ADMIN_CLASS, "dbms", "set-initial-password", password]
         done = subprocess.run(cmd, capture_output=True, text=True, env=env)
