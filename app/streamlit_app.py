@@ -51,9 +51,9 @@ def _footer(uri: str) -> str:
         return f"graph not reachable: {exc}"
 
 
-st.set_option("client.toolbarMode", "viewer")  # no Deploy button, no developer menu (also set by `provex app`)
-page = st.navigation(PAGES)
-st.set_page_config(page_title=f"{page.title} · provex", page_icon=":material/account_tree:", layout="wide")
+page = st.navigation(PAGES)  # the toolbar's viewer mode: .streamlit/config.toml and `provex app`
+st.set_page_config(page_title=f"{getattr(page, 'title', None) or 'provex'} · provex", page_icon=":material/account_tree:",
+                   layout="wide")
 page.run()
 st.divider()
 st.caption(_footer(os.environ.get("NEO4J_URI", "managed")))

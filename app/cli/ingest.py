@@ -19,6 +19,7 @@ from provex.graph.connection import Graph
 from provex.graph.lock import IngestLock
 from provex.graph.writer import DEFAULT_BATCH
 from provex.ingest import source as sources
+from provex.ingest.predictions.infer import FLAG as INFERRED
 from provex.vocab.errors import ProvexError, UsageError
 
 
@@ -92,7 +93,6 @@ def print_summary(summary: pipeline.Summary, fmt: str) -> None:
         click.echo(f"  rejected records written to {path}", err=True)
 
 
-INFERRED = "inferred-mapping"  # the flag saying which fields and payloads were recognised (ingest/predictions/infer.py)
 fmt_option = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                           show_default=True, help="Summary as text, or JSON for scripts.")
 batch_option = click.option("--batch-size", type=int, default=DEFAULT_BATCH, show_default=True,

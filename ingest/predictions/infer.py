@@ -51,6 +51,7 @@ FLAT_REQUEST = ("dataframe_split", "dataframe_records", "instances", "inputs")
 FLAT_RESPONSE = ("predictions", "outputs")
 SELDON = ("data", "jsonData", "strData")
 CE_ATTRS = ("id", "type", "source", "time", "specversion", "datacontenttype", "requestid")
+FLAG = "inferred-mapping"  # the one report per file of what was recognised
 MAX_PENDING = 10_000  # CloudEvents waiting for their other half (oldest dropped, flagged)
 RAW_KEEP = 2000
 
@@ -222,7 +223,7 @@ class Inference:
             yield Flag("unpaired-events", f"{self.dropped} CloudEvents dropped: more than {MAX_PENDING} waited "
                        "for their other half", source)
         if self.notes:
-            yield Flag("inferred-mapping", self.describe(), source)
+            yield Flag(FLAG, self.describe(), source)
 
     def describe(self) -> str:
         """What was inferred, e.g. ``prediction_id <- request_id (12 records); ...``."""
