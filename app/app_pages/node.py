@@ -24,7 +24,7 @@ EDGE_LIMIT = 200
 TIME_LIMIT = 30.0
 NODE_COLUMNS = ("uid", "label", "name", "placeholder", "sources", "last_ingest")
 AUTO_DEPTHS = (3, 5, 8, 12)  # tried in turn by depth "auto"
-DEPTHS = ["auto", *range(1, 21)]
+DEPTHS = ["auto", *map(str, range(1, 21))]
 
 
 def reached(sub: lineage.Subgraph, direction: str) -> bool:
