@@ -113,10 +113,10 @@ def navigator(view: graphview.View, uid: str) -> None:
 
 def main() -> None:
     st.title("Node & lineage")
-    ref = st.text_input("Node (REF or uid)", key="ref", bind="query-params",
-                        placeholder="prediction:cl-000123, model:credit-limit@5, data:<path>@<hash prefix>")
-    if not ref.strip():
-        st.info("Type a REF above, or find one with Search.")
+    ref = state.url_text("Node (REF or uid)", "ref",
+                         "prediction:cl-000123, model:credit-limit@5, data:<path>@<hash prefix>",
+                         "Type a REF above, or find one with Search.")
+    if not ref:
         return
     g = state.graph()
     with state.shown_errors():
