@@ -130,7 +130,7 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
 
 def _ambiguous(ref: str, hits: list[dict[str, Any]]) -> str:
     shown = ", ".join(f"{h['uid']} ({h['label']})" for h in sorted(hits, key=lambda h: h["uid"])[:MAX_SHOWN])
-    more = " ..." if len(hits) > MAX_SHOWN else ""
+    more = " and more" if len(hits) > MAX_SHOWN else ""
     return (f"REF {ref!r} is ambiguous; candidates: {shown}{more}. "
             f"Give one of them, or more of the id (see `provex search {ref}`).")
 
