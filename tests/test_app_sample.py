@@ -310,7 +310,7 @@ def test_home_box_leads_a_prediction_to_what_changed(g: Graph) -> None:
 def test_history_page_headline_timeline_and_picks(g: Graph) -> None:
     at = open_page("history", subject=C["household_id"])
     assert at.success[0].value.startswith(f"{len(C['household_predictions'])} predictions about {C['household_id']}")
-    assert len(at.get("arrow_vega_lite_chart")) == 2  # credit-scoring and credit-limit timelines
+    assert len(at.get("vega_lite_chart")) == 2  # credit-scoring and credit-limit timelines
     spouse = m.prediction(C["spouse"]["credit_limit_prediction"]).uid
     at.multiselect(key="picked").select(spouse).select(COMPLAINT).run()
     assert {"label": f"Compare {spouse} with {COMPLAINT}", "page": "compare"} in links(at)

@@ -105,6 +105,17 @@ def canvas_width(page) -> int:
     return int(canvas.evaluate("c => c.width"))
 
 
+def lineage_html(page, wanted: list[str]) -> str:
+    """The lineage iframe's HTML once it holds every wanted uid (the frame
+    is replaced after the script run ends), or as it is after WAIT_MS."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        html = page.frame_locator("iframe[title='lineage graph']").first.locator("body").inner_html()
+        if all(uid in html for uid in wanted) or time.monotonic() > deadline:
+            return html
+        page.wait_for_timeout(500)
+
+
 def settle(page) -> None:
     """Wait until Streamlit has finished the current script run."""
     page.wait_for_timeout(300)
@@ -164,8 +175,7 @@ def walk(page, app_url: str) -> None:
     page.get_by_text("down", exact=True).click()  # its downstream: runs, model versions, predictions
     settle(page)
     assert "dir=down" in page.url and canvas_width(page) > 0
-    html = page.frame_locator("iframe[title='lineage graph']").first.locator("body").inner_html()
-    assert all(uid in html for uid in bad_models)
+    assert all(uid in lineage_html(page, bad_models) for uid in bad_models)
     page.wait_for_timeout(1500)
     shot(page, "4-bad-raw-data-down")
     # 5. impact of the bad raw data version
@@ -224,7 +234,7 @@ def walk_from_household(page, app_url: str) -> None:
     page.get_by_text(f"{len(c['household_predictions'])} predictions about {household} (2 subjects)").wait_for()
     assert f"subject={household}" in page.url
     settle(page)
-    assert page.locator("[data-testid='stVegaLiteChart']").count() >= 1
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for()  # the timeline drew
     shot(page, "h2-history")
     # 3. pick the spouse's and the complained-about credit limits (clicks, no typing)
     for pid in (spouse, low):
