@@ -196,8 +196,7 @@ def _vis_node(node: Mapping[str, Any], root: str | None) -> dict[str, Any]:
     if root is not None and str(node["uid"]) == root:
         out["borderWidth"] = 5
         out["size"] = 32
-        out["color"] = {"background": colour, "border": ROOT_BORDER,
-                        "highlight": {"background": colour, "border": ROOT_BORDER}}
+        out["shadow"] = {"enabled": True, "color": ROOT_BORDER, "size": 22, "x": 0, "y": 0}
         out["font"] = {"size": 16, "bold": True, "color": ROOT_BORDER}
     return out
 

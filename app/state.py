@@ -244,3 +244,35 @@ def data_links(frame: pd.DataFrame, a: str, b: str) -> None:
         if "(md5)" in str(row.key):
             uids.append(f"data:{path}@{digest}")
     link_list(list(dict.fromkeys(uids)), title="Data only one side used")
+
+
+def ref_pair(label: str, key: str, kind: str) -> tuple[str | None, str | None]:
+    """Two pickers side by side (``a`` and ``b``, defaults from the URL)."""
+    left, right = st.columns(2)
+    with left:
+        a = ref_picker(f"{label} A", f"{key}_a", kind=kind, default=st.query_params.get("a", ""))
+    with right:
+        b = ref_picker(f"{label} B", f"{key}_b", kind=kind, default=st.query_params.get("b", ""))
+    return a, b
+
+
+def comparison(name: str, params: dict[str, Any], before: str, after: str) -> pd.DataFrame:
+    """A comparison question's answer: headline, one table per aspect, links
+    to the data only one side used, CSV download."""
+    st.query_params.update(params)
+    with shown_errors():
+        frame = questions_mod.ask(graph(), name, params)
+    st.success(frame.attrs["headline"])
+    sections(frame)
+    data_links(frame, before, after)
+    st.download_button("Download CSV", frame.to_csv(index=False), file_name=f"{name}.csv", mime="text/csv")
+    return frame
+
+
+def url_text(label: str, key: str, placeholder: str, empty_hint: str) -> str | None:
+    """A text box bound to the URL (``?key=``); None, with a hint, while empty."""
+    text = st.text_input(label, key=key, bind="query-params", placeholder=placeholder).strip()
+    if not text:
+        st.info(empty_hint)
+        return None
+    return text

@@ -129,9 +129,11 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
 
 
 def _ambiguous(ref: str, hits: list[dict[str, Any]]) -> str:
-    shown = ", ".join(f"{h['uid']} ({h['label']})" for h in sorted(hits, key=lambda h: h["uid"])[:MAX_SHOWN])
-    more = " ..." if len(hits) > MAX_SHOWN else ""
-    return (f"REF {ref!r} is ambiguous; candidates: {shown}{more}. "
+    ordered = sorted(hits, key=lambda h: h["uid"])[:MAX_SHOWN]
+    shown = ", ".join(h["uid"] for h in ordered)
+    kinds = ", ".join(sorted({h["label"] for h in ordered}))
+    more = " and more" if len(hits) > MAX_SHOWN else ""
+    return (f"REF {ref!r} is ambiguous: {shown}{more} ({kinds}). "
             f"Give one of them, or more of the id (see `provex search {ref}`).")
 
 

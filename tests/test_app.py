@@ -263,7 +263,7 @@ def test_placeholders_root_and_hover():
     data, run = view.nodes
     assert data["label"] == "a.csv@abc12345" and data["shapeProperties"] == {"borderDashes": [4, 4]}
     assert "placeholder" in data["title"] and "sources: dvc.lock" in data["title"]
-    assert run["borderWidth"] == 5 and run["color"]["border"] == graphview.ROOT_BORDER
+    assert run["borderWidth"] == 5 and run["shadow"]["color"] == graphview.ROOT_BORDER
     assert "borderWidth" not in data and view.edges[0]["label"] == "USED"
 
 

@@ -285,3 +285,59 @@ def test_ingest_status_lists_the_sample_sources_without_rejects(g: Graph) -> Non
     assert counts.loc["CodeVersion", "nodes"] == len(X["dvc_repo"]["commits"])
     assert counts.loc["Prediction", "nodes"] == sum(X["prediction_counts"].values())
     assert counts["placeholders"].sum() == 0
+
+
+# ---- the complaint from the household id -----------------------------------------------------------------
+
+
+C = X["complaint"]
+
+
+def test_home_box_leads_a_household_to_its_history(g: Graph) -> None:
+    at = open_page("home", find=C["household_id"])
+    assert f"{C['household_id']} is a customer or household with {len(C['household_predictions'])} predictions" \
+        in texts(at)
+    assert {"label": f"History of {C['household_id']}: every prediction over time", "page": "history"} in links(at)
+
+
+def test_home_box_leads_a_prediction_to_what_changed(g: Graph) -> None:
+    at = open_page("home", find=LOW["credit_limit_prediction"])
+    labels = {link["label"]: link["page"] for link in links(at)}
+    assert labels[f"What changed in the model behind {COMPLAINT}?"] == "changed"
+    assert f"Where did {COMPLAINT} come from?" in labels
+
+
+def test_history_page_headline_timeline_and_picks(g: Graph) -> None:
+    at = open_page("history", subject=C["household_id"])
+    assert at.success[0].value.startswith(f"{len(C['household_predictions'])} predictions about {C['household_id']}")
+    assert len(at.get("vega_lite_chart")) == 2  # credit-scoring and credit-limit timelines
+    spouse = m.prediction(C["spouse"]["credit_limit_prediction"]).uid
+    at.multiselect(key="picked").select(spouse).select(COMPLAINT).run()
+    assert {"label": f"Compare {spouse} with {COMPLAINT}", "page": "compare"} in links(at)
+
+
+def test_compare_page_names_the_ratio_and_the_bad_data(g: Graph) -> None:
+    spouse = m.prediction(C["spouse"]["credit_limit_prediction"]).uid
+    at = open_page("compare", a=spouse, b=COMPLAINT)
+    headline = at.success[0].value
+    assert f"{C['ratio']:.2f}x lower" in headline and f"{BAD_RAW['path']}@{BAD_RAW['md5'][:8]}" in headline
+    assert RAW_UID in {link["label"] for link in links(at)}
+
+
+def test_what_changed_page_and_the_home_question_from_the_url(g: Graph) -> None:
+    want = C["what_changed"]
+    for at in (open_page("changed", prediction=COMPLAINT),
+               open_page("home", question="what-changed", prediction=COMPLAINT)):
+        headline = at.success[0].value
+        assert headline.startswith(f"{LOW['credit_limit_prediction']} was made by {want['model_version']}; "
+                                   f"the last known good {want['last_known_good']}")
+        assert want["added_by_commit"][:10] in headline
+
+
+def test_node_page_default_depth_reaches_models_and_predictions(g: Graph) -> None:
+    at = open_page("node", ref=RAW_UID, dir="down")
+    lineage_nodes = set(frame_with(at, "uid")["uid"])
+    assert BAD_MODELS <= lineage_nodes and COMPLAINT in lineage_nodes
+    notes = "\n".join(str(e.value) for e in [*at.info, *at.warning])
+    assert f"{AFFECTED['direct_by_model_version'][LOW['credit_limit_version']]} predictions shown as one group" in notes
+    assert '"hierarchical"' in iframes(at)[0]

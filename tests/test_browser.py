@@ -1,5 +1,8 @@
 """The app in a real browser: Debian's chromium driven by Playwright walks the
-complaint of the real sample story (``sample_data/``, ingested through
+complaint from the household id alone (home box -> the household's history
+-> two predictions picked -> compare -> what changed, ending on the page
+that names the bad raw data version as the difference), and the complaint
+of the real sample story (``sample_data/``, ingested through
 ``provex ingest --config`` by tests/sample.py) end to end: search the
 prediction -> its node page and provenance -> the bad raw data version ->
 impact, against `streamlit run` on a free loopback port, checking the pyvis
@@ -102,6 +105,17 @@ def canvas_width(page) -> int:
     return int(canvas.evaluate("c => c.width"))
 
 
+def lineage_html(page, wanted: list[str]) -> str:
+    """The lineage iframe's HTML once it holds every wanted uid (the frame
+    is replaced after the script run ends), or as it is after WAIT_MS."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        html = page.frame_locator("iframe[title='lineage graph']").first.locator("body").inner_html()
+        if all(uid in html for uid in wanted) or time.monotonic() > deadline:
+            return html
+        page.wait_for_timeout(500)
+
+
 def settle(page) -> None:
     """Wait until Streamlit has finished the current script run."""
     page.wait_for_timeout(300)
@@ -164,8 +178,7 @@ def walk(page, app_url: str) -> None:
     page.get_by_text("down", exact=True).click()  # its downstream: runs, model versions, predictions
     settle(page)
     assert "dir=down" in page.url and canvas_width(page) > 0
-    html = page.frame_locator("iframe[title='lineage graph']").first.locator("body").inner_html()
-    assert all(uid in html for uid in bad_models)
+    assert all(uid in lineage_html(page, bad_models) for uid in bad_models)
     page.wait_for_timeout(1500)
     shot(page, "4-bad-raw-data-down")
     # 5. impact of the bad raw data version
@@ -194,3 +207,65 @@ def walk(page, app_url: str) -> None:
     assert canvas_width(page) > 0
     page.wait_for_timeout(1500)
     shot(page, "6-question")
+
+
+def test_complaint_from_the_household_id_to_the_root_cause(sample, app_url, page):
+    try:
+        walk_from_household(page, app_url)
+    except Exception:
+        shot(page, "failure")
+        raise
+
+
+def walk_from_household(page, app_url: str) -> None:
+    """Types only the household id; every other step is a click."""
+    c = X["complaint"]
+    spouse, low = c["spouse"]["credit_limit_prediction"], c["low_limit"]["credit_limit_prediction"]
+    raw = X["bad_data_version"]["raw"]
+    named = f"{raw['path']}@{raw['md5'][:8]}"
+    household = c["household_id"]
+    # 1. the home page's one box
+    page.goto(app_url)
+    box = page.get_by_label("Customer, household, prediction, model or data")
+    box.fill(household)
+    box.press("Enter")
+    page.get_by_text(f"{household} is a customer or household with {len(c['household_predictions'])} predictions"
+                     ).wait_for()
+    shot(page, "h1-home")
+    # 2. the household's history: headline, a timeline per model, the predictions
+    page.get_by_role("link", name=f"History of {household}").click()
+    page.get_by_text(f"{len(c['household_predictions'])} predictions about {household} (2 subjects)").wait_for()
+    assert f"subject={household}" in page.url
+    settle(page)
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for()  # the timeline drew
+    shot(page, "h2-history")
+    # 3. pick the spouse's and the complained-about credit limits (clicks, no typing)
+    for pid in (spouse, low):
+        page.locator("[data-testid='stMultiSelect']").first.click()
+        page.get_by_role("option", name=re.compile(re.escape(pid))).first.click()
+        settle(page)
+    page.keyboard.press("Escape")
+    compare = page.get_by_role("link", name=f"Compare {m.prediction(spouse).uid} with {m.prediction(low).uid}")
+    compare.wait_for()
+    shot(page, "h3-picked")
+    # 4. compare: the ratio and the data only the low limit's model used
+    compare.click()
+    page.get_by_text(f"{c['ratio']:.2f}x lower", exact=False).first.wait_for()
+    settle(page)
+    headline = page.locator("[data-testid='stAlertContentSuccess']").first.inner_text()
+    assert named in headline and c["low_limit"]["credit_limit_version"] in headline
+    assert "a=" in page.url and "b=" in page.url
+    page.get_by_role("link", name=m.data_version(raw["path"], raw["md5"]).uid).wait_for()
+    shot(page, "h4-compare")
+    # 5. what changed behind the complained-about prediction: ends on the root cause
+    page.get_by_role("link", name=f"What changed for {m.prediction(low).uid}").click()
+    page.get_by_text("the last known good", exact=False).first.wait_for()
+    settle(page)
+    headline = page.locator("[data-testid='stAlertContentSuccess']").first.inner_text()
+    want = c["what_changed"]
+    assert headline.startswith(f"{low} was made by {want['model_version']}; the last known good "
+                               f"{want['last_known_good']}")
+    assert f"data only in {want['model_version']}: " in headline and named in headline
+    assert want["added_by_commit"][:10] in headline
+    assert f"prediction={quote(m.prediction(low).uid)}" in page.url or f"prediction={m.prediction(low).uid}" in page.url
+    shot(page, "h5-what-changed")

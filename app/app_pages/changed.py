@@ -19,14 +19,8 @@ def main() -> None:
     if not ref:
         st.info("Pick a prediction (e.g. from a household's history).")
         return
-    st.query_params["prediction"] = ref
     params = {"prediction": ref}
-    with state.shown_errors():
-        frame = questions.ask(state.graph(), QUESTION, params)
-    st.success(frame.attrs["headline"])
-    state.sections(frame)
-    state.data_links(frame, "before", "after")
-    st.download_button("Download CSV", frame.to_csv(index=False), file_name=f"{QUESTION}.csv", mime="text/csv")
+    frame = state.comparison(QUESTION, params, "before", "after")
     state.next_links(questions.get(QUESTION), params)
     versions = frame[frame["aspect"] == "model version"]
     for uid in [v for v in versions[["before", "after"]].iloc[0].tolist() if v] if not versions.empty else []:

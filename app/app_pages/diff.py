@@ -28,11 +28,7 @@ def summary(frame: pd.DataFrame) -> str:
 
 def main() -> None:
     st.title("Diff two model versions")
-    left, right = st.columns(2)
-    with left:
-        a = state.ref_picker("Model version A", "diff_a", kind="ModelVersion", default=st.query_params.get("a", ""))
-    with right:
-        b = state.ref_picker("Model version B", "diff_b", kind="ModelVersion", default=st.query_params.get("b", ""))
+    a, b = state.ref_pair("Model version", "diff", "ModelVersion")
     if not (a and b):
         st.info("Pick two model versions (e.g. the last good one and the suspect one).")
         return

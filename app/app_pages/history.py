@@ -53,13 +53,13 @@ def pick(frame: pd.DataFrame) -> None:
 
 def main() -> None:
     st.title("Subject history")
-    subject = st.text_input("Customer or household id", key="subject", bind="query-params",
-                            placeholder="a subject_id or household_id from the prediction logs")
-    if not subject.strip():
-        st.info("Type a customer or household id, or find one on the home page.")
+    subject = state.url_text("Customer or household id", "subject",
+                             "a subject_id or household_id from the prediction logs",
+                             "Type a customer or household id, or find one on the home page.")
+    if not subject:
         return
     q = questions.get(QUESTION)
-    params = {"subject": subject.strip()}
+    params = {"subject": subject}
     with state.shown_errors():
         frame = questions.ask(state.graph(), QUESTION, params)
     st.success(frame.attrs["headline"])

@@ -24,7 +24,7 @@ EDGE_LIMIT = 200
 TIME_LIMIT = 30.0
 NODE_COLUMNS = ("uid", "label", "name", "placeholder", "sources", "last_ingest")
 AUTO_DEPTHS = (3, 5, 8, 12)  # tried in turn by depth "auto"
-DEPTHS = ["auto", *range(1, 21)]
+DEPTHS = ["auto", *map(str, range(1, 21))]
 
 
 def reached(sub: lineage.Subgraph, direction: str) -> bool:
@@ -113,10 +113,10 @@ def navigator(view: graphview.View, uid: str) -> None:
 
 def main() -> None:
     st.title("Node & lineage")
-    ref = st.text_input("Node (REF or uid)", key="ref", bind="query-params",
-                        placeholder="prediction:cl-000123, model:credit-limit@5, data:<path>@<hash prefix>")
-    if not ref.strip():
-        st.info("Type a REF above, or find one with Search.")
+    ref = state.url_text("Node (REF or uid)", "ref",
+                         "prediction:cl-000123, model:credit-limit@5, data:<path>@<hash prefix>",
+                         "Type a REF above, or find one with Search.")
+    if not ref:
         return
     g = state.graph()
     with state.shown_errors():

@@ -9,7 +9,8 @@ from provex.app import state
 from provex.vocab.model import KINDS
 
 st.title("Search")
-st.caption("Find any node by id, name, path or hash prefix (e.g. `cl-000123`, `credit-limit@5`, "
+st.caption("Find any node by what you know: a prediction, customer or household id, a name, a path, a commit "
+           "message or a hash prefix (e.g. `cl-000123`, `h-0017`, `credit-limit@5`, "
            "`transactions.csv`, a few characters of a content hash).")
 text = st.text_input("Search", key="q", bind="query-params", placeholder="id, name, path or hash prefix")
 kinds = st.multiselect("Only these kinds", list(KINDS), key="kinds")
@@ -22,5 +23,5 @@ if text.strip():
         st.warning(f"Nothing matches {text!r}. Try fewer characters or another field (a path, a hash prefix).")
     else:
         st.subheader(f"{len(hits)} match{'es' if len(hits) != 1 else ''}")
-        st.dataframe(pd.DataFrame(hits, columns=["ref", "label", "name", "score"]), hide_index=True)
+        st.dataframe(pd.DataFrame(hits, columns=["ref", "label", "name", "detail", "match", "score"]), hide_index=True)
         state.link_list([h["ref"] for h in hits], title="Open a node page")

@@ -28,8 +28,11 @@ def stats(fmt: str) -> None:
 @click.option("--limit", type=int, default=20, show_default=True, help="At most this many hits.")
 @format_option
 def search(text: str, limit: int, fmt: str) -> None:
-    """Find nodes by id, name, path or hash prefix. Each hit's ref works as a
-    REF in every other command."""
+    """Find nodes by what you know: a prediction, subject or household id, a
+    run or model id or name, a data path, a commit sha or message, a hash
+    prefix. Exact matches first, then prefix, then fuzzy ones; each hit's
+    ref works as a REF in every other command. TEXT is at most 300
+    characters."""
     with connected() as graph:
         emit(search_mod.search(graph, text, limit), fmt)
 

@@ -75,6 +75,9 @@ _PREDICTION = _ref("prediction", "Prediction", "the prediction, e.g. prediction:
 _MODEL_VERSION = _ref("model_version", "ModelVersion", "the model version, e.g. model:credit-limit@5")
 _DATA_VERSION = _ref("data_version", "DataVersion", "the data version, e.g. data:data/raw/tx.csv@3f2a (hash prefix)")
 
+_TIME_RANGE = (Param("since", "datetime", "only predictions at or after this time", optional=True),
+               Param("until", "datetime", "only predictions before this time", optional=True))
+
 _QUESTIONS = (
     Question("prediction-provenance", "Where did this prediction come from?",
              "The model version(s) behind a prediction (chained predictions and overrides included), its inputs, "
@@ -105,9 +108,7 @@ _QUESTIONS = (
     Question("impacted-predictions", "Which predictions are affected by this data version?",
              "The predictions of every model version trained on the data version (and predictions that used "
              "them), optionally within a time range.",
-             (_DATA_VERSION,
-              Param("since", "datetime", "only predictions at or after this time", optional=True),
-              Param("until", "datetime", "only predictions before this time", optional=True)),
+             (_DATA_VERSION, *_TIME_RANGE),
              ("prediction", "timestamp", "subject_id", "output", "model_version", "via"), down.IMPACTED_PREDICTIONS),
     Question("impact-of-library", "Which models used this library version?",
              "Model versions trained in environments that require the library (any or one version), with their "
@@ -174,9 +175,7 @@ _COMPLAINT = (
     Question("subject-history", "What did we predict about this customer or household?",
              "Every prediction about a subject or household over time: model version, output, override and "
              "the upstream predictions it used.",
-             (_SUBJECT,
-              Param("since", "datetime", "only predictions at or after this time", optional=True),
-              Param("until", "datetime", "only predictions before this time", optional=True)),
+             (_SUBJECT, *_TIME_RANGE),
              ("timestamp", "prediction", "subject_id", "household_id", "model", "model_version", "output",
               "override", "upstream", "upstream_model_version"), why.SUBJECT_HISTORY,
              next=("compare-predictions", "what-changed")),
