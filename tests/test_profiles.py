@@ -6,6 +6,7 @@ unprofilable inputs flagged), and the data questions on it and on the sample."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -25,6 +26,7 @@ from provex.graph.questions import ask
 from provex.graph.questions import data as dq
 from provex.ingest import dvc
 from provex.ingest import profile as p
+from provex.vocab.records import Flag
 
 DVC = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
 
@@ -291,3 +293,16 @@ def test_sample_node_page_shows_the_profile_and_the_shift(g) -> None:
     amount = columns[columns["column"] == "amount"].iloc[0]
     assert amount["shifted"] and len(amount["histogram"]) == p.HIST_BINS
     assert not columns[columns["column"] == "merchant_category"].iloc[0]["shifted"]
+
+
+def test_plain_folder_versions_are_profiled_from_the_files_on_disk(tmp_path: Path) -> None:
+    raw = csv_bytes(table(12))
+    (tmp_path / "tx.csv").write_bytes(raw)
+    (tmp_path / "tx.csv.dvc").write_text(f"outs:\n- md5: {hashlib.md5(raw).hexdigest()}\n  size: {len(raw)}\n"
+                                         "  hash: md5\n  path: tx.csv\n")
+    (tmp_path / "old.csv.dvc").write_text("outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 9\n  path: old.csv\n")
+    records = list(dvc.read(tmp_path))
+    props = {r.props["path"]: r.props for r in records if getattr(r, "ref", None) and r.ref.label == "DataVersion"}
+    assert (props["tx.csv"]["profile_status"], props["tx.csv"]["profile_rows"]) == ("profiled", 12)
+    assert props["old.csv"]["profile_status"] == "skipped"
+    assert [r.kind for r in records if isinstance(r, Flag)] == ["profile-no-bytes"]

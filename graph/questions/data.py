@@ -188,6 +188,11 @@ ORDER BY rank
 # ---- headlines ------------------------------------------------------------------------------------
 
 
+def _given(value: Any) -> bool:
+    """Not null and not NaN (rows from a DataFrame carry NaN for null numbers)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def _num(value: Any) -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
         return str(value)
@@ -197,11 +202,11 @@ def _num(value: Any) -> str:
 def data_profile_headline(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
     """One sentence: rows and columns of the version, or why there is no profile."""
     name = params.get("data_version", "the data version")
-    if not rows or rows[0].get("column") is None:
-        why = rows[0].get("note") or rows[0].get("type") if rows else "not found"
+    if not rows or not _given(rows[0].get("column")):
+        why = (rows[0].get("note") if _given(rows[0].get("note")) else rows[0].get("type")) if rows else "not found"
         return f"{name} has no content profile ({why})."
-    numeric = [r for r in rows if r.get("mean") is not None]
-    sampled = " (from a sample)" if any(r.get("note") for r in rows) else ""
+    numeric = [r for r in rows if _given(r.get("mean"))]
+    sampled = " (from a sample)" if any(_given(r.get("note")) for r in rows) else ""
     return (f"{name}: {_num(rows[0].get('rows'))} rows, {len(rows)} columns ({len(numeric)} numeric)"
             f"{sampled}.")
 
@@ -211,7 +216,7 @@ def diff_data_versions_headline(rows: Sequence[Mapping[str, Any]], params: Mappi
     changes: dict[str, str] = {r["column"]: r["change"] for r in rows if r.get("column") != "(table)"}
     added = sorted(c for c, ch in changes.items() if ch == "added")
     removed = sorted(c for c, ch in changes.items() if ch == "removed")
-    shifted = [r for r in rows if r.get("shifted") and r.get("ratio") and r.get("stat") != "type"]
+    shifted = [r for r in rows if r.get("shifted") and _given(r.get("ratio")) and r["ratio"] and r.get("stat") != "type"]
     parts = []
     if removed:
         parts.append(f"removed {', '.join(removed)}")
@@ -225,7 +230,8 @@ def diff_data_versions_headline(rows: Sequence[Mapping[str, Any]], params: Mappi
         parts.append(f"null rate jumps in {', '.join(sorted({r['column'] for r in nulls}))}")
     if not parts:
         return "No schema change and no column shifted by 2x or more."
-    return "; ".join(parts).capitalize() + "."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 def data_anomalies_headline(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:

@@ -78,8 +78,8 @@ def _history(source: GitReader, root: str, rev: str | None, state: dict[str, Any
 
 class DvcSource(Source):
     """``kind = "dvc"``: ``path`` (a git repository or a plain folder), optional ``rev``;
-    content profiles are on unless ``profile = false``; ``profile_max_bytes`` (files
-    over it get size and type only) and ``profile_sample_rows`` (rows read per file)."""
+    content profiles are on unless ``profile = false``; ``profile_max_bytes`` (bigger
+    files are not read: skipped with a flag) and ``profile_sample_rows`` (rows read per file)."""
 
     kind = "dvc"
 

@@ -73,10 +73,14 @@ class Profiler:
                 return self._folder(out, where)
             if p.file_format(out.path) is None:
                 return p.size_only(out.path, out.size)
+            if out.size is not None and out.size > self.max_bytes:  # known from dvc.lock: nothing to read
+                return p.skipped(out.path, out.size, f"{out.size} bytes is over the profile size cap "
+                                 f"({self.max_bytes}); raise profile_max_bytes to profile it")
             local = self._cached(out.hash or "")
             if local is not None:
                 return p.profile_file(out.path, local, self.sample_rows, self.max_bytes)
-            raw = snap.read(out.path) if snap.exists(out.path) else None
+            # git at that commit (a plain folder's files are read below, from disk, once their size matches)
+            raw = snap.read(out.path) if snap.commit is not None and snap.exists(out.path) else None
             if raw is not None and _md5(raw) == out.hash:
                 return p.profile_bytes(out.path, raw, self.sample_rows, self.max_bytes)
             local = self._workspace(out)
