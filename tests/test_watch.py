@@ -123,3 +123,26 @@ def test_live_progress_shows_records_rate_source_and_phase():
         tick("link", 2000)
     text = stream.getvalue()
     assert "predictions /logs/a.jsonl" in text and "2,000 records" in text and "done" in text
+
+
+def test_ingest_status_page_shows_failure_staleness_rejects_and_the_lock(graph, tmp_path):
+    from apppage import frame_with, open_page, texts
+
+    good = prediction_log(tmp_path / "good.jsonl", 5)
+    with good.open("a") as out:
+        out.write("this line is not JSON\n")
+    missing = tmp_path / "nowhere.json"
+    config = config_file(tmp_path / "provex.toml", predictions_table(good),
+                         f'[[source]]\nkind = "openlineage"\npaths = ["{missing}"]\n')
+    result = CliRunner().invoke(cli, ["ingest", "--config", str(config)])
+    assert result.exit_code == 1
+    at = open_page("ingest_status")
+    sources = frame_with(at, "last_error").set_index("source")
+    assert sources.loc[str(good), "rejected"] == 1 and not sources.loc[str(good), "stale"]
+    assert sources.loc[str(good), "failures"] == 0 and sources.loc[str(good), "last_success"]
+    assert sources.loc[str(missing), "stale"] and sources.loc[str(missing), "failures"] == 1
+    assert "does not exist" in sources.loc[str(missing), "last_error"]
+    shown = texts(at)
+    assert "1 source(s) stale" in shown and f"openlineage {missing}: failing since" in shown
+    locks = frame_with(at, "heartbeat_age_s")
+    assert list(locks["held"]) == [False] and "pid" in locks.iloc[0]["last_owner"]
