@@ -37,7 +37,7 @@ from provex.graph import pipeline
 from provex.graph.connection import Graph
 from provex.graph.lock import IngestLock
 from provex.ingest.openlineage import EventError, event_records, read_file, strip_placeholders
-from provex.vocab.errors import ProvexError, UsageError
+from provex.vocab.errors import UsageError
 from provex.vocab.records import Edge, Node, Record
 
 API_PATH = "/api/v1/lineage"
@@ -191,7 +191,7 @@ class SpoolIngester:
             with IngestLock(graph, wait=self.lock_wait, command="provex serve-lineage", notify=self.log):
                 summary = pipeline.ingest(graph, kind="openlineage", uri=self.uri, read=lambda _state: self._records(paths),
                                           rejects=self.spool.root / "rejected" / f"{paths[0].stem}.jsonl")
-        except ProvexError as exc:
+        except Exception as exc:  # noqa: BLE001 - the background ingest must outlive any one failure
             self.state.failures += 1
             self.state.last_error = f"{datetime.now(UTC).isoformat()}: {exc}"
             self.log(f"error: ingesting {len(paths)} spool segment(s) failed, kept for the next try: {exc}")

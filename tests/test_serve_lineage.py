@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from checksum import checksum
 from click.testing import CliRunner
+from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.serde import Serde
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, HttpTransport
@@ -196,7 +197,12 @@ def test_unauthenticated_or_wrong_key_is_refused_with_401(graph, tmp_path):
                 transport(url, key=key, retry=NO_RETRY).emit(event(1))
             assert refused.value.response.status_code == 401
         assert health(url)["accepted"] == 0
-    assert not list((tmp_path / "spool").glob("segment-*.jsonl"))
+        with pytest.MonkeyPatch.context() as env:  # the documented client settings
+            env.setenv("OPENLINEAGE_URL", url)
+            env.setenv("OPENLINEAGE_API_KEY", KEY)
+            env.delenv("OPENLINEAGE_CONFIG", raising=False)
+            OpenLineageClient().emit(event(2))
+        assert health(url)["accepted"] == 1
 
 
 def test_bad_events_get_400_with_the_reason(graph, tmp_path):

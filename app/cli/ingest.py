@@ -20,7 +20,7 @@ from provex.graph.lock import IngestLock
 from provex.graph.writer import DEFAULT_BATCH
 from provex.ingest import source as sources
 from provex.ingest.predictions.infer import FLAG as INFERRED
-from provex.vocab.errors import ProvexError, UsageError
+from provex.vocab.errors import LockHeld, ProvexError, UsageError
 
 
 def run_sources(items: list[sources.Source], *, fmt: str, batch_size: int = DEFAULT_BATCH,
@@ -28,8 +28,11 @@ def run_sources(items: list[sources.Source], *, fmt: str, batch_size: int = DEFA
     """Ingest each source in turn, holding the database's ingest lock; a failing
     source does not stop the rest. The exit code is the worst of them."""
     code = 0
-    with connected() as graph, held_lock(graph, wait), IngestProgress() as shown:
+    with connected() as graph, held_lock(graph, wait) as lock, IngestProgress() as shown:
         for src in items:
+            if lock.lost:
+                raise LockHeld("Another ingest took the lock over while this one held it (its heartbeat was "
+                               "late); stopped before the next source. Raise PROVEX_LOCK_STALE if ingests stall.")
             try:
                 summary = ingest_one(graph, src, shown, batch_size=batch_size, rejects=rejects)
             except ProvexError as exc:

@@ -26,6 +26,7 @@ from provex.app.cli.base import connected
 from provex.app.cli.ingest import held_lock, ingest_one, load_config, print_summary
 from provex.app.progress import IngestProgress
 from provex.graph import status
+from provex.graph.writer import DEFAULT_BATCH
 from provex.ingest.source import Source
 from provex.vocab.errors import ProvexError
 
@@ -97,11 +98,13 @@ class Backoff:
 @click.option("--stale-after", type=float, default=None,
               help="Report a source stale after this many seconds without a success (default: 3 x --every, "
                    "at least 1 hour).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH, show_default=True,
+              help="Rows per write transaction (a signal stops at a batch boundary).")
 @click.option("--wait", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="How long a round waits for another ingest's lock (default: --every); the round is "
                    "skipped if it is still held.")
 def watch(config: str, every: float, times: int, max_backoff: float, stale_after: float | None,
-          wait: float | None) -> None:
+          batch_size: int, wait: float | None) -> None:
     """Ingest every source in the config, again every SECONDS (a scheduled job).
     SIGTERM or SIGINT finishes the current batch, then exits."""
     stop = StopFlag()
@@ -114,7 +117,8 @@ def watch(config: str, every: float, times: int, max_backoff: float, stale_after
         while not stop.event.is_set():
             rounds += 1
             code = run_round(Path(config), rounds, backoff, stop, clock(), stale,
-                             wait=every if wait is None else wait)
+                             wait=every if wait is None else wait, batch_size=batch_size)
+            code = max(code, 1 if backoff.failures else 0)  # a source backing off is still failing
             if stop.event.is_set():
                 break
             click.echo(f"round {rounds} done (exit {code}); next in {every:g}s")
@@ -140,7 +144,7 @@ class _Clock:
 
 
 def run_round(config: Path, number: int, backoff: Backoff, stop: StopFlag, now: float, stale: float, *,
-              wait: float) -> int:
+              wait: float, batch_size: int = DEFAULT_BATCH) -> int:
     """One round: every due source (a failure backs that one off), the round's
     IngestRun, stale sources reported. The exit code is the worst source's."""
     started = datetime.now(UTC).isoformat()
@@ -156,7 +160,7 @@ def run_round(config: Path, number: int, backoff: Backoff, stop: StopFlag, now: 
     try:
         with connected() as graph:
             with held_lock(graph, wait, command=f"provex watch --config {config}"), IngestProgress() as shown:
-                code = _ingest_due(graph, items, backoff, stop, now, shown, done, runs)
+                code = _ingest_due(graph, items, backoff, stop, now, shown, done, runs, batch_size)
             status.record_round(graph, f"round-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}", done, runs)
             _report_stale(graph, items, stale)
     except ProvexError as exc:
@@ -166,14 +170,14 @@ def run_round(config: Path, number: int, backoff: Backoff, stop: StopFlag, now: 
 
 
 def _ingest_due(graph: Any, items: list[Source], backoff: Backoff, stop: StopFlag, now: float,
-                shown: IngestProgress, done: dict[str, Any], runs: list[str]) -> int:
+                shown: IngestProgress, done: dict[str, Any], runs: list[str], batch_size: int) -> int:
     code = 0
     for src in items:
         if not backoff.ready(src.uri, now):
             done["backing_off"].append(src.uri)
             continue
         try:
-            summary = ingest_one(graph, src, shown, check=stop.check)
+            summary = ingest_one(graph, src, shown, batch_size=batch_size, check=stop.check)
         except Stopped:
             done["failed"][src.uri] = "stopped by a signal"
             break
