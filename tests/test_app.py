@@ -200,8 +200,8 @@ def test_diff_highlights_what_changed_between_versions(told):
 def test_reproduce_gives_copyable_commands(told):
     at = open_page("reproduce", ref=told.good_model)
     code = at.code[0].value
-    assert f"git checkout {told.good_commit}" in code
-    assert f"pip install scikit-learn=={told.sklearn}" in code
+    assert f"git checkout --quiet {told.good_commit}" in code
+    assert f"scikit-learn=={told.sklearn}" in code and "pip install" in code
     assert f"dvc pull {story.RAW}  # expect md5 {told.good_raw_hash}" in code
     assert "python src/prepare.py" in code and "alpha=1.0" in code and "expect mae = 812.5" in code
     assert told.bad_raw_hash not in code

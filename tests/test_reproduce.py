@@ -150,7 +150,7 @@ def test_verify_rebuilds_a_data_version_hash_by_hash(g: Graph, project: Path) ->
 
 def test_a_tampered_cached_input_differs_naming_it(g: Graph, project: Path) -> None:
     with cache_object(project, BAD_RAW["md5"]).open("a") as fh:
-        fh.write("c-9999,2026-02-28,1.00,groceries\n")
+        fh.write("t-202602-99999,c-0002,2026-02-28,100,groceries\n")  # one more purchase
     report = verify_prepared(g, project)
     assert report["outcome"] == "differs"
     assert f"input {BAD_RAW['path']}: locked md5 {BAD_RAW['md5']}" in report["reason"]
