@@ -207,6 +207,18 @@ def test_reproduce_gives_copyable_commands(told):
     assert told.bad_raw_hash not in code
 
 
+def test_verify_now_runs_only_when_allowed_and_records_the_outcome(told, monkeypatch):
+    at = open_page("reproduce", ref=told.bad_model)
+    assert at.button(key="verify").disabled and "--allow-verify" in texts(at)
+    monkeypatch.setenv("PROVEX_ALLOW_VERIFY", "1")
+    at = open_page("reproduce", ref=told.bad_model)
+    assert not at.button(key="verify").disabled and "Never verified" in texts(at)
+    at.button(key="verify").click().run()
+    assert "could-not-run: " in texts(at) and "not made by a DVC stage run" in texts(at)  # the story has no DVC project
+    at = open_page("reproduce", ref=told.bad_model)
+    assert "could-not-run" in frames(at)[-1]["outcome"].tolist()
+
+
 # ---- app/graphview.py (pure) -----------------------------------------------
 
 def fan_out(n: int) -> tuple[list[dict], list[dict]]:
