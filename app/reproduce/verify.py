@@ -184,6 +184,8 @@ def _verify(target: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], report
         raise CannotRun(f"{target['uid']} was not made by a DVC stage run; --verify rebuilds DVC pipelines only")
     if not project or not (Path(project) / ".git").exists():
         raise CannotRun(f"the DVC project {project or '(unknown)'} is not a git checkout here; give --project DIR")
+    if not report["commit"]:
+        raise CannotRun(f"no git commit is recorded for {target['uid']}; ingest the DVC project with its history")
     root, dvc, ran = Path(project), dvc_bin(), stages(rows)
     report.update(project=str(root), command=f"dvc repro --single-item --force --no-commit {' '.join(ran)}")
     inputs = inputs_of(rows)
