@@ -25,7 +25,7 @@ OPTIONAL MATCH (n:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
 OPTIONAL MATCH (r)-[:SAME_AS]-(dvc:Run {kind: 'dvc-stage'})
 OPTIONAL MATCH (n:DataVersion)-[:WAS_GENERATED_BY]->(pr:Run)
 WITH n, r, dvc, pr ORDER BY dvc.start_time, pr.start_time
-WITH n, r, coalesce(collect(dvc)[0], collect(pr)[0]) AS t0
+WITH n, r, coalesce(collect(dvc)[0], collect(pr)[0], r) AS t0
 RETURN n.uid AS uid, [l IN labels(n) WHERE l <> 'Node'][0] AS label,
        CASE WHEN n:ModelVersion THEN n.name + '@' + n.version ELSE n.path + '@' + left(n.hash, 8) END AS name,
        n.path AS path, n.hash AS hash,

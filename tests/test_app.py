@@ -201,11 +201,23 @@ def test_diff_highlights_what_changed_between_versions(told):
 def test_reproduce_gives_copyable_commands(told):
     at = open_page("reproduce", ref=told.good_model)
     code = at.code[0].value
-    assert f"git checkout {told.good_commit}" in code
-    assert f"pip install scikit-learn=={told.sklearn}" in code
+    assert f"git checkout --quiet {told.good_commit}" in code
+    assert f"scikit-learn=={told.sklearn}" in code and "pip install" in code
     assert f"dvc pull {story.RAW}  # expect md5 {told.good_raw_hash}" in code
     assert "python src/prepare.py" in code and "alpha=1.0" in code and "expect mae = 812.5" in code
     assert told.bad_raw_hash not in code
+
+
+def test_verify_now_runs_only_when_allowed_and_records_the_outcome(told, monkeypatch):
+    at = open_page("reproduce", ref=told.bad_model)
+    assert at.button(key="verify").disabled and "--allow-verify" in texts(at)
+    monkeypatch.setenv("PROVEX_ALLOW_VERIFY", "1")
+    at = open_page("reproduce", ref=told.bad_model)
+    assert not at.button(key="verify").disabled and "Never verified" in texts(at)
+    at.button(key="verify").click().run()
+    assert "could-not-run: " in texts(at) and "not made by a DVC stage run" in texts(at)  # the story has no DVC project
+    at = open_page("reproduce", ref=told.bad_model)
+    assert "could-not-run" in frames(at)[-1]["outcome"].tolist()
 
 
 # ---- app/graphview.py (pure) -----------------------------------------------

@@ -227,12 +227,14 @@ def test_reproduce_credit_limit_5_names_the_bad_commit_and_data(g: Graph) -> Non
     at = open_page("reproduce", ref=mv_uid("credit-limit@5"))
     assert not at.error and not at.warning
     code = at.code[0].value
-    assert code.splitlines()[1] == f"git checkout {BAD_COMMIT}"
-    for spec in (BAD_RAW, BAD_FEATURES, X["bad_data_version"]["prepared"]):
-        assert f"dvc pull {spec['path']}  # expect md5 {spec['md5']}" in code
+    assert f"git checkout --quiet {BAD_COMMIT}" in code.splitlines()
+    assert f"dvc pull {BAD_RAW['path']}  # expect md5 {BAD_RAW['md5']}" in code
+    for spec in (BAD_FEATURES, X["bad_data_version"]["prepared"]):  # re-made by the stages, then checked
+        assert f"check {spec['path']} {spec['md5']}" in code.splitlines()
     assert FIXED_RAW["md5"] not in code
     alpha = X["model_versions"]["credit-limit@5"]["params"]["params.yaml"]["credit_limit"]["alpha"]
-    assert f"#   alpha={alpha}" in code.splitlines()
+    assert f"# param alpha={alpha}" in code.splitlines()
+    assert "Verify now" in [b.label for b in at.button] and at.button(key="verify").disabled
     commands = [line for line in code.splitlines() if line and not line.startswith("#")]
     assert len(commands) == len(set(commands)), "a command repeated in the recipe"
 

@@ -193,7 +193,9 @@ def test_reproduce_model_gives_ordered_steps(story: Graph) -> None:
     assert commands[0] == f"git checkout {C2}"
     assert "pip install scikit-learn==1.6.1" in commands
     assert f"dvc pull data/raw/tx-2026-02.csv  # expect md5 {'bad0' * 8}" in commands
-    assert "python prepare.py" in commands and "alpha=0.3" in commands and "expect rmse = 80.0" in commands
+    assert "dvc repro --single-item --force prepare" in commands  # the DVC stage behind the training data
+    assert "alpha=0.3" in commands and "expect rmse = 80.0" in commands
+    assert len(commands) == len(set(commands))
     assert [r["step"] for r in steps] == sorted(r["step"] for r in steps)
 
 

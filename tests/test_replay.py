@@ -18,6 +18,7 @@ from provex.app.cli import cli
 from provex.app.reproduce.attribution import attribute
 from provex.app.reproduce.outcome import compare, logged_decimals
 from provex.app.reproduce.replay import replay
+from provex.graph import replays
 from provex.graph.connection import Graph
 from provex.vocab import model as m
 
@@ -146,9 +147,9 @@ def test_a_replay_is_recorded_on_the_prediction(tiny: dict[str, Any]) -> None:
     got = json.loads(done.stdout)
     assert (got["outcome"], got["logged_output"], got["model_version"]) == ("reproduced", 9.5, "model:tiny@1")
     assert abs(got["replayed_output"] - 9.5) < 1e-6
-    [row] = tiny["graph"].read("MATCH (r:Replay)-[:REPLAYS]->(p:Prediction {uid: 'prediction:t-1'}) "
-                               "RETURN r.uid AS uid, r.outcome AS outcome, r.provex_version AS v")
-    assert row["uid"] == got["replay"] and row["outcome"] == "reproduced" and row["v"]
+    [row] = replays.past_replays(tiny["graph"], "prediction:t-1")
+    assert (row["replay"], row["outcome"], row["model_version"]) == (got["replay"], "reproduced", "model:tiny@1")
+    assert tiny["graph"].read("MATCH (r:Replay {uid: $uid}) RETURN r.provex_version AS v", {"uid": got["replay"]})[0]["v"]
 
 
 def test_a_model_whose_artifact_is_missing_could_not_run(tiny: dict[str, Any]) -> None:
@@ -158,5 +159,5 @@ def test_a_model_whose_artifact_is_missing_could_not_run(tiny: dict[str, Any]) -
     got = json.loads(done.stdout)
     assert got["outcome"] == "could-not-run" and got["replayed_output"] is None
     assert "could not load model:tiny@1" in got["reason"] and "models:/tiny/1" in got["reason"]
-    [row] = tiny["graph"].read("MATCH (r:Replay)-[:REPLAYS]->(:Prediction {uid: 'prediction:t-1'}) RETURN r.outcome AS o")
-    assert row["o"] == "could-not-run"
+    [row] = replays.past_replays(tiny["graph"], "prediction:t-1")
+    assert row["outcome"] == "could-not-run"

@@ -1,30 +1,47 @@
-"""Reproduce: the recipe for a model version as copyable commands — code
-commit, libraries, data with locked hashes, stages, params, expected metrics."""
+"""Reproduce: the recipe of a model version as a shell script that runs as it
+is (the same as `provex reproduce REF --format sh`), its past verifications,
+and "Verify now", which works only when the app was started with
+`provex app --allow-verify` (it runs the project's code)."""
 
 from __future__ import annotations
+
+import os
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from provex.app import state
-from provex.graph import questions
+from provex.app.reproduce import recipe as recipe_mod
+from provex.app.reproduce import record, verify
+from provex.graph import recipes
 
-RUNNABLE = ("code", "library", "data", "stage")
-TITLES = {"code": "Check out the code", "library": "Install the libraries", "data": "Fetch the data (locked hashes)",
-          "stage": "Re-run the pipeline stages", "param": "Training parameters", "train": "Train",
-          "check": "Expect these metrics"}
+ALLOW_ENV = "PROVEX_ALLOW_VERIFY"
 
 
-def script(frame: pd.DataFrame) -> str:
-    """The recipe as one shell script: commands for what can be run, comments for the rest.
-    A command is written once (the same stage can be recorded by runs at several commits)."""
-    lines: list[str] = []
-    for kind, rows in frame.groupby("kind", sort=False):
-        lines.append(f"# {TITLES.get(kind, kind)}")
-        for command in dict.fromkeys(rows["command"]):
-            lines.append(command if kind in RUNNABLE else f"#   {command}")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+def allowed() -> bool:
+    return os.environ.get(ALLOW_ENV) == "1"
+
+
+def missing_steps(rows: list[dict[str, Any]]) -> list[str]:
+    """Kinds of step a complete recipe has and this one lacks."""
+    kinds = {r["kind"] for r in rows}
+    return [k for k in ("code", "data", "train") if k not in kinds]
+
+
+def past_table(past: list[dict[str, Any]]) -> pd.DataFrame:
+    columns = ["started_at", "outcome", "commit", "stage", "differing", "reason", "provex_version", "reproduction"]
+    return pd.DataFrame(past, columns=columns)
+
+
+def _verify_now(target: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    with st.spinner("Rebuilding in a temporary worktree (runs the project's code) ..."):
+        report = verify.verify(target, rows)
+        record.record_reproduction(state.graph(), target, report)
+    show = st.success if report["outcome"].startswith("reproduced") else st.error
+    show(f"{report['outcome']}: {report.get('reason', '')}")
+    if report["outputs"]:
+        st.dataframe(pd.DataFrame(report["outputs"]), hide_index=True)
 
 
 def main() -> None:
@@ -34,18 +51,25 @@ def main() -> None:
         st.info("Pick a model version.")
         return
     with state.shown_errors():
-        frame = questions.ask(state.graph(), "reproduce-model", {"model_version": mv})
+        target = recipes.target(state.graph(), mv)
+        rows = recipes.recipe(state.graph(), target)
+        past = recipes.reproductions(state.graph(), mv)
     st.subheader(f"Recipe for `{mv}`")
-    if frame.empty:
-        st.warning("Nothing recorded for this version: see the lineage-gaps question for what is missing.")
-        return
-    missing = [k for k in ("code", "data", "train") if k not in set(frame["kind"])]
-    if missing:
-        st.warning(f"Incomplete recipe: no {', '.join(missing)} step recorded.")
-    text = script(frame)
+    if missing_steps(rows):
+        st.warning(f"Incomplete recipe: no {', '.join(missing_steps(rows))} step recorded.")
+    text = recipe_mod.script(target, rows, recipe_mod.project_root(target["run"]))
     st.code(text, language="bash")
     st.download_button("Download as reproduce.sh", text, file_name="reproduce.sh", mime="text/x-sh")
-    st.dataframe(frame, hide_index=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.subheader("Verifications")
+    if past:
+        st.dataframe(past_table(past), hide_index=True)
+    else:
+        st.info("Never verified: nobody has rebuilt this version and compared its hashes yet.")
+    if st.button("Verify now", disabled=not allowed(), key="verify"):
+        _verify_now(target, rows)
+    if not allowed():
+        st.caption("Verify now runs the project's code, so it is off: start the app with `provex app --allow-verify`.")
 
 
 main()

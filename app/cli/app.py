@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+ALLOW_VERIFY_ENV = "PROVEX_ALLOW_VERIFY"  # read by app_pages/reproduce.py
 
 
 def command_line(port: int | None) -> list[str]:
@@ -36,11 +37,14 @@ def _env_port() -> int | None:
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port on 127.0.0.1 (default: STREAMLIT_SERVER_PORT, else 8501).")
-def app(port: int | None) -> None:
+@click.option("--allow-verify", is_flag=True,
+              help="Enable the Reproduce page's Verify now button (it runs the projects' code).")
+def app(port: int | None, allow_verify: bool) -> None:
     """The Streamlit app: ask the debugging questions, search nodes, walk
     lineage graphs, impact, diff, reproduce, read-only Cypher, ingest status.
     Uses the Neo4j named by NEO4J_URI, else the managed local server."""
     args = command_line(port)
+    os.environ[ALLOW_VERIFY_ENV] = "1" if allow_verify else "0"
     click.echo(f"provex app on http://127.0.0.1:{port or _env_port() or 8501} (Ctrl+C stops it)", err=True)
     os.execvp(args[0], args)
 

@@ -67,7 +67,7 @@ def script(target: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], project
     libs = [r["item"] for r in by_kind.get("library", [])]
     if libs:
         out.append("python -m pip install --quiet " + " ".join(_q(lib) for lib in libs) + "  # the recorded versions")
-    out += [r["command"].replace("dvc pull ", "dvc pull --quiet ", 1) for r in by_kind.get("data", [])]
+    out += [r["command"] for r in by_kind.get("data", [])]
     for kind in ("stage", "train"):
         out += [r["command"] for r in by_kind.get(kind, [])]
     out += [f"# param {r['command']}" for r in by_kind.get("param", [])]

@@ -12,6 +12,7 @@ and the training run's MLflow metrics with the re-run's.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import shutil
 import subprocess
@@ -100,9 +101,22 @@ def inputs_of(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
+def file_md5(path: Path) -> str | None:
+    """DVC's md5 of a file (its bytes); None for a directory or a missing file."""
+    if not path.is_file():
+        return None
+    digest = hashlib.md5()  # noqa: S324 - DVC's content hash, not security
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def compare_locks(locked: Mapping[str, Any], rerun: Mapping[str, Any], ran: Sequence[str],
-                  inputs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Every output of the stages that ran, and every true input, locked vs re-run."""
+                  inputs: Sequence[tuple[str, str]], measured: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """Every output of the stages that ran, and every true input, locked vs re-run.
+    Inputs are hashed by provex itself after the checkout (DVC trusts its cache
+    for files it checked out, so a tampered cache object would pass unseen)."""
     rows, true_inputs = [], {p for p, _ in inputs}
     for stage in ran:
         old, new = (locked.get("stages") or {}).get(stage) or {}, (rerun.get("stages") or {}).get(stage) or {}
@@ -111,7 +125,7 @@ def compare_locks(locked: Mapping[str, Any], rerun: Mapping[str, Any], ran: Sequ
             for e in old.get(section) or []:
                 if kind == "input" and e["path"] not in true_inputs:
                     continue
-                got = new_hash.get(e["path"])
+                got = measured.get(e["path"]) if kind == "input" and measured.get(e["path"]) else new_hash.get(e["path"])
                 rows.append({"stage": stage, "kind": kind, "path": e["path"], "expected": e.get("md5"), "got": got,
                              "same": got == e.get("md5")})
     return rows
@@ -170,6 +184,8 @@ def _verify(target: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], report
         raise CannotRun(f"{target['uid']} was not made by a DVC stage run; --verify rebuilds DVC pipelines only")
     if not project or not (Path(project) / ".git").exists():
         raise CannotRun(f"the DVC project {project or '(unknown)'} is not a git checkout here; give --project DIR")
+    if not report["commit"]:
+        raise CannotRun(f"no git commit is recorded for {target['uid']}; ingest the DVC project with its history")
     root, dvc, ran = Path(project), dvc_bin(), stages(rows)
     report.update(project=str(root), command=f"dvc repro --single-item --force --no-commit {' '.join(ran)}")
     inputs = inputs_of(rows)
@@ -195,14 +211,16 @@ def _rebuild(root: Path, tree: Path, dvc: str, ran: Sequence[str], inputs: Seque
     _run([dvc, "cache", "dir", "--local", str(cache_dir(root, dvc))], tree)
     if inputs:
         _run([dvc, "checkout", *[p for p, _ in inputs]], tree)
+    measured = {p: file_md5(tree / p) for p, _ in inputs}
     scratch = f"sqlite:///{tree.parent / 'mlflow.db'}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": scratch, "MLFLOW_REGISTRY_URI": scratch}
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])  # this environment's python
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": scratch, "MLFLOW_REGISTRY_URI": scratch}
     for stage in ran:
         _run([dvc, "repro", "--single-item", "--force", "--no-commit", stage], tree, env)
     lockfile = (target["run"] or {}).get("lockfile") or "dvc.lock"
     locked = yaml.safe_load(_run(["git", "show", f"{report['commit']}:{lockfile}"], root))
     rerun = yaml.safe_load((tree / lockfile).read_text())
-    report["outputs"] = compare_locks(locked, rerun, ran, inputs)
+    report["outputs"] = compare_locks(locked, rerun, ran, inputs, measured)
     training = target.get("training_run") or {}
     report["metrics"] = compare_metrics(target.get("metrics") or {}, scratch, target.get("experiment"), training.get("name"))
     report["outcome"], report["reason"] = outcome_of(report["outputs"], report["metrics"])

@@ -164,6 +164,10 @@ _GAPS = [
      "MATCH (x:DataVersion) WHERE NOT EXISTS { (x)-[:WAS_GENERATED_BY|WAS_DERIVED_FROM]->() } "
      "AND NOT EXISTS { (x)-[:SAME_AS]-(:DataVersion)-[:WAS_GENERATED_BY|WAS_DERIVED_FROM]->() }",
      "expected for raw inputs; otherwise ingest the pipeline that wrote it"),
+    ("model version never verified",
+     "MATCH (x:ModelVersion) WHERE NOT coalesce(x.placeholder, false) "
+     "AND NOT EXISTS { (r:Reproduction)-[:REPRODUCES]->(x) WHERE r.outcome <> 'could-not-run' }",
+     "run provex reproduce model:NAME@VERSION --verify (it runs the project code) to rebuild it hash by hash"),
     ("referenced but never ingested (placeholder)",
      "MATCH (x:Node) WHERE x.placeholder = true",
      "ingest the source that defines these nodes"),

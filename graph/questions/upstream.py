@@ -124,7 +124,7 @@ _RUN_OK = (f"(n:Run AND (t0.project IS NULL OR n.project = t0.project) AND "
 _PLAN = f"""
 CALL {{
   WITH t0
-  OPTIONAL MATCH p = (t0)-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM*0..16]->(x:Run)
+  OPTIONAL MATCH p = (t0)-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|SAME_AS*0..16]->(x:Run)
   WHERE all(n IN nodes(p) WHERE n:DataVersion OR {_RUN_OK})
   WITH x, max(size([n IN nodes(p) WHERE n:Run])) AS depth WHERE x IS NOT NULL
   OPTIONAL MATCH (x)-[:INSTANCE_OF]->(st:Stage)
@@ -140,7 +140,7 @@ CALL {{
   RETURN [pth IN collect(DISTINCT o.path) WHERE pth IS NOT NULL] AS made
 }}
 """
-_FINAL_COMMAND = ("CASE WHEN t0.kind = 'dvc-stage' THEN 'dvc repro --single-item --force ' + t0.name "
+_FINAL_COMMAND = ("CASE WHEN t0.kind = 'dvc-stage' THEN 'dvc repro --single-item --force ' + coalesce(t0.name, t0.stage) "
                   "WHEN t0.cmd IS NOT NULL THEN t0.cmd WHEN t0.source_name ENDS WITH '.py' THEN 'python ' + t0.source_name "
                   "ELSE '# run the training entry point of run ' + coalesce(t0.run_id, t0.uid) + ' with the params above' END")
 _RECIPE_STEPS = f"""
@@ -166,7 +166,7 @@ CALL {{
   UNWIND plan AS s
   WITH s WHERE s.run <> t0
   RETURN 4 AS step, 'stage' AS kind, coalesce(s.run.name, s.run.stage, s.run.uid) AS item,
-         CASE WHEN s.run.kind = 'dvc-stage' THEN 'dvc repro --single-item --force ' + s.run.name
+         CASE WHEN s.run.kind = 'dvc-stage' THEN 'dvc repro --single-item --force ' + coalesce(s.run.name, s.run.stage)
               ELSE coalesce(s.run.cmd, '# run ' + coalesce(s.run.name, s.run.uid)) END AS command, -s.depth AS seq
   UNION ALL WITH r, t0
   WITH coalesce(r, t0) AS pr WHERE pr IS NOT NULL
