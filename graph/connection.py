@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import neo4j
 from neo4j import GraphDatabase
@@ -22,7 +21,7 @@ from neo4j.graph import Node as Neo4jNode
 from neo4j.graph import Path as Neo4jPath
 from neo4j.graph import Relationship as Neo4jRelationship
 
-from provex.vocab.errors import ConnectionFailed, QueryError
+from provex.vocab.errors import ConnectionFailed, QueryError, shown_uri
 
 logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
 
@@ -54,20 +53,12 @@ class Settings:
         return Settings(server.uri, "neo4j", server.password(), database, managed=True)
 
 
-def shown(uri: str) -> str:
-    """The URI as messages show it: never with a user:password part."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
-
-
 @contextlib.contextmanager
 def translated(uri: str) -> Iterator[None]:
     """Turn driver exceptions into provex errors that say how to fix them
     (a lost connection included: what was written stays, and every write is
     an idempotent MERGE, so running the same command again is safe)."""
-    uri = shown(uri)
+    uri = shown_uri(uri)
     try:
         yield
     except neo4j_errors.AuthError as exc:

@@ -17,13 +17,13 @@ import pytest
 from graphcheck import count, props
 
 from provex.graph import console
-from provex.graph.connection import Graph, shown
+from provex.graph.connection import Graph
 from provex.graph.pipeline import Summary, ingest
 from provex.graph.writer import MAX_PROPS, Writer
 from provex.ingest import dvc, mlflow, openlineage, predictions
 from provex.vocab import model as m
 from provex.vocab import values
-from provex.vocab.errors import QueryError, SourceError
+from provex.vocab.errors import QueryError, SourceError, shown_uri
 from provex.vocab.records import Node, Reject
 
 TIME = "2026-04-02T10:15:00Z"
@@ -362,4 +362,5 @@ def test_cypher_timeout_holds(graph):
 
 
 def test_credentials_in_a_uri_never_reach_a_message():
-    assert "secret" not in shown("neo4j+s://user:secret@db.example.com:7687")
+    assert shown_uri("neo4j+s://user:secret@db.example.com:7687") == "neo4j+s://db.example.com:7687"
+    assert shown_uri("/a/path with spaces") == "/a/path with spaces"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -255,14 +255,14 @@ def resolve_pipeline(file: str, data: Any, read: Read) -> tuple[Pipeline, list[R
     base = dirname(file)
     rejects: list[Reject] = []
     try:
-        with dvc_errors("DVC cannot resolve it"):
+        with dvc_errors("DVC cannot resolve it", data):
             resolver = DataResolver(SimpleNamespace(fs=_vars_fs(base, data, read, rejects), config={}), base, data)
             keys = resolver.get_keys()
     except ReadFailed as exc:
         return pipeline, [*rejects, Reject(file, None, str(exc))]
     for key in keys:
         try:
-            with dvc_errors(f"stage {key!r}: DVC cannot resolve it"):
+            with dvc_errors(f"stage {key!r}: DVC cannot resolve it", data):
                 resolved = resolver.resolve_one(key)
         except ReadFailed as exc:
             rejects.append(Reject(file, None, str(exc)))
@@ -270,21 +270,44 @@ def resolve_pipeline(file: str, data: Any, read: Read) -> tuple[Pipeline, list[R
         for name, body in resolved.items():
             if isinstance(body, dict):
                 pipeline.stages[name] = make_stage(file, name, body)
-    _top_sections(pipeline, resolver, base, rejects)
+    _top_sections(pipeline, resolver, base, rejects, data)
     return pipeline, rejects
 
 
-def dvc_errors(what: str) -> contextlib.AbstractContextManager[None]:
-    """DVC's own errors while it resolves a dvc.yaml (templating, vars files,
-    foreach/matrix) become ReadFailed("<what>: ...")."""
+@contextlib.contextmanager
+def dvc_errors(what: str, data: Any) -> Iterator[None]:
+    """DVC's own errors while it resolves the dvc.yaml ``data`` (templating,
+    vars files, foreach/matrix) become ReadFailed("<what>: ..."). DVC resolves
+    only files its schema accepts; when it trips over one (a TypeError on
+    ``stages:`` left empty, an assert on ``foreach`` without ``do``), DVC's schema says what is wrong with the file. A
+    crash on a file the schema accepts is a bug, and surfaces as one."""
     from dvc.exceptions import DvcException
 
-    return mapped((DvcException, YAMLError, OSError, RecursionError), what, all_lines=True)
-
-
-def _top_sections(pipeline: Pipeline, resolver: Any, base: str, rejects: list[Reject]) -> None:
     try:
-        with dvc_errors("artifacts/metrics/plots"):
+        with mapped((DvcException, YAMLError, OSError, RecursionError), what, all_lines=True):
+            yield
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, AssertionError):
+        invalid = schema_problem(data)
+        if invalid is None:
+            raise
+        raise ReadFailed(f"{what}: not a valid dvc.yaml ({invalid}); fix it as `dvc repro` would ask") from None
+
+
+def schema_problem(data: Any) -> str | None:
+    """What DVC's own dvc.yaml schema says is wrong with ``data``, or None."""
+    from dvc.schema import COMPILED_MULTI_STAGE_SCHEMA
+    from voluptuous import Invalid
+
+    try:
+        COMPILED_MULTI_STAGE_SCHEMA(data)
+    except Invalid as exc:
+        return " ".join(str(exc).split())[:300]
+    return None
+
+
+def _top_sections(pipeline: Pipeline, resolver: Any, base: str, rejects: list[Reject], data: Any) -> None:
+    try:
+        with dvc_errors("artifacts/metrics/plots", data):
             _resolve_sections(pipeline, resolver, base)
     except ReadFailed as exc:
         rejects.append(Reject(pipeline.dvcfile, None, str(exc)))
