@@ -166,6 +166,17 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
         list(predictions.read(path))
 
 
+def test_a_line_longer_than_the_cap_is_rejected_without_being_read_whole(graph, tmp_path, monkeypatch):
+    monkeypatch.setattr(predictions, "MAX_LINE", 4096)
+    path = tmp_path / "log.jsonl"
+    path.write_text(GOOD + "\n" + line(blob="x" * 100_000) + "\n" + line(prediction_id="after") + "\n")
+    summary = run_predictions(graph, path)
+    assert [w for w, _ in reasons(summary)] == [2] and "bytes long" in reasons(summary)[0][1]
+    assert count(graph, "Prediction") == 2
+    mark = graph.read("MATCH (s:Source) RETURN s.state AS state")[0]["state"]
+    assert json.loads(mark)["log"]["offset"] == path.stat().st_size  # the watermark counts the skipped bytes
+
+
 def test_a_record_with_200000_inputs_is_capped_with_flags(graph, tmp_path):
     path = tmp_path / "wide.jsonl"
     wide = {f"f{i}": i for i in range(200_000)}
