@@ -21,7 +21,7 @@ from neo4j.graph import Node as Neo4jNode
 from neo4j.graph import Path as Neo4jPath
 from neo4j.graph import Relationship as Neo4jRelationship
 
-from provex.vocab.errors import ConnectionFailed, QueryError, shown_uri
+from provex.vocab.errors import ConnectionFailed, QueryError, scrubbed, shown_uri
 
 logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
 
@@ -63,22 +63,23 @@ def translated(uri: str) -> Iterator[None]:
         yield
     except neo4j_errors.AuthError as exc:
         raise ConnectionFailed(
-            f"Neo4j at {uri} refused the credentials ({exc.message}). "
+            f"Neo4j at {uri} refused the credentials ({scrubbed(str(exc.message))}). "
             "Fix NEO4J_USERNAME / NEO4J_PASSWORD, or for the managed server check "
             "the password file shown by `provex neo4j status`."
         ) from None
     except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, OSError) as exc:
         raise ConnectionFailed(
-            f"Cannot reach Neo4j at {uri} (or the connection was lost): {exc}. Start the managed server with "
+            f"Cannot reach Neo4j at {uri} (or the connection was lost): {scrubbed(str(exc))}. Start the managed server with "
             "`provex neo4j start`, or point NEO4J_URI at a running Neo4j 5. Anything already written stays; "
             "running the same command again is safe."
         ) from None
     except neo4j_errors.ConfigurationError as exc:
-        raise ConnectionFailed(f"Bad Neo4j connection setting for {uri}: {exc}. Check NEO4J_URI.") from None
+        raise ConnectionFailed(f"Bad Neo4j connection setting for {uri}: {scrubbed(str(exc))}. "
+                               "Check NEO4J_URI (credentials go in NEO4J_USERNAME / NEO4J_PASSWORD).") from None
     except neo4j_errors.ClientError as exc:
-        raise QueryError(_client_message(exc)) from None
+        raise QueryError(scrubbed(_client_message(exc))) from None
     except neo4j_errors.Neo4jError as exc:
-        raise QueryError(f"Neo4j failed the query: {exc.message} ({exc.code}).") from None
+        raise QueryError(scrubbed(f"Neo4j failed the query: {exc.message} ({exc.code}).")) from None
 
 
 def _client_message(exc: neo4j_errors.ClientError) -> str:

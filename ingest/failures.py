@@ -12,10 +12,9 @@ bug in provex and surfaces as one (a traceback), never as "rejected input".
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 
-from provex.vocab.errors import ReadFailed
+from provex.vocab.errors import ReadFailed, scrubbed
 
 
 @contextlib.contextmanager
@@ -27,15 +26,12 @@ def mapped(errors: tuple[type[BaseException], ...], what: str, *, all_lines: boo
         raise ReadFailed(f"{what}: {one_line(exc, all_lines=all_lines)}") from exc
 
 
-_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-
-
 def one_line(exc: BaseException, *, all_lines: bool = False) -> str:
     """An error's text (its type when it has none) as one line of at most 300
     characters: its first line, or all its lines joined (DVC puts the detail
     on the second line). A ``user:password@`` in a URL in it is removed (MLflow
     and HTTP errors quote the URL they failed on)."""
-    text = _CREDENTIALS.sub(r"\1", str(exc).strip())
+    text = scrubbed(str(exc).strip())
     lines = text.splitlines()
     if not lines:
         return type(exc).__name__

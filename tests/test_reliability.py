@@ -23,7 +23,7 @@ from provex.graph.writer import MAX_PROPS, Writer
 from provex.ingest import dvc, mlflow, openlineage, predictions
 from provex.vocab import model as m
 from provex.vocab import values
-from provex.vocab.errors import QueryError, SourceError, shown_uri
+from provex.vocab.errors import QueryError, SourceError, scrubbed, shown_uri
 from provex.vocab.records import Node, Reject
 
 TIME = "2026-04-02T10:15:00Z"
@@ -375,3 +375,4 @@ def test_cypher_timeout_holds(graph):
 def test_credentials_in_a_uri_never_reach_a_message():
     assert shown_uri("neo4j+s://user:secret@db.example.com:7687") == "neo4j+s://db.example.com:7687"
     assert shown_uri("/a/path with spaces") == "/a/path with spaces"
+    assert scrubbed("Given URI: 'bolt://neo4j:secret@127.0.0.1:9'") == "Given URI: 'bolt://127.0.0.1:9'"

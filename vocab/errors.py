@@ -5,7 +5,16 @@ for anything raised from here. A URI in a message (or anywhere provex stores
 or prints it) goes through :func:`shown_uri`: never with its password.
 """
 
+import re
 from urllib.parse import urlsplit, urlunsplit
+
+_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]+@")
+
+
+def scrubbed(text: str) -> str:
+    """``text`` with every ``scheme://user:password@`` cut to ``scheme://``
+    (library errors quote the URL they failed on, credentials included)."""
+    return _CREDENTIALS.sub(r"\1", text)
 
 
 def shown_uri(uri: str) -> str:
