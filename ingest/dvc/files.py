@@ -14,10 +14,9 @@ templating nor the graph ever expands it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import posixpath
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from provex.ingest.failures import mapped
+from provex.ingest.dvc.errors import dvc_errors
 from provex.vocab import values
 from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Reject
@@ -272,37 +271,6 @@ def resolve_pipeline(file: str, data: Any, read: Read) -> tuple[Pipeline, list[R
                 pipeline.stages[name] = make_stage(file, name, body)
     _top_sections(pipeline, resolver, base, rejects, data)
     return pipeline, rejects
-
-
-@contextlib.contextmanager
-def dvc_errors(what: str, data: Any) -> Iterator[None]:
-    """DVC's own errors while it resolves the dvc.yaml ``data`` (templating,
-    vars files, foreach/matrix) become ReadFailed("<what>: ..."). DVC resolves
-    only files its schema accepts; when it trips over one (a TypeError on
-    ``stages:`` left empty, an assert on ``foreach`` without ``do``), DVC's schema says what is wrong with the file. A
-    crash on a file the schema accepts is a bug, and surfaces as one."""
-    from dvc.exceptions import DvcException
-
-    try:
-        with mapped((DvcException, YAMLError, OSError, RecursionError), what, all_lines=True):
-            yield
-    except (TypeError, AttributeError, KeyError, IndexError, ValueError, AssertionError):
-        invalid = schema_problem(data)
-        if invalid is None:
-            raise
-        raise ReadFailed(f"{what}: not a valid dvc.yaml ({invalid}); fix it as `dvc repro` would ask") from None
-
-
-def schema_problem(data: Any) -> str | None:
-    """What DVC's own dvc.yaml schema says is wrong with ``data``, or None."""
-    from dvc.schema import COMPILED_MULTI_STAGE_SCHEMA
-    from voluptuous import Invalid
-
-    try:
-        COMPILED_MULTI_STAGE_SCHEMA(data)
-    except Invalid as exc:
-        return " ".join(str(exc).split())[:300]
-    return None
 
 
 def _top_sections(pipeline: Pipeline, resolver: Any, base: str, rejects: list[Reject], data: Any) -> None:
