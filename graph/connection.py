@@ -13,11 +13,10 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import neo4j  # attributes only (neo4j.exceptions, neo4j.graph): the CLI may defer loading it (app/cli/startup.py)
 
-from provex.vocab.errors import ConnectionFailed, QueryError
+from provex.vocab.errors import ConnectionFailed, QueryError, scrubbed, shown_uri
 
 logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
 
@@ -49,40 +48,33 @@ class Settings:
         return Settings(server.uri, "neo4j", server.password(), database, managed=True)
 
 
-def shown(uri: str) -> str:
-    """The URI as messages show it: never with a user:password part."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
-
-
 @contextlib.contextmanager
 def translated(uri: str) -> Iterator[None]:
     """Turn driver exceptions into provex errors that say how to fix them
     (a lost connection included: what was written stays, and every write is
     an idempotent MERGE, so running the same command again is safe)."""
-    uri = shown(uri)
+    uri = shown_uri(uri)
     try:
         yield
     except neo4j.exceptions.AuthError as exc:
         raise ConnectionFailed(
-            f"Neo4j at {uri} refused the credentials ({exc.message}). "
+            f"Neo4j at {uri} refused the credentials ({scrubbed(str(exc.message))}). "
             "Fix NEO4J_USERNAME / NEO4J_PASSWORD, or for the managed server check "
             "the password file shown by `provex neo4j status`."
         ) from None
     except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired, OSError) as exc:
         raise ConnectionFailed(
-            f"Cannot reach Neo4j at {uri} (or the connection was lost): {exc}. Start the managed server with "
+            f"Cannot reach Neo4j at {uri} (or the connection was lost): {scrubbed(str(exc))}. Start the managed server with "
             "`provex neo4j start`, or point NEO4J_URI at a running Neo4j 5. Anything already written stays; "
             "running the same command again is safe."
         ) from None
     except neo4j.exceptions.ConfigurationError as exc:
-        raise ConnectionFailed(f"Bad Neo4j connection setting for {uri}: {exc}. Check NEO4J_URI.") from None
+        raise ConnectionFailed(f"Bad Neo4j connection setting for {uri}: {scrubbed(str(exc))}. "
+                               "Check NEO4J_URI (credentials go in NEO4J_USERNAME / NEO4J_PASSWORD).") from None
     except neo4j.exceptions.ClientError as exc:
-        raise QueryError(_client_message(exc)) from None
+        raise QueryError(scrubbed(_client_message(exc))) from None
     except neo4j.exceptions.Neo4jError as exc:
-        raise QueryError(f"Neo4j failed the query: {exc.message} ({exc.code}).") from None
+        raise QueryError(scrubbed(f"Neo4j failed the query: {exc.message} ({exc.code}).")) from None
 
 
 def _client_message(exc: neo4j.exceptions.ClientError) -> str:

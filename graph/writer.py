@@ -147,7 +147,8 @@ class Writer:
         is not buffered), a Flag when its properties were capped, else None."""
         what = _describe(record)
         bad = values.problem({"uid": record.ref.uid} if isinstance(record, Node) else
-                             {"src": record.src.uid, "dst": record.dst.uid}) or values.problem(dict(record.props))
+                             {"src": record.src.uid, "dst": record.dst.uid}) or values.problem(
+                                 dict(record.props), finite=False)  # Neo4j stores NaN (an MLflow metric may be one)
         if bad:
             return Reject(record.source, None, f"{what} {bad}; it was not written")
         props, note = _capped(plain_props(record.props), what, record.source)

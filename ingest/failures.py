@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from provex.vocab.errors import ReadFailed
+from provex.vocab.errors import ReadFailed, scrubbed
 
 
 @contextlib.contextmanager
@@ -29,8 +29,9 @@ def mapped(errors: tuple[type[BaseException], ...], what: str, *, all_lines: boo
 def one_line(exc: BaseException, *, all_lines: bool = False) -> str:
     """An error's text (its type when it has none) as one line of at most 300
     characters: its first line, or all its lines joined (DVC puts the detail
-    on the second line)."""
-    text = str(exc).strip()
+    on the second line). A ``user:password@`` in a URL in it is removed (MLflow
+    and HTTP errors quote the URL they failed on)."""
+    text = scrubbed(str(exc).strip())
     lines = text.splitlines()
     if not lines:
         return type(exc).__name__

@@ -1,7 +1,9 @@
-"""A checksum of the graph's content, for "the graph equals the graph of one
-run": every node's uid, labels and properties, every edge with its endpoints
-and properties; leaving out the ingest audit (IngestRun nodes and their edges,
-the Source nodes' bookkeeping) and the stamps that move with each ingest."""
+"""A checksum of the whole graph, for crash and order tests: every node's uid,
+labels and properties, every edge's type, endpoints and properties. Left out:
+the audit trail of ingests (IngestRun and Source nodes and their edges) and
+the time stamps that say *when* something was written, which differ between
+any two runs (``first_seen``, ``last_seen``, ``first_ingest``, ``last_ingest``,
+and the ``valid_from`` of an alias observed at ingest time)."""
 
 from __future__ import annotations
 
@@ -11,26 +13,36 @@ from typing import Any
 
 from provex.graph.connection import Graph
 
-MOVING = {"first_seen", "last_seen", "first_ingest", "last_ingest"}
-NODES = ("MATCH (n:Node) WHERE NOT n:IngestRun "
-         "RETURN n.uid AS uid, labels(n) AS labels, properties(n) AS p, n:Source AS source")
-EDGES = ("MATCH (a:Node)-[e]->(b:Node) WHERE NOT a:IngestRun AND NOT b:IngestRun "
-         "RETURN a.uid AS a, type(e) AS t, b.uid AS b, properties(e) AS p")
+AUDIT_LABELS = ("IngestRun", "Source")
+STAMPS = ("first_seen", "last_seen", "first_ingest", "last_ingest")
 
 
-def content(graph: Graph) -> tuple[list[Any], list[Any]]:
-    """Nodes and edges, sorted, without what moves per ingest."""
-    nodes = []
-    for row in graph.read(NODES):
-        props = {k: v for k, v in row["p"].items() if k not in MOVING}
-        if row["source"]:
-            props = {k: props.get(k) for k in ("uid", "kind", "name")}
-        nodes.append([row["uid"], sorted(row["labels"]), props])
-    edges = [[r["a"], r["t"], r["b"], {k: v for k, v in r["p"].items() if k not in MOVING}]
-             for r in graph.read(EDGES)]
-    key = lambda item: json.dumps(item, sort_keys=True, default=str)  # noqa: E731
-    return sorted(nodes, key=key), sorted(edges, key=key)
+def _clean(props: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in props.items() if k not in STAMPS}
+    if out.get("evidence") == "observed at ingest":
+        out.pop("valid_from", None)
+    if isinstance(out.get("sources"), list):
+        out["sources"] = sorted(out["sources"])
+    return out
+
+
+def snapshot(graph: Graph) -> dict[str, Any]:
+    """Nodes and edges as sorted plain data (what :func:`checksum` hashes)."""
+    nodes = graph.read("MATCH (n:Node) WHERE NONE(l IN labels(n) WHERE l IN $audit) "
+                       "RETURN n.uid AS uid, labels(n) AS labels, properties(n) AS props", {"audit": AUDIT_LABELS})
+    edges = graph.read("MATCH (a:Node)-[e]->(b:Node) WHERE NONE(l IN labels(a) + labels(b) WHERE l IN $audit) "
+                       "RETURN type(e) AS type, a.uid AS src, b.uid AS dst, properties(e) AS props",
+                       {"audit": AUDIT_LABELS})
+    dump = lambda row: json.dumps(row, sort_keys=True, default=str)  # noqa: E731
+    return {
+        "nodes": sorted(dump({**n, "labels": sorted(n["labels"]), "props": _clean(n["props"])}) for n in nodes),
+        "edges": sorted(dump({**e, "props": _clean(e["props"])}) for e in edges),
+        "uids": len(nodes), "distinct_uids": len({n["uid"] for n in nodes}),
+    }
 
 
 def checksum(graph: Graph) -> str:
-    return hashlib.sha256(json.dumps(content(graph), sort_keys=True, default=str).encode()).hexdigest()
+    """sha256 over :func:`snapshot`, and the counts it covers, as one string."""
+    snap = snapshot(graph)
+    digest = hashlib.sha256("\n".join(snap["nodes"] + ["--"] + snap["edges"]).encode()).hexdigest()
+    return f"{digest[:16]} ({len(snap['nodes'])} nodes, {len(snap['edges'])} edges)"

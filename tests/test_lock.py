@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from checksum import checksum, content
+from checksum import checksum, snapshot
 from click.testing import CliRunner
 from sample import json_documents, restore
 
@@ -200,7 +200,7 @@ def serialised_runs_equal_one_run(graph, config: Path) -> None:
     single = run_ingest(config)
     out, err = single.communicate(timeout=900)
     assert single.returncode == 0, err
-    one_run = content(graph)
+    one_run = snapshot(graph)
     reference = checksum(graph)
     schema.clear(graph)
 
@@ -211,7 +211,7 @@ def serialised_runs_equal_one_run(graph, config: Path) -> None:
     for proc, _out, err in results:
         assert proc.returncode == 0, err
     assert any("waiting up to 900s for the ingest lock" in err for _p, _o, err in results)
-    assert content(graph) == one_run
+    assert snapshot(graph) == one_run
     assert checksum(graph) == reference
     opened = graph.read("MATCH (m:Model)-[e:HAS_ALIAS]->() WHERE e.valid_to IS NULL "
                         "RETURN m.uid AS model, e.alias AS alias, count(*) AS open")

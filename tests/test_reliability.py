@@ -17,13 +17,13 @@ import pytest
 from graphcheck import count, props
 
 from provex.graph import console
-from provex.graph.connection import Graph, shown
+from provex.graph.connection import Graph
 from provex.graph.pipeline import Summary, ingest
 from provex.graph.writer import MAX_PROPS, Writer
 from provex.ingest import dvc, mlflow, openlineage, predictions
 from provex.vocab import model as m
 from provex.vocab import values
-from provex.vocab.errors import QueryError, SourceError
+from provex.vocab.errors import QueryError, SourceError, scrubbed, shown_uri
 from provex.vocab.records import Node, Reject
 
 TIME = "2026-04-02T10:15:00Z"
@@ -164,6 +164,17 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
     path.chmod(0)
     with pytest.raises(SourceError, match="Cannot read prediction log"):
         list(predictions.read(path))
+
+
+def test_a_line_longer_than_the_cap_is_rejected_without_being_read_whole(graph, tmp_path, monkeypatch):
+    monkeypatch.setattr(predictions, "MAX_LINE", 4096)
+    path = tmp_path / "log.jsonl"
+    path.write_text(GOOD + "\n" + line(blob="x" * 100_000) + "\n" + line(prediction_id="after") + "\n")
+    summary = run_predictions(graph, path)
+    assert [w for w, _ in reasons(summary)] == [2] and "bytes long" in reasons(summary)[0][1]
+    assert count(graph, "Prediction") == 2
+    mark = graph.read("MATCH (s:Source) RETURN s.state AS state")[0]["state"]
+    assert json.loads(mark)["log"]["offset"] == path.stat().st_size  # the watermark counts the skipped bytes
 
 
 def test_a_record_with_200000_inputs_is_capped_with_flags(graph, tmp_path):
@@ -362,4 +373,6 @@ def test_cypher_timeout_holds(graph):
 
 
 def test_credentials_in_a_uri_never_reach_a_message():
-    assert "secret" not in shown("neo4j+s://user:secret@db.example.com:7687")
+    assert shown_uri("neo4j+s://user:secret@db.example.com:7687") == "neo4j+s://db.example.com:7687"
+    assert shown_uri("/a/path with spaces") == "/a/path with spaces"
+    assert scrubbed("Given URI: 'bolt://neo4j:secret@127.0.0.1:9'") == "Given URI: 'bolt://127.0.0.1:9'"

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from checksum import content
+from checksum import snapshot
 from click.testing import CliRunner
 from sample import json_documents
 
@@ -56,7 +56,7 @@ def test_sigterm_mid_round_then_restart_gives_the_graph_of_one_clean_run(graph, 
     config = config_file(tmp_path / "provex.toml", predictions_table(log))
     done = subprocess.run([str(EXE), "ingest", "--config", str(config)], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
-    clean = content(graph)
+    clean = snapshot(graph)
     schema.clear(graph)
 
     proc = subprocess.Popen([str(EXE), "watch", "--config", str(config), "--every", "3600", "--batch-size", "100"],
@@ -75,7 +75,7 @@ def test_sigterm_mid_round_then_restart_gives_the_graph_of_one_clean_run(graph, 
                                capture_output=True, text=True, timeout=900)
     assert restarted.returncode == 0, restarted.stderr
     assert predictions(graph) == LINES
-    assert content(graph) == clean
+    assert snapshot(graph) == clean
 
 
 def test_failing_source_backs_off_without_stopping_the_others(graph, tmp_path):

@@ -23,19 +23,22 @@ MAX_VALUES = 1_000_000  # values in one document once its aliases are expanded
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def problem(value: Any, *, max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES) -> str | None:
+def problem(value: Any, *, max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES,
+            finite: bool = True) -> str | None:
     """The first reason ``value`` cannot be stored as it is, or None.
 
     Shared sub-values (YAML aliases) are walked once and counted every time
-    they are referenced, so an alias bomb is caught without expanding it."""
-    walk = _Walk(max_depth, max_values)
+    they are referenced, so an alias bomb is caught without expanding it.
+    ``finite=False`` lets NaN and Infinity pass (Neo4j stores them; MLflow
+    allows a NaN metric): only strict JSON forbids them."""
+    walk = _Walk(max_depth, max_values, finite)
     walk.size(value, 0)
     return walk.found
 
 
 class _Walk:
-    def __init__(self, max_depth: int, max_values: int) -> None:
-        self.max_depth, self.max_values = max_depth, max_values
+    def __init__(self, max_depth: int, max_values: int, finite: bool) -> None:
+        self.max_depth, self.max_values, self.finite = max_depth, max_values, finite
         self.total = 0
         self.found: str | None = None
         self.sizes: dict[int, int] = {}  # id(container) -> expanded size
@@ -46,7 +49,8 @@ class _Walk:
         if isinstance(value, (dict, list, tuple)):
             return self._container(value, depth)
         self.total += 1
-        self.found = scalar_problem(value)
+        if self.finite or not isinstance(value, float):
+            self.found = scalar_problem(value)
         return 1
 
     def _container(self, value: dict | list | tuple, depth: int) -> int:

@@ -1,7 +1,9 @@
-"""`provex app`: start the Streamlit app on the loopback interface."""
+"""`provex app`: start the Streamlit app, on the loopback interface unless
+told otherwise (``--host``; any other address prints a warning)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -12,17 +14,29 @@ APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 ALLOW_VERIFY_ENV = "PROVEX_ALLOW_VERIFY"  # read by app_pages/reproduce.py
 
 
-def command_line(port: int | None) -> list[str]:
+LOOPBACK = "127.0.0.1"
+
+
+def command_line(port: int | None, host: str = LOOPBACK) -> list[str]:
     """The `streamlit run` command for the app (port from --port, else
     STREAMLIT_SERVER_PORT, else Streamlit's default 8501); the toolbar in
     viewer mode (no Deploy button)."""
     args = [sys.executable, "-m", "streamlit", "run", str(APP),
-            "--server.address", "127.0.0.1", "--server.headless", "true",
+            "--server.address", host, "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     port = port or _env_port()
     if port:
         args += ["--server.port", str(port)]
     return args
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _env_port() -> int | None:
@@ -36,16 +50,23 @@ def _env_port() -> int | None:
 
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="Port on 127.0.0.1 (default: STREAMLIT_SERVER_PORT, else 8501).")
+              help="Port (default: STREAMLIT_SERVER_PORT, else 8501).")
+@click.option("--host", default=LOOPBACK, show_default=True,
+              help="Address to listen on. Anything but loopback exposes the graph (and the Cypher console) "
+                   "to the network, without a login: a warning is printed.")
 @click.option("--allow-verify", is_flag=True,
               help="Enable the Reproduce page's Verify now button (it runs the projects' code).")
-def app(port: int | None, allow_verify: bool) -> None:
+def app(port: int | None, host: str, allow_verify: bool) -> None:
     """The Streamlit app: ask the debugging questions, search nodes, walk
     lineage graphs, impact, diff, reproduce, read-only Cypher, ingest status.
     Uses the Neo4j named by NEO4J_URI, else the managed local server."""
-    args = command_line(port)
+    args = command_line(port, host)
     os.environ[ALLOW_VERIFY_ENV] = "1" if allow_verify else "0"
-    click.echo(f"provex app on http://127.0.0.1:{port or _env_port() or 8501} (Ctrl+C stops it)", err=True)
+    if not is_loopback(host):
+        click.echo(f"warning: provex app listens on {host}, not on loopback: anyone who can reach this machine "
+                   "can read the whole graph (the app has no login). Use --host 127.0.0.1 unless that is meant.",
+                   err=True)
+    click.echo(f"provex app on http://{host}:{port or _env_port() or 8501} (Ctrl+C stops it)", err=True)
     os.execvp(args[0], args)
 
 

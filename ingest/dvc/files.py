@@ -14,7 +14,6 @@ templating nor the graph ever expands it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import posixpath
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from provex.ingest.failures import mapped
+from provex.ingest.dvc.errors import dvc_errors
 from provex.vocab import values
 from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Reject
@@ -255,14 +254,14 @@ def resolve_pipeline(file: str, data: Any, read: Read) -> tuple[Pipeline, list[R
     base = dirname(file)
     rejects: list[Reject] = []
     try:
-        with dvc_errors("DVC cannot resolve it"):
+        with dvc_errors("DVC cannot resolve it", data):
             resolver = DataResolver(SimpleNamespace(fs=_vars_fs(base, data, read, rejects), config={}), base, data)
             keys = resolver.get_keys()
     except ReadFailed as exc:
         return pipeline, [*rejects, Reject(file, None, str(exc))]
     for key in keys:
         try:
-            with dvc_errors(f"stage {key!r}: DVC cannot resolve it"):
+            with dvc_errors(f"stage {key!r}: DVC cannot resolve it", data):
                 resolved = resolver.resolve_one(key)
         except ReadFailed as exc:
             rejects.append(Reject(file, None, str(exc)))
@@ -270,21 +269,13 @@ def resolve_pipeline(file: str, data: Any, read: Read) -> tuple[Pipeline, list[R
         for name, body in resolved.items():
             if isinstance(body, dict):
                 pipeline.stages[name] = make_stage(file, name, body)
-    _top_sections(pipeline, resolver, base, rejects)
+    _top_sections(pipeline, resolver, base, rejects, data)
     return pipeline, rejects
 
 
-def dvc_errors(what: str) -> contextlib.AbstractContextManager[None]:
-    """DVC's own errors while it resolves a dvc.yaml (templating, vars files,
-    foreach/matrix) become ReadFailed("<what>: ...")."""
-    from dvc.exceptions import DvcException
-
-    return mapped((DvcException, YAMLError, OSError, RecursionError), what, all_lines=True)
-
-
-def _top_sections(pipeline: Pipeline, resolver: Any, base: str, rejects: list[Reject]) -> None:
+def _top_sections(pipeline: Pipeline, resolver: Any, base: str, rejects: list[Reject], data: Any) -> None:
     try:
-        with dvc_errors("artifacts/metrics/plots"):
+        with dvc_errors("artifacts/metrics/plots", data):
             _resolve_sections(pipeline, resolver, base)
     except ReadFailed as exc:
         rejects.append(Reject(pipeline.dvcfile, None, str(exc)))

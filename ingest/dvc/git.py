@@ -73,8 +73,9 @@ class FolderReader:
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
             rel = Path(dirpath).relative_to(self.root)
-            for name in filenames:
-                files[(rel / name).as_posix()] = ""
+            for name in filenames:  # regular files only: a FIFO would block, a device never end
+                if os.path.isfile(os.path.join(dirpath, name)):
+                    files[(rel / name).as_posix()] = ""
         return Snapshot("snapshot", None, files, self)
 
     def read(self, snap: Snapshot, path: str) -> bytes | None:

@@ -20,6 +20,7 @@ from typing import Any
 from provex.ingest.mlflow import registry, runs
 from provex.ingest.mlflow.store import Store, default_tracking_uri, environment, iso, make_client, store_env
 from provex.ingest.source import Source, local, strings
+from provex.vocab.errors import shown_uri
 from provex.vocab.records import Flag, Record, Watermark
 
 __all__ = ["Store", "iso", "read"]
@@ -59,7 +60,8 @@ class MlflowSource(Source):
     kind = "mlflow"
 
     def __init__(self, tracking_uri: str, experiments: tuple[str, ...] | list[str] = ()) -> None:
-        super().__init__(tracking_uri)
+        super().__init__(shown_uri(tracking_uri))  # the Source node and IngestRun never hold a password
+        self.tracking_uri = tracking_uri
         self.experiments = tuple(experiments)
 
     @classmethod
@@ -74,4 +76,4 @@ class MlflowSource(Source):
         return [cls(uri, strings(table, "experiments"))]
 
     def read(self, state: dict[str, Any]) -> Iterator[Record]:
-        return read(self.uri, experiments=self.experiments, state=state)
+        return read(self.tracking_uri, experiments=self.experiments, state=state)

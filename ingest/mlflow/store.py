@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from provex.ingest.failures import mapped
-from provex.vocab.errors import ReadFailed, SourceError
+from provex.vocab.errors import ReadFailed, SourceError, shown_uri
 
 PAGE = 200  # rows per search_* page
 PROBE_TIMEOUT = "5"  # seconds for the reachability probe of an http server
@@ -24,13 +24,13 @@ class Store:
     for file stores (used to find moved artifacts and relative data files)."""
 
     def __init__(self, uri: str) -> None:
-        self.given = uri
+        self.given = shown_uri(uri)  # as messages and records show it: no password
         self.kind, self.uri, self.root = _classify(uri)
 
     @property
     def scope(self) -> str:
-        """The URI that scopes experiment uids (absolute for local stores)."""
-        return self.uri
+        """The URI that scopes experiment uids (absolute for local stores; no password)."""
+        return shown_uri(self.uri)
 
 
 def _classify(uri: str) -> tuple[str, str, Path | None]:
@@ -56,7 +56,7 @@ def _classify(uri: str) -> tuple[str, str, Path | None]:
         return "file", path.resolve().as_uri(), path.resolve()
     if parsed.scheme in ("postgresql", "mysql", "mssql") or "+" in parsed.scheme:
         return "sql", text, None
-    raise SourceError(f"Unsupported MLflow tracking URI {text}: use http(s)://..., sqlite:///..., "
+    raise SourceError(f"Unsupported MLflow tracking URI {shown_uri(text)}: use http(s)://..., sqlite:///..., "
                       "a database URI, or a path to an mlruns folder.")
 
 

@@ -38,6 +38,7 @@ MAX_FLAGGED_REFS = 100  # distinct unresolved model refs listed one by one
 MAX_TRACKED_REFS = 10_000  # bound on the refs counted per pass (constant memory)
 GZIP_MAGIC = b"\x1f\x8b"
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log")
+MAX_LINE = 16 * 1024 * 1024  # bytes; a longer line is rejected without being held in memory
 MAX_FEATURES = 1_000  # inputs of one record linked as Feature nodes (the rest stay in its properties)
 
 
@@ -196,16 +197,35 @@ def _numbered(fh: IO[bytes], first: bytes, progress: _Progress) -> Iterator[tupl
     for raw in _chain(pending, fh):
         number = progress.lines + 1
         if raw.endswith(b"\n"):
-            progress.lines, progress.offset = number, progress.offset + len(raw)
+            progress.lines, progress.offset = number, progress.offset + getattr(raw, "size", len(raw))
         yield number, raw
+
+
+class _LongLine(bytes):
+    """The start of a line longer than MAX_LINE (``size``: its real length)."""
+
+    size: int
 
 
 def _chain(pending: list[bytes], fh: IO[bytes]) -> Iterator[bytes]:
     yield from pending
-    yield from fh
+    while raw := fh.readline(MAX_LINE + 1):
+        if len(raw) <= MAX_LINE or raw.endswith(b"\n"):
+            yield raw
+            continue
+        long, size = _LongLine(raw[:RAW_KEEP] + b"\n"), len(raw)
+        while raw and not raw.endswith(b"\n"):  # skip the rest in bounded pieces
+            raw = fh.readline(MAX_LINE)
+            size += len(raw)
+        long.size = size
+        yield long
 
 
 def _decode(number: int, raw: bytes, source: str) -> str | Reject:
+    if isinstance(raw, _LongLine):
+        return Reject(source, number, f"line is {raw.size:,} bytes long, more than the {MAX_LINE:,} provex reads "
+                      "in one line; split the record or move its large fields out of the log",
+                      raw.decode("utf-8", errors="replace"))
     try:
         return raw.decode("utf-8").lstrip("\ufeff") if number == 1 else raw.decode("utf-8")
     except UnicodeDecodeError as exc:
