@@ -324,6 +324,7 @@ def test_compare_page_names_the_ratio_and_the_bad_data(g: Graph) -> None:
     headline = at.success[0].value
     assert f"{C['ratio']:.2f}x lower" in headline and f"{BAD_RAW['path']}@{BAD_RAW['md5'][:8]}" in headline
     assert RAW_UID in {link["label"] for link in links(at)}
+    assert f"provex replay {COMPLAINT} --against {spouse}" in [c.value for c in at.code]
 
 
 def test_what_changed_page_and_the_home_question_from_the_url(g: Graph) -> None:
@@ -334,6 +335,9 @@ def test_what_changed_page_and_the_home_question_from_the_url(g: Graph) -> None:
         assert headline.startswith(f"{LOW['credit_limit_prediction']} was made by {want['model_version']}; "
                                    f"the last known good {want['last_known_good']}")
         assert want["added_by_commit"][:10] in headline
+    last_good = m.model_version(*want["last_known_good"].split("@")).uid
+    changed = open_page("changed", prediction=COMPLAINT)
+    assert f"provex replay {COMPLAINT} --model {last_good}" in [c.value for c in changed.code]
 
 
 def test_node_page_default_depth_reaches_models_and_predictions(g: Graph) -> None:

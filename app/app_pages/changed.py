@@ -23,8 +23,10 @@ def main() -> None:
     frame = state.comparison(QUESTION, params, "before", "after")
     state.next_links(questions.get(QUESTION), params)
     versions = frame[frame["aspect"] == "model version"]
-    for uid in [v for v in versions[["before", "after"]].iloc[0].tolist() if v] if not versions.empty else []:
+    pair = [v for v in versions[["before", "after"]].iloc[0].tolist() if v] if not versions.empty else []
+    for uid in pair:
         state.node_link(uid, label=f"Lineage of {uid}")
+    state.replay_step(ref, model=pair[0] if len(pair) == 2 else None)
 
 
 main()

@@ -23,6 +23,7 @@ def main() -> None:
     for uid in (a, b):
         state.question_link("what-changed", {"prediction": uid}, label=f"What changed for {uid}")
     state.question_link("prediction-provenance", {"prediction": b}, label=f"Where did {b} come from?")
+    state.replay_step(b, against=a)
 
 
 main()
