@@ -43,7 +43,7 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "", headline: 
     if headline and fmt == "table":
         click.echo(headline + "\n")
     if fmt == "json":
-        click.echo(json.dumps(list(rows), indent=2, default=str))
+        emit_json(list(rows))
     elif fmt == "csv":
         frame(rows).to_csv(sys.stdout, index=False)
     elif not rows:
@@ -55,7 +55,20 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "", headline: 
 
 
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
+    """Strict JSON: NaN and infinities (Neo4j stores them, e.g. an MLflow metric)
+    are written as null, never as the bare ``NaN`` that strict parsers refuse."""
+    click.echo(json.dumps(strict(value), indent=2, default=str, allow_nan=False))
+
+
+def strict(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (nested too)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
 
 
 def cell(value: Any) -> str:

@@ -58,3 +58,20 @@ def test_help_and_the_question_catalog_load_neither_neo4j_nor_pandas() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def refuse_constant(name: str) -> None:
+    raise ValueError(f"not strict JSON: {name}")
+
+
+def test_json_is_strict_non_finite_numbers_become_null(graph) -> None:
+    """Neo4j stores and returns NaN and infinities; --format json writes them as null."""
+    from click.testing import CliRunner
+
+    from provex.app.cli import cli
+
+    result = CliRunner().invoke(cli, ["cypher", "RETURN 0.0/0.0 AS nan, 1e308*10 AS inf, -1e308*10 AS ninf, "
+                                      "[1.5, 0.0/0.0] AS list, 2 AS two", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout, parse_constant=refuse_constant)
+    assert rows == [{"nan": None, "inf": None, "ninf": None, "list": [1.5, None], "two": 2}]
