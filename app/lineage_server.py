@@ -21,7 +21,6 @@ import contextlib
 import dataclasses
 import fcntl
 import hmac
-import ipaddress
 import json
 import os
 import threading
@@ -47,15 +46,6 @@ SEGMENT_GLOB = "segment-*.jsonl"
 
 class BadEvent(ValueError):
     """A request body that is not a usable OpenLineage event; the message is the reason."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def decode(body: bytes, encoding: str | None) -> dict[str, Any]:

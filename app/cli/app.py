@@ -3,12 +3,13 @@ told otherwise (``--host``; any other address prints a warning)."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from pathlib import Path
 
 import click
+
+from provex.app.loopback import is_loopback
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 ALLOW_VERIFY_ENV = "PROVEX_ALLOW_VERIFY"  # read by app_pages/reproduce.py
@@ -28,15 +29,6 @@ def command_line(port: int | None, host: str = LOOPBACK) -> list[str]:
     if port:
         args += ["--server.port", str(port)]
     return args
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _env_port() -> int | None:

@@ -13,7 +13,8 @@ from types import FrameType
 
 import click
 
-from provex.app.lineage_server import is_loopback, serve
+from provex.app.lineage_server import serve
+from provex.app.loopback import is_loopback
 from provex.vocab.errors import UsageError
 
 KEY_ENV = "PROVEX_API_KEY"
