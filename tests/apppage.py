@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
 
 
 def open_page(page: str, *, timeout: float = 90, **query: str) -> AppTest:
-    """Run the app, switch to ``app_pages/<page>.py`` with the given URL query, run it."""
+    """Run the app, switch to ``app_pages/<page>.py`` with the given URL query, run it.
+    Streamlit's data cache is process-wide (the footer keeps its counts 30 s):
+    cleared first, so a page shows this test's graph, not an earlier test's."""
+    st.cache_data.clear()
     at = AppTest.from_file(str(APP), default_timeout=timeout)
     if page != "home":  # the default page; others are reached after the first run registers them
         at.run()
