@@ -1,6 +1,8 @@
 """Ingest progress for people: a live rich display on a terminal (records,
-rate, the current source and phase), one line per source otherwise (cron, CI,
-pipes). Progress goes to stderr, so ``--format json`` on stdout is unchanged.
+rate, the current source and phase, and where the size is known — a log's
+bytes, a repository's commits — a bar with the time remaining), one line per
+source otherwise (cron, CI, pipes). Progress goes to stderr, so
+``--format json`` on stdout is unchanged.
 
 The graph's pipeline reports through a plain callback ``tick(phase, records)``.
 """
@@ -15,7 +17,9 @@ from typing import IO
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from provex.ingest.source import Position
 
 Tick = Callable[[str, int], None]
 
@@ -32,8 +36,9 @@ class IngestProgress:
         if self.live:
             self._rich = Progress(
                 TextColumn("[bold]{task.fields[source]}"), TextColumn("{task.fields[phase]:<7}"), BarColumn(),
-                TextColumn("{task.completed:,.0f} records"), TextColumn("{task.fields[rate]:,.0f}/s"),
-                TimeElapsedColumn(), console=Console(file=self.stream), transient=False)
+                TextColumn("{task.fields[records]:,} records"), TextColumn("{task.fields[rate]:,.0f}/s"),
+                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                console=Console(file=self.stream), transient=False)
             self._rich.start()
         return self
 
@@ -43,20 +48,23 @@ class IngestProgress:
             self._rich = None
 
     @contextlib.contextmanager
-    def source(self, kind: str, uri: str) -> Iterator[Tick]:
-        """A tick for one source's ingest; the closing line (no TTY) when it ends."""
+    def source(self, kind: str, uri: str, position: Position | None = None) -> Iterator[Tick]:
+        """A tick for one source's ingest; the closing line (no TTY) when it ends.
+        ``position``: how far the adapter has read, for the bar and the ETA."""
         label = f"{kind} {_short(uri)}"
         started = time.monotonic()
         seen = {"records": 0, "phase": "start"}
         task: TaskID | None = None
         if self._rich is not None:
-            task = self._rich.add_task(label, total=None, source=label, phase="start", rate=0.0)
+            task = self._rich.add_task(label, total=None, source=label, phase="start", rate=0.0, records=0)
 
         def tick(phase: str, records: int) -> None:
             seen.update(records=records, phase=phase)
             if self._rich is not None and task is not None:
                 rate = records / max(time.monotonic() - started, 1e-6)
-                self._rich.update(task, completed=records, phase=phase, rate=rate)
+                known = position is not None and position.total
+                self._rich.update(task, phase=phase, rate=rate, records=records,
+                                  total=position.total if known else None, completed=position.done if known else 0)
 
         outcome = "failed"
         try:
@@ -66,7 +74,7 @@ class IngestProgress:
             elapsed = time.monotonic() - started
             rate = seen["records"] / max(elapsed, 1e-6)
             if self._rich is not None and task is not None:
-                self._rich.update(task, phase=outcome, total=seen["records"] or 1, completed=seen["records"] or 1)
+                self._rich.update(task, phase=outcome, total=1, completed=1, records=seen["records"])
             else:
                 click.echo(f"{label}: {outcome} ({seen['phase']}), {seen['records']:,} records in {elapsed:.1f}s "
                            f"({rate:,.0f}/s)", file=self.stream)

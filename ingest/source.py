@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,15 +29,37 @@ KINDS: dict[str, str] = {
 REMOTE_SCHEMES = ("sqlite:", "http:", "https:", "file:", "s3:", "gs:")
 
 
+class Position:
+    """How far a read has got, in the source's own units (the bytes of a log,
+    the commits of a repository), for a progress display's ETA. The adapter
+    says what the whole is and how to read how far it is (a function, so
+    nothing is updated per record); ``total`` stays None when it is unknown
+    (a gzipped log, a tracking server)."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.unit = ""
+        self._done: Callable[[], int] = lambda: 0
+
+    def follow(self, total: int | None, unit: str, done: Callable[[], int]) -> None:
+        self.total, self.unit, self._done = total, unit, done
+
+    @property
+    def done(self) -> int:
+        return self._done()
+
+
 class Source(ABC):
     """One source to ingest. ``uri`` scopes its watermark (the ``Source`` node);
-    ``file_based`` sources get their rejected records written beside the input."""
+    ``file_based`` sources get their rejected records written beside the input;
+    ``position`` tells how far the current read is, where the adapter knows."""
 
     kind: ClassVar[str]
     file_based: ClassVar[bool] = False
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
+        self.position = Position()
 
     @classmethod
     @abstractmethod

@@ -138,8 +138,6 @@ def test_ingest_twice_gives_the_same_graph(graph, neo4j_settings, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known: Dataset.name is last-writer-wins between DVC (the file name, "
-                   "'cost_risk.csv') and MLflow (the dataset name, 'cost_risk'): 4 Dataset nodes differ by order")
 def test_sources_in_another_order_give_the_same_graph(graph, neo4j_settings, tmp_path):
     once, _, reversed_order = sample_twice_and_reversed(graph, neo4j_settings, tmp_path)
     assert reversed_order == once

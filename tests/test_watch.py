@@ -146,3 +146,46 @@ def test_ingest_status_page_shows_failure_staleness_rejects_and_the_lock(graph, 
     assert "1 source(s) stale" in shown and f"openlineage {missing}: failing since" in shown
     locks = frame_with(at, "heartbeat_age_s")
     assert list(locks["held"]) == [False] and "pid" in locks.iloc[0]["last_owner"]
+
+
+def test_position_follows_a_logs_bytes_and_a_repositorys_commits(tmp_path):
+    """What the ETA is computed from: the adapters say the whole and how far they are."""
+    from provex.ingest import dvc, predictions
+    from provex.ingest.source import Position
+
+    log = prediction_log(tmp_path / "p.jsonl", 200)
+    where = Position()
+    records = predictions.read(log, position=where)
+    next(records)
+    assert where.unit == "bytes" and where.total == log.stat().st_size
+    assert 0 < where.done < where.total
+    list(records)
+    assert where.done == where.total
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    for i in range(3):
+        (repo / "dvc.yaml").write_text(f"stages:\n  train:\n    cmd: python train.py --lr {i}\n")
+        subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", f"c{i}"],
+                       cwd=repo, check=True)
+    commits = Position()
+    list(dvc.read(repo, position=commits, profile=False))
+    assert (commits.unit, commits.total, commits.done) == ("commits", 3, 3)
+
+
+def test_live_progress_shows_a_bar_and_the_time_remaining_when_the_size_is_known():
+    from provex.ingest.source import Position
+
+    stream, where, read = io.StringIO(), Position(), [0]
+    where.follow(1_000, "bytes", lambda: read[0])
+    with IngestProgress(stream=stream, live=True) as shown, shown.source("predictions", "/logs/a.jsonl", where) as tick:
+        for done in (100, 300, 500):
+            read[0] = done
+            time.sleep(0.05)
+            tick("read", done // 10)
+        [task] = shown._rich.tasks
+        assert (task.total, task.completed, task.fields["records"]) == (1_000, 500, 50)
+        assert task.time_remaining is not None and task.time_remaining > 0  # what the eta column shows
+    assert "eta" in stream.getvalue()

@@ -58,7 +58,7 @@ def ingest_one(graph: Graph, src: sources.Source, shown: IngestProgress, *, batc
     its Source node (shown by the ingest status page) and raised. ``check`` is
     called at each progress tick and may raise to stop at a batch boundary."""
     target = rejects or (pipeline.REJECTS_BESIDE if src.file_based else None)
-    with shown.source(src.kind, src.uri) as tick:
+    with shown.source(src.kind, src.uri, src.position) as tick:
         def progress(phase: str, records: int) -> None:
             if check is not None:
                 check()

@@ -20,7 +20,7 @@ from provex.ingest.dvc.build import Builder
 from provex.ingest.dvc.git import FolderReader, GitReader, open_source
 from provex.ingest.dvc.profile import Profiler
 from provex.ingest.dvc.snapshot import Parser
-from provex.ingest.source import Source, local
+from provex.ingest.source import Position, Source, local
 from provex.vocab.records import Record, Watermark
 
 #: Watermark names: the shas already ingested, and the data versions written.
@@ -30,12 +30,13 @@ PROFILED = "profiled"  # content hashes already profiled
 
 
 def read(path: str | Path, rev: str | None = None, state: dict[str, Any] | None = None,
-         profile: dict[str, Any] | bool = True) -> Iterator[Record]:
+         profile: dict[str, Any] | bool = True, position: Position | None = None) -> Iterator[Record]:
     """Records of the DVC project at ``path``; ``rev`` limits the git history
     (``v1..main``, ``HEAD~5..``, a branch); ``state`` is what the previous
     ingest of the same path left (skips commits already ingested).
     ``profile``: content profiles of new data versions (True), with options of
-    :class:`Profiler` (a dict: ``sample_rows``, ``max_bytes``), or off (False)."""
+    :class:`Profiler` (a dict: ``sample_rows``, ``max_bytes``), or off (False).
+    ``position`` follows the commits read (of a git repository)."""
     source = open_source(path)
     root = str(Path(path).resolve())
     state = state or {}
@@ -45,7 +46,7 @@ def read(path: str | Path, rev: str | None = None, state: dict[str, Any] | None 
         yield from _snapshot(source, root, profiler)
     else:
         try:
-            yield from _history(source, root, rev, state, profiler)
+            yield from _history(source, root, rev, state, profiler, position or Position())
         finally:
             source.close()
     if profiler is not None:
@@ -60,17 +61,20 @@ def _snapshot(source: FolderReader, root: str, profiler: Profiler | None) -> Ite
 
 
 def _history(source: GitReader, root: str, rev: str | None, state: dict[str, Any],
-             profiler: Profiler | None) -> Iterator[Record]:
+             profiler: Profiler | None, position: Position) -> Iterator[Record]:
     done = set(state.get(COMMITS) or [])
     seen = set(state.get(DATA_VERSIONS) or [])
     commits = [c for c in source.commits(rev) if c.sha not in done]
     builder, parser = Builder(root, source.scope(), seen, profiler), Parser(root)
+    read_so_far = [0]
+    position.follow(len(commits), "commits", lambda: read_so_far[0])
     for i, commit in enumerate(commits):
         snap = source.snapshot(commit)
         # The very first commit ever ingested has nothing before it: all its lock entries are runs.
         parent = None if (i == 0 and not done) else source.parent_snapshot(commit)
         before = parser.parse(parent, locks_only=True) if parent else None
         yield from builder.records(snap, parser.parse(snap), before, final=i == len(commits) - 1)
+        read_so_far[0] = i + 1
     done.update(c.sha for c in commits)
     yield Watermark(COMMITS, sorted(done))
     yield Watermark(DATA_VERSIONS, sorted(seen))
@@ -92,7 +96,7 @@ class DvcSource(Source):
         return [cls(local(base, table["path"]), table.get("rev"), profile_options(table))]
 
     def read(self, state: dict[str, Any]) -> Iterator[Record]:
-        return read(self.path, rev=self.rev, state=state, profile=self.profile)
+        return read(self.path, rev=self.rev, state=state, profile=self.profile, position=self.position)
 
 
 def profile_options(table: dict[str, Any]) -> dict[str, Any] | bool:

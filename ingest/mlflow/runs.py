@@ -211,7 +211,10 @@ def _datasets(ctx: Context, run_ref: model.Ref, run: Any) -> Iterator[Record]:
         found = from_mlflow(ds.profile, ds.schema)  # MLflow's profile and schema, as a provex profile
         props.update(found.props() if found else {})
         yield Node(ref, props, ctx.source)
-        yield Node(model.dataset(path), {"path": path, "name": ds.name}, ctx.source)
+        # a Dataset is shared by path with DVC: its name is the file name whoever writes it (ingest order
+        # must not change the graph); MLflow's own dataset name is kept beside it
+        yield Node(model.dataset(path), {"path": path, "name": path.rsplit("/", 1)[-1], "mlflow_name": ds.name},
+                   ctx.source)
         yield Edge("VERSION_OF", ref, model.dataset(path), source=ctx.source)
         context = {t.key: t.value for t in item.tags or []}.get("mlflow.data.context")
         yield Edge("USED", run_ref, ref, {"context": context}, source=ctx.source)

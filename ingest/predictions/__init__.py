@@ -26,7 +26,7 @@ from provex.ingest import jsontext
 from provex.ingest.predictions.infer import VERSION as INFER_VERSION
 from provex.ingest.predictions.infer import Inference
 from provex.ingest.predictions.mapping import Mapping, PredictionRecord, RecordError, canonical, load_mapping, parse_record
-from provex.ingest.source import Source, local, strings
+from provex.ingest.source import Position, Source, local, strings
 from provex.vocab import model, values
 from provex.vocab.errors import SourceError
 from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
@@ -57,14 +57,17 @@ class _Progress:
 
 
 def read(file: str | Path, *, mapping: str | Path | None = None, model: str | None = None,
-         state: dict[str, Any] | None = None) -> Iterator[Record]:
-    """Yield records for one prediction log. ``state`` is the previous watermark."""
+         state: dict[str, Any] | None = None, position: Position | None = None) -> Iterator[Record]:
+    """Yield records for one prediction log. ``state`` is the previous watermark;
+    ``position`` follows the bytes read (of a plain file; a gzipped one has no known total)."""
     path = Path(file)
     spec = load_mapping(mapping, model)
     head, size, gzipped = _inspect(path)
     settings = _settings_digest(mapping, model)
     start = _resume_point((state or {}).get(WATERMARK), head, size, gzipped, settings)
     progress = _Progress(lines=start.get("lines", 0), offset=start.get("offset", 0), inferred=Inference(spec))
+    if position is not None:
+        position.follow(None if gzipped else size, "bytes", lambda: progress.offset)
     source = str(path)
     try:
         yield from _records(path, spec, gzipped, start, progress, source)
@@ -432,4 +435,4 @@ class PredictionLogSource(Source):
         return [cls(local(base, f), mapping, table.get("model")) for f in files]
 
     def read(self, state: dict[str, Any]) -> Iterator[Record]:
-        return read(self.file, mapping=self.mapping, model=self.model, state=state)
+        return read(self.file, mapping=self.mapping, model=self.model, state=state, position=self.position)
