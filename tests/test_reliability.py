@@ -213,6 +213,15 @@ def test_hostile_openlineage_events_are_rejected_by_line(graph, tmp_path):
     assert count(graph, "Run") == 2
 
 
+def test_outputs_that_are_not_a_list_are_flagged_not_a_crash(graph, tmp_path):
+    """Found by the long fuzz (make test-long): ``"outputs": true`` crashed the column-lineage step."""
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps({**EVENT, "outputs": True}))
+    summary = run_openlineage(graph, path)
+    assert summary.flag_counts["bad-dataset"] == 1 and summary.rejected_count == 0
+    assert count(graph, "Run") == 1
+
+
 def test_duplicate_keys_in_an_openlineage_event_are_flagged(graph, tmp_path):
     path = tmp_path / "event.json"
     path.write_text(json.dumps(EVENT)[:-1] + ', "eventType": "COMPLETE"}')

@@ -195,7 +195,8 @@ def _version(item: dict[str, Any]) -> str | None:
 
 
 def _all_column_lineage(event: dict[str, Any], source: str, run_id: str | None) -> Iterator[Record]:
-    for item in event.get("outputs") or []:
+    outputs = event.get("outputs")
+    for item in outputs if isinstance(outputs, list) else []:  # not a list: flagged by _datasets
         if _named(item):
             yield from _column_lineage(item, source, run_id)
 
