@@ -211,9 +211,9 @@ def replay_step(prediction: str, *, against: str | None = None, model: str | Non
     version and re-runs the logged inputs (run on purpose: it executes a model)."""
     command = f"provex replay {prediction}" + (f" --against {against}" if against else "") + (
         f" --model {model}" if model else "")
-    st.markdown("**Replay it**: same inputs through the model that made it" + (
-        ", then one input at a time from the other prediction" if against else "") + (
-        f", and through {model}" if model else ""))
+    through = f"through {model} instead" if model else "through the model that made it"
+    st.markdown(f"**Replay it**: the same inputs {through}" + (
+        ", then the model and each input swapped from the other prediction, one at a time" if against else ""))
     st.code(command, language="sh")
 
 

@@ -153,7 +153,7 @@ def mlflow(tracking_uri: str, experiments: tuple[str, ...], fmt: str, batch_size
 @click.option("--dry-run", is_flag=True,
               help="Only show what would be stored: the inferred field mapping and the first records (nothing is written).")
 @click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True,
-              help="With --dry-run: how many records to show per file.")
+              help="With --dry-run: how many records (and rejects) to show per file.")
 @fmt_option
 @batch_option
 @wait_option
@@ -183,8 +183,11 @@ def _preview(files: tuple[str, ...], mapping: str | None, model: str | None, lim
         rows = [{k: v for k, v in p.items() if v is not None} for p in item["predictions"]]
         emit([{"field": k, **{f"record {i + 1}": r.get(k) for i, r in enumerate(rows)}}
               for k in dict.fromkeys(k for r in rows for k in r)], "table")
-        for rej in item["rejects"]:
+        for rej in item["rejects"][:limit]:
             click.echo(f"  would reject {rej['where']}: {rej['reason']}", err=True)
+        if len(item["rejects"]) > limit:
+            click.echo(f"  ... and {len(item['rejects']) - limit} more would be rejected (--format json lists all)",
+                       err=True)
 
 
 @ingest.command()

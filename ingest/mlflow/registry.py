@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from provex.ingest.mlflow.env import environment_for
@@ -22,25 +22,34 @@ NO_STAGE = ("None", "", None, "Archived")
 def logged_models(ctx: Context, experiment_ids: list[str]) -> Iterator[Record]:
     """MLflow 3 logged models updated since the last ingest."""
     since = int(ctx.state.get("logged_models_ms", 0))
-    newest = since
     try:
         with reading(f"{ctx.source} does not list logged models (MLflow < 3?)"):
             found = list(paged(ctx.client.search_logged_models, experiment_ids=experiment_ids)) if experiment_ids else []
     except ReadFailed as exc:
         yield Flag("logged-models-unavailable", str(exc), ctx.source)
         return
-    for lm in found:
-        updated = int(lm.last_updated_timestamp or lm.creation_timestamp or 0)
+    newest = yield from _changed_since(ctx, found, since, _logged_model, lambda lm: ("logged model", lm.model_id))
+    ctx.watermarks["logged_models_ms"] = newest
+
+
+def _changed_since(ctx: Context, items: list[Any], since: int, build: Callable[[Context, Any], Iterator[Record]],
+                   name: Callable[[Any], tuple[str, str]]) -> Generator[Record, None, int]:
+    """The records of each item updated after ``since`` (ms), built all or
+    nothing: a failing item is one Reject naming it. Returns the newest update seen."""
+    newest = since
+    for item in items:
+        updated = int(item.last_updated_timestamp or item.creation_timestamp or 0)
         if updated <= since:
             continue
         try:
-            records = list(_logged_model(ctx, lm))  # all or nothing
+            records = list(build(ctx, item))
         except ReadFailed as exc:
-            yield Reject(ctx.source, None, f"logged model {lm.model_id}: {exc}", lm.model_id)
+            kind, ident = name(item)
+            yield Reject(ctx.source, None, f"{kind} {ident}: {exc}", ident)
             continue
         yield from records
         newest = max(newest, updated)
-    ctx.watermarks["logged_models_ms"] = newest
+    return newest
 
 
 def _logged_model(ctx: Context, lm: Any) -> Iterator[Record]:
@@ -176,24 +185,14 @@ def _closed_intervals(ctx: Context, mv: Any, ref: model.Ref) -> Iterator[Record]
 
 def _versions(ctx: Context) -> Iterator[Record]:
     since = int(ctx.state.get("versions_ms", 0))
-    newest = since
     try:
         with reading("model versions could not be listed"):
             versions = list(paged(ctx.client.search_model_versions))
     except ReadFailed as exc:
         yield Reject(ctx.source, None, str(exc))
         return
-    for mv in versions:
-        updated = int(mv.last_updated_timestamp or mv.creation_timestamp or 0)
-        if updated <= since:
-            continue
-        try:
-            records = list(_version(ctx, mv))  # all or nothing
-        except ReadFailed as exc:
-            yield Reject(ctx.source, None, f"model version {mv.name}@{mv.version}: {exc}", f"{mv.name}@{mv.version}")
-            continue
-        yield from records
-        newest = max(newest, updated)
+    newest = yield from _changed_since(ctx, versions, since, _version,
+                                       lambda mv: ("model version", f"{mv.name}@{mv.version}"))
     ctx.watermarks["versions_ms"] = newest
 
 

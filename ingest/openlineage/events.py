@@ -41,15 +41,7 @@ def run_event(event: dict[str, Any], run_id: str, job: tuple[str, str], event_ty
     yield Edge("INSTANCE_OF", run_ref, stage_ref, source=source)
     yield from _parent(run_ref, _facets(event.get("run")), source)
     yield from _code(run_ref, _facets(event.get("job")), source)
-    for side in ("inputs", "outputs"):
-        for item in _datasets(event, side, source):
-            if isinstance(item, Flag):
-                yield item
-                continue
-            ref, records = item
-            yield from records
-            yield (Edge("USED", run_ref, ref, source=source) if side == "inputs"
-                   else Edge("WAS_GENERATED_BY", ref, run_ref, source=source))
+    yield from _inputs_outputs(event, run_ref, source)
     yield from _all_column_lineage(event, source, run_id)
 
 
@@ -58,15 +50,21 @@ def job_event(event: dict[str, Any], job: tuple[str, str], time: str | None, sou
     stage_ref = model.stage(*job)
     yield from _stage(stage_ref, job, event.get("job"), source, time)
     yield from _code(stage_ref, _facets(event.get("job")), source)
-    for key, edge in (("inputs", "USED"), ("outputs", "WAS_GENERATED_BY")):
-        for item in _datasets(event, key, source):
+    yield from _inputs_outputs(event, stage_ref, source)
+    yield from _all_column_lineage(event, source, None)
+
+
+def _inputs_outputs(event: dict[str, Any], owner: model.Ref, source: str) -> Iterator[Record]:
+    """The event's datasets: ``owner -[:USED]-> input``, ``output -[:WAS_GENERATED_BY]-> owner``."""
+    for side in ("inputs", "outputs"):
+        for item in _datasets(event, side, source):
             if isinstance(item, Flag):
                 yield item
                 continue
             ref, records = item
             yield from records
-            yield Edge(edge, stage_ref, ref, source=source) if edge == "USED" else Edge(edge, ref, stage_ref, source=source)
-    yield from _all_column_lineage(event, source, None)
+            yield (Edge("USED", owner, ref, source=source) if side == "inputs"
+                   else Edge("WAS_GENERATED_BY", ref, owner, source=source))
 
 
 def dataset_event(event: dict[str, Any], time: str | None, source: str) -> Iterator[Record]:
