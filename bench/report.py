@@ -1,0 +1,108 @@
+"""docs/benchmarks.md from the sections the bench modules saved.
+
+Each bench module measures one area and saves its section with
+:func:`save_section` (``bench/out/<name>.json``: a title, Markdown text that
+puts every figure beside its baseline, and the raw figures). ``python -m
+bench.report`` (the last step of ``make bench`` / ``make bench-full``)
+writes docs/benchmarks.md: the machine, the versions and the date, then the
+sections in ORDER.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench/out"
+DOC = ROOT / "docs/benchmarks.md"
+ORDER = ("predictions", "mlflow", "dvc", "questions", "app", "cli")
+PACKAGES = ("neo4j", "neo4j-rust-ext", "orjson", "mlflow", "dvc", "streamlit", "pandas")
+
+
+def save_section(name: str, title: str, markdown: str, figures: Any) -> Path:
+    """Save one area's results for the report (and print the Markdown)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.json"
+    doc = {"name": name, "title": title, "markdown": markdown.strip() + "\n", "figures": figures,
+           "measured": datetime.now(UTC).isoformat(timespec="seconds"), "load_average": os.getloadavg()}
+    path.write_text(json.dumps(doc, indent=2, default=str))
+    print(f"\n## {title}\n\n{markdown}", flush=True)
+    return path
+
+
+def machine() -> dict[str, str]:
+    """What the numbers were measured on."""
+    cpu = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if line.startswith("model name")), "?")
+    mem = next((line.split()[1] for line in _lines("/proc/meminfo") if line.startswith("MemTotal")), "0")
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": f"{int(mem) / 1024 / 1024:.0f} GB",
+            "os": platform.platform(), "python": platform.python_version(), "java": _java(),
+            "neo4j": _neo4j_version()}
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _java() -> str:
+    try:
+        done = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return (done.stderr.splitlines() or ["?"])[0]
+
+
+def _neo4j_version() -> str:
+    from provex.graph.server import NEO4J_VERSION
+
+    return f"Neo4j Community {NEO4J_VERSION} (managed, same jars as neo4j-admin)"
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def render(sections: list[dict[str, Any]]) -> str:
+    info, libs = machine(), versions()
+    head = ["# Benchmarks", "",
+            f"Written by `python -m bench.report` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the sections in "
+            "bench/out/ (`make bench`: the quick scale; `make bench-full`: the 1M scale). Every figure is a median "
+            "of several runs and stands beside its baseline, measured in the same run on the same machine. "
+            "Nothing here is asserted by a test.", "",
+            "| machine | |", "|---|---|", *(f"| {k} | {v} |" for k, v in info.items()),
+            f"| libraries | {', '.join(f'{k} {v}' for k, v in libs.items())} |", ""]
+    body = []
+    for section in sections:
+        load = ", ".join(f"{x:.1f}" for x in section.get("load_average", ()))
+        body += [f"## {section['title']}", "", f"_Measured {section['measured']} (load average {load})._", "",
+                 section["markdown"]]
+    return "\n".join(head + body)
+
+
+def main() -> None:
+    found = {p.stem: json.loads(p.read_text()) for p in sorted(OUT.glob("*.json"))}
+    sections = [found[name] for name in ORDER if name in found]
+    if not sections:
+        sys.exit("No bench sections in bench/out/: run `make bench` (or a bench module) first.")
+    DOC.write_text(render(sections))
+    print(f"wrote {DOC.relative_to(ROOT)} ({len(sections)} sections: {', '.join(s['name'] for s in sections)})")
+
+
+if __name__ == "__main__":
+    main()
