@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench/out"
 DOC = ROOT / "docs/benchmarks.md"
 ORDER = ("predictions", "mlflow", "dvc", "questions", "app", "cli")
-PACKAGES = ("neo4j", "neo4j-rust-ext", "orjson", "mlflow", "dvc", "streamlit", "pandas")
+PACKAGES = ("neo4j", "neo4j-rust-ext", "mlflow", "dvc", "streamlit", "pandas")
 
 
 def save_section(name: str, title: str, markdown: str, figures: Any) -> Path:

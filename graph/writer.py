@@ -1,10 +1,15 @@
-"""The idempotent batch writer: records in, ``UNWIND $rows ... MERGE`` out.
+"""The idempotent batch writer: records in, batched ``UNWIND $rows`` statements out.
 
 Nodes are grouped by label and edges by (type, endpoint labels, identity
-keys); each group is written in chunks through ``execute_write``. Every node
-and edge records where it came from: ``sources`` (every source that asserted
-it), ``first_seen`` / ``first_ingest`` (set once) and ``last_seen`` /
-``last_ingest`` (moved by each ingest that asserts it again). Nothing is ever
+keys); each group is written in chunks through ``execute_write``, by a
+writing thread while the caller reads on. Nodes not yet in the graph (one
+index lookup per flush tells) are CREATEd together with their edges in one
+statement; everything else is MERGEd (:mod:`provex.graph.batch`,
+:mod:`provex.graph.statements`), so writing the same records twice changes
+nothing. Every node and edge records where it came from: ``sources`` (every
+source that asserted it), ``first_seen`` / ``first_ingest`` (set once) and
+``last_seen`` / ``last_ingest`` (moved by each ingest that asserts it again).
+Nothing is ever
 deleted; an edge endpoint not yet ingested is created as a placeholder
 (``placeholder = true``) that the real node fills in later.
 
@@ -19,87 +24,24 @@ token in Neo4j: 200,000 of them stall the server), with a :class:`Flag`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from provex.graph import batch, statements
 from provex.graph.connection import Graph
 from provex.vocab import values
-from provex.vocab.model import BASE_LABEL, EDGE_TYPES, KINDS, is_identifier
+from provex.vocab.errors import QueryError
+from provex.vocab.model import EDGE_TYPES, KINDS, is_identifier
 from provex.vocab.records import Edge, Flag, Node, Reject
 
 DEFAULT_BATCH = 2_000
 MAX_PROPS = 1_000  # properties stored one by one per node or edge; the rest go to props_overflow
-
-_STAMP_NEW = "{v}.first_seen = $now, {v}.first_ingest = $run"
-_STAMP = (
-    "{v}.last_seen = $now, {v}.last_ingest = $run, "
-    "{v}.sources = CASE WHEN r.source IN coalesce({v}.sources, []) THEN {v}.sources "
-    "ELSE coalesce({v}.sources, []) + r.source END"
-)
-
-
-def node_query(label: str) -> str:
-    return (
-        f"UNWIND $rows AS r MERGE (n:{BASE_LABEL}:{label} {{uid: r.uid}}) "
-        f"ON CREATE SET {_STAMP_NEW.format(v='n')} "
-        f"SET n += r.props, n.placeholder = false, {_STAMP.format(v='n')}"
-    )
-
-
-def _endpoint(var: str, label: str, uid: str) -> str:
-    return (
-        f"MERGE ({var}:{BASE_LABEL}:{label} {{uid: {uid}}}) "
-        f"ON CREATE SET {var}.placeholder = true, {_STAMP_NEW.format(v=var)} "
-    )
-
-
-def edge_query(edge_type: str, src_label: str, dst_label: str, key: tuple[str, ...]) -> str:
-    ident = ", ".join(f"{k}: r.props.{k}" for k in key)
-    pattern = f"[e:{edge_type} {{{ident}}}]" if key else f"[e:{edge_type}]"
-    return (
-        "UNWIND $rows AS r "
-        + _endpoint("a", src_label, "r.src")
-        + _endpoint("b", dst_label, "r.dst")
-        + f"MERGE (a)-{pattern}->(b) "
-        f"ON CREATE SET {_STAMP_NEW.format(v='e')} "
-        f"SET e += r.props, {_STAMP.format(v='e')}"
-    )
-
-
-def temporal_edge_query(edge_type: str, src_label: str, dst_label: str, slot: tuple[str, ...]) -> str:
-    """A fact with a time range (a slot: same ``src``, type and ``slot`` props),
-    one row at a time, each row atomic: the row first write-locks ``src``, so
-    two writers racing on the same slot are serialised by Neo4j and each sees
-    the other's intervals. Then:
-
-    - if the interval covering ``valid_from`` already points at ``dst`` (the
-      fact seen again, unmoved, or this very row written before), nothing new;
-    - else that covering interval is closed at ``valid_from`` and a new one
-      opened to ``dst``, ending where the next later interval of the slot
-      starts (open when there is none).
-
-    Replays and racing writers therefore never add an interval twice."""
-    same = " AND ".join(f"{{v}}.{k} = r.props.{k}" for k in slot) or "true"
-    return (
-        "UNWIND $rows AS r CALL { WITH r "
-        + _endpoint("a", src_label, "r.src")
-        + _endpoint("b", dst_label, "r.dst")
-        + "SET a._provex_lock = true WITH a, b, r "
-        f"OPTIONAL MATCH (a)-[prev:{edge_type}]->(px) WHERE {same.format(v='prev')} "
-        "AND prev.valid_from <= r.props.valid_from AND (prev.valid_to IS NULL OR prev.valid_to > r.props.valid_from) "
-        "WITH a, b, r, prev, px ORDER BY prev.valid_from DESC, (px = b) DESC LIMIT 1 "
-        f"OPTIONAL MATCH (a)-[nxt:{edge_type}]->() WHERE {same.format(v='nxt')} AND nxt.valid_from > r.props.valid_from "
-        "WITH a, b, r, prev, coalesce(px = b, false) AS covered, min(nxt.valid_from) AS next_from "
-        f"FOREACH (_ IN CASE WHEN covered THEN [1] ELSE [] END | SET {_STAMP.format(v='prev')}) "
-        "FOREACH (_ IN CASE WHEN NOT covered AND prev IS NOT NULL THEN [1] ELSE [] END | "
-        "SET prev.valid_to = r.props.valid_from) "
-        f"FOREACH (_ IN CASE WHEN covered THEN [] ELSE [1] END | CREATE (a)-[e:{edge_type}]->(b) "
-        f"SET e += r.props, e.valid_to = next_from, {_STAMP_NEW.format(v='e')}, {_STAMP.format(v='e')}) "
-        "REMOVE a._provex_lock }"
-    )
+FLUSH_EVERY = 4  # batches of records buffered before a flush hands them to the writing thread
 
 
 def plain_props(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,9 +65,16 @@ def plain_props(props: Mapping[str, Any]) -> dict[str, Any]:
 
 class Writer:
     """Buffers records and writes them in batches. Use as a context manager,
-    or call :meth:`flush` at the end."""
+    or call :meth:`close` at the end.
 
-    def __init__(self, graph: Graph, ingest_run: str, batch_size: int = DEFAULT_BATCH) -> None:
+    With ``background`` (the default) each flush is written by one writing
+    thread while the caller goes on reading and parsing: at most one flush is
+    in flight and one buffering, so memory stays flat, and flushes are written
+    in order. An error in the writing thread is raised in the caller by the
+    next :meth:`flush` or by :meth:`close`."""
+
+    def __init__(self, graph: Graph, ingest_run: str, batch_size: int = DEFAULT_BATCH,
+                 background: bool = True) -> None:
         self.graph = graph
         self.ingest_run = ingest_run
         self.batch_size = batch_size
@@ -134,13 +83,19 @@ class Writer:
         self._nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._edges: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
         self._pending = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="provex-writer") if background else None
+        self._inflight: Future | None = None
 
     def __enter__(self) -> Writer:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if exc_type is None:
-            self.flush()
+            self.close()
+        else:  # what is in flight still lands; the caller's error is the one raised
+            with contextlib.suppress(Exception):
+                self._wait()
+            self._shutdown()
 
     def add(self, record: Node | Edge) -> Reject | Flag | None:
         """Buffer one record. Returns a Reject when Neo4j could not store it (it
@@ -157,7 +112,7 @@ class Writer:
         else:
             self._add_edge(record, props)
         self._pending += 1
-        if self._pending >= self.batch_size * 4:
+        if self._pending >= self.batch_size * FLUSH_EVERY:
             self.flush()
         return note
 
@@ -180,22 +135,75 @@ class Writer:
         self._edges[group].append(row)
 
     def flush(self) -> None:
-        """Write everything buffered: nodes first, then edges."""
-        for label, rows in self._nodes.items():
-            assert label in KINDS
-            self._write(node_query(label), _dedupe(rows, ("uid",)))
-            self.counts[label] += len(rows)
-        for (etype, src, dst, key, slot), rows in self._edges.items():
-            query = temporal_edge_query(etype, src, dst, slot) if slot else edge_query(etype, src, dst, key)
-            ordered = sorted(rows, key=lambda r: (r["src"], str(r["props"].get("valid_from"))))
-            self._write(query, ordered if slot else _dedupe(rows, ("src", "dst"), key))
-            self.counts[etype] += len(rows)
-        self._nodes.clear()
-        self._edges.clear()
-        self._pending = 0
+        """Hand everything buffered to the writing thread (after the previous
+        flush has landed), or write it here without one."""
+        nodes, edges = dict(self._nodes), dict(self._edges)
+        self._nodes, self._edges, self._pending = defaultdict(list), defaultdict(list), 0
+        if not nodes and not edges:
+            return
+        self._wait()
+        if self._pool is None:
+            self._write(nodes, edges)
+        else:
+            self._inflight = self._pool.submit(self._write, nodes, edges)
 
-    def _write(self, query: str, rows: list[dict[str, Any]]) -> None:
-        self.graph.write_rows(query, rows, self.batch_size, now=self.now, run=self.ingest_run)
+    def close(self) -> None:
+        """Write what is buffered and wait until it has landed."""
+        try:
+            self.flush()
+            self._wait()
+        finally:
+            self._shutdown()
+
+    def _wait(self) -> None:
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.result()
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def _write(self, nodes: dict[str, list[dict[str, Any]]], edges: dict[tuple, list[dict[str, Any]]]) -> None:
+        """One flush: nodes known to be absent are CREATEd with their edges, the
+        rest MERGEd (:mod:`provex.graph.batch`). If another writer created one of
+        those nodes meanwhile, the flush is written again, all MERGE."""
+        for label in nodes:
+            assert label in KINDS
+        nodes = batch.deduped_nodes(nodes)
+        absent = {label: self._absent(label, rows) for label, rows in nodes.items()}
+        try:
+            self._write_plan(batch.plan(nodes, edges, absent))
+        except QueryError as exc:
+            if "ConstraintValidationFailed" not in str(exc):
+                raise
+            self._write_plan(batch.everything_merged(nodes, edges))
+        for label, rows in nodes.items():
+            self.counts[label] += len(rows)
+        for (etype, *_), rows in edges.items():
+            self.counts[etype] += len(rows)
+
+    def _absent(self, label: str, rows: list[dict[str, Any]]) -> set[str]:
+        uids = [row["uid"] for row in rows]
+        return set(self.graph.read(statements.absent_query(label), {"uids": uids})[0]["absent"])
+
+    def _write_plan(self, plan: batch.Plan) -> None:
+        for label, rows in plan.merge_nodes.items():
+            self._send(statements.node_query(label), rows)
+        for label, uids in plan.targets.items():
+            self.graph.write(statements.placeholders_query(label), uids=sorted(uids), now=self.now, run=self.ingest_run)
+        for label, (out, rows) in plan.fresh.items():
+            self._send(statements.fresh_node_query(label, out), rows)
+        for (etype, src, dst), rows in plan.late.items():
+            self._send(statements.fresh_edge_query(etype, src, dst), rows)
+        for (etype, src, dst, key, _slot), rows in plan.merge_edges.items():
+            self._send(statements.edge_query(etype, src, dst, key), rows)
+        for (etype, src, dst, _key, slot), rows in plan.temporal.items():
+            self._send(statements.temporal_edge_query(etype, src, dst, slot), rows)
+
+    def _send(self, query: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.graph.write_rows(query, rows, self.batch_size, now=self.now, run=self.ingest_run)
 
 
 def _describe(record: Node | Edge) -> str:
@@ -215,16 +223,3 @@ def _capped(props: dict[str, Any], what: str, source: str) -> tuple[dict[str, An
     kept["props_capped"] = len(rest)
     return kept, Flag("props-capped", f"{what} has {len(props):,} properties; the first {MAX_PROPS:,} are stored "
                       f"one by one, the other {len(rest):,} as JSON text in props_overflow", source)
-
-
-def _dedupe(rows: list[dict[str, Any]], fields: tuple[str, ...], key: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Merge rows for the same identity (later props win) so one batch never
-    MERGEs the same thing twice."""
-    merged: dict[tuple, dict[str, Any]] = {}
-    for row in rows:
-        ident = tuple(row[f] for f in fields) + tuple(json.dumps(row["props"].get(k)) for k in key)
-        if ident in merged:
-            merged[ident]["props"] = {**merged[ident]["props"], **row["props"]}
-        else:
-            merged[ident] = {**row, "props": dict(row["props"])}
-    return list(merged.values())

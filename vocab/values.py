@@ -31,9 +31,49 @@ def problem(value: Any, *, max_depth: int = MAX_DEPTH, max_values: int = MAX_VAL
     they are referenced, so an alias bomb is caught without expanding it.
     ``finite=False`` lets NaN and Infinity pass (Neo4j stores them; MLflow
     allows a NaN metric): only strict JSON forbids them."""
+    if type(value) is dict and _Plain(finite).check(value, max_depth - 1):
+        return None
     walk = _Walk(max_depth, max_values, finite)
     walk.size(value, 0)
     return walk.found
+
+
+class _Plain:
+    """The common case, fast: a record of ASCII keys and ordinary values, nested
+    a little, that breaks no rule. Anything else (or more than ``BUDGET``
+    values: a shared sub-value is walked once per reference here) takes the
+    full walk, which says why."""
+
+    BUDGET = 10_000
+
+    def __init__(self, finite: bool) -> None:
+        self.finite, self.left = finite, self.BUDGET
+
+    def check(self, value: dict | list, depth: int) -> bool:
+        """``value`` is a dict or a list; its scalars are checked inline."""
+        self.left -= len(value)
+        if depth <= 0 or self.left < 0:
+            return False
+        items = value.items() if type(value) is dict else enumerate(value)
+        for key, item in items:
+            if type(key) is str and (not key.isascii() or "\x00" in key):
+                return False
+            kind = type(item)
+            if kind is str:
+                if not item.isascii():
+                    return False
+            elif kind is float:
+                if self.finite and not math.isfinite(item):
+                    return False
+            elif kind is int:
+                if not INT_MIN <= item <= INT_MAX:
+                    return False
+            elif kind is dict or kind is list:
+                if not self.check(item, depth - 1):
+                    return False
+            elif item is not None and kind is not bool:
+                return False
+        return True
 
 
 class _Walk:

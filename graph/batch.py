@@ -1,0 +1,98 @@
+"""One flush of the writer, planned: which rows are MERGEd and which CREATEd.
+
+The writer buffers node rows per label and edge rows per group ``(type,
+source label, target label, identity keys, slot)``. Given which node uids are
+absent from the graph (one read per label), :func:`plan` sorts every row into
+one of five lists, written in this order:
+
+1. ``merge_nodes``: nodes that may exist -> MERGE;
+2. ``targets``: the targets of the edges in 3, each MERGEd as a placeholder
+   if it is not there yet;
+3. ``fresh``: absent nodes -> CREATE, each with its edges to targets that are
+   not themselves created in this flush (those are in the node's row);
+4. ``late``: edges between two nodes both created in 3 -> CREATE;
+5. ``merge_edges`` / ``temporal``: every other edge -> MERGE (or the slot
+   statement for time-ranged facts).
+
+See :mod:`provex.graph.statements` for why CREATE is safe there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+Group = tuple[str, str, str, tuple[str, ...], tuple[str, ...]]  # type, src label, dst label, key, slot
+Rows = list[dict[str, Any]]
+
+
+@dataclass
+class Plan:
+    merge_nodes: dict[str, Rows] = field(default_factory=dict)
+    targets: dict[str, set[str]] = field(default_factory=dict)
+    fresh: dict[str, tuple[list[tuple[str, str]], Rows]] = field(default_factory=dict)  # label -> (out pairs, rows)
+    late: dict[tuple[str, str, str], Rows] = field(default_factory=dict)
+    merge_edges: dict[Group, Rows] = field(default_factory=dict)
+    temporal: dict[Group, Rows] = field(default_factory=dict)
+
+
+def deduped_nodes(nodes: dict[str, Rows]) -> dict[str, Rows]:
+    return {label: dedupe(rows, ("uid",)) for label, rows in nodes.items()}
+
+
+def plan(nodes: dict[str, Rows], edges: dict[Group, Rows], absent: dict[str, set[str]]) -> Plan:
+    """Sort deduplicated rows (``nodes`` from :func:`deduped_nodes`) by how they are written."""
+    out = Plan()
+    outs: dict[str, dict[tuple[str, str], dict[str, Rows]]] = {}  # label -> (type, dst) -> src uid -> rows
+    for label, rows in nodes.items():
+        gone = absent.get(label, set())
+        out.merge_nodes[label] = [r for r in rows if r["uid"] not in gone]
+    for group, rows in edges.items():
+        etype, src, dst, key, slot = group
+        if slot:
+            out.temporal[group] = sorted(rows, key=lambda r: (r["src"], str(r["props"].get("valid_from"))))
+            continue
+        for row in dedupe(rows, ("src", "dst"), key):
+            if row["src"] not in absent.get(src, ()):
+                out.merge_edges.setdefault(group, []).append(row)
+            elif row["dst"] in absent.get(dst, ()):
+                out.late.setdefault((etype, src, dst), []).append(row)
+            else:
+                outs.setdefault(src, {}).setdefault((etype, dst), {}).setdefault(row["src"], []).append(row)
+                out.targets.setdefault(dst, set()).add(row["dst"])
+    for label, rows in nodes.items():
+        gone = absent.get(label, set())
+        fresh = [r for r in rows if r["uid"] in gone]
+        if fresh:
+            out.fresh[label] = _with_edges(fresh, outs.get(label, {}))
+    return out
+
+
+def _with_edges(rows: Rows, outs: dict[tuple[str, str], dict[str, Rows]]) -> tuple[list[tuple[str, str]], Rows]:
+    """Node rows with field ``out<i>``: the ``i``-th (type, target) pair's edges from that node."""
+    pairs = sorted(outs)
+    shaped = []
+    for row in rows:
+        extra = {f"out{i}": [{"dst": e["dst"], "props": e["props"], "source": e["source"]} for e in outs[pair].get(row["uid"], ())]
+                 for i, pair in enumerate(pairs)}
+        shaped.append({**row, **extra})
+    return pairs, shaped
+
+
+def everything_merged(nodes: dict[str, Rows], edges: dict[Group, Rows]) -> Plan:
+    """The plan with nothing created: every row MERGEd (after a race on a fresh node)."""
+    return plan(nodes, edges, {})
+
+
+def dedupe(rows: Rows, fields: tuple[str, ...], key: tuple[str, ...] = ()) -> Rows:
+    """Merge rows for the same identity (later props win) so one batch never
+    writes the same thing twice."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        ident = tuple(row[f] for f in fields) + tuple(json.dumps(row["props"].get(k)) for k in key)
+        if ident in merged:
+            merged[ident]["props"] = {**merged[ident]["props"], **row["props"]}
+        else:
+            merged[ident] = {**row, "props": dict(row["props"])}
+    return list(merged.values())
