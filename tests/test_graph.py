@@ -168,3 +168,49 @@ def test_pipeline_keeps_good_records_sets_rejects_aside_and_saves_the_watermark(
                       "ORDER BY i.started_at")
     assert [r["r"] for r in runs] == [1, 1] and json.loads(runs[0]["f"])[0]["kind"] == "drift"
     assert second.ingest_run != first.ingest_run
+
+
+class _StaleWriter(Writer):
+    """A writer whose look-up says every node is absent: what it sees when another
+    writer creates the same nodes between its look-up and its CREATE."""
+
+    def _absent(self, label, rows):
+        return {row["uid"] for row in rows}
+
+
+def test_a_node_another_writer_created_meanwhile_is_merged_not_duplicated(graph):
+    write(graph, [run_node(status="RUNNING")], run="ingest-1")
+    with _StaleWriter(graph, "ingest-2") as writer:
+        writer.add_all([run_node(status="FINISHED"), used()])
+    assert graph.read("MATCH (n:Run) RETURN count(n) AS c, collect(n.status) AS s") == [{"c": 1, "s": ["FINISHED"]}]
+    assert graph.read("MATCH (:Run)-[e:USED]->(d:DataVersion) RETURN count(e) AS c, d.placeholder AS p") == [
+        {"c": 1, "p": True}]
+    assert dict(writer.counts) == {"Run": 1, "USED": 1}
+
+
+def test_created_and_merged_records_look_the_same(graph):
+    write(graph, [run_node(), used(), data_node()], run="ingest-1")  # all new: the CREATE path
+    created = snapshot(graph)
+    schema.clear(graph)
+    write(graph, [run_node(), data_node()], run="ingest-1")
+    with _StaleWriter(graph, "ingest-1") as writer:  # CREATE refused: the MERGE path
+        writer.add_all([run_node(), used(), data_node()])
+    merged = snapshot(graph)
+    strip = ("first_seen",)
+    for rows in (created, merged):
+        for part in rows:
+            for row in part:
+                row["p"] = {k: v for k, v in row["p"].items() if k not in strip}
+    assert created == merged
+
+
+class _FailingWriter(Writer):
+    def _write(self, nodes, edges):
+        raise QueryError("Neo4j rejected the query: boom")
+
+
+def test_an_error_in_the_writing_thread_reaches_the_caller(graph):
+    writer = _FailingWriter(graph, "ingest-1")
+    writer.add(run_node())
+    with pytest.raises(QueryError, match="boom"):
+        writer.close()
