@@ -8,9 +8,9 @@ one of five lists, written in this order:
 1. ``merge_nodes``: nodes that may exist -> MERGE;
 2. ``targets``: the targets of the edges in 3, each MERGEd as a placeholder
    if it is not there yet;
-3. ``fresh``: absent nodes -> CREATE, each with its edges to targets that are
-   not themselves created in this flush (those are in the node's row);
-4. ``late``: edges between two nodes both created in 3 -> CREATE;
+3. ``fresh``: absent nodes -> CREATE, label by label (:func:`creation_order`),
+   each with its edges to nodes that exist by then (in the node's row);
+4. ``late``: the other edges between two nodes created in 3 -> CREATE;
 5. ``merge_edges`` / ``temporal``: every other edge -> MERGE (or the slot
    statement for time-ranged facts).
 
@@ -45,6 +45,7 @@ def plan(nodes: dict[str, Rows], edges: dict[Group, Rows], absent: dict[str, set
     """Sort deduplicated rows (``nodes`` from :func:`deduped_nodes`) by how they are written."""
     out = Plan()
     outs: dict[str, dict[tuple[str, str], dict[str, Rows]]] = {}  # label -> (type, dst) -> src uid -> rows
+    order = creation_order(edges, absent)
     for label, rows in nodes.items():
         gone = absent.get(label, set())
         out.merge_nodes[label] = [r for r in rows if r["uid"] not in gone]
@@ -54,19 +55,47 @@ def plan(nodes: dict[str, Rows], edges: dict[Group, Rows], absent: dict[str, set
             out.temporal[group] = sorted(rows, key=lambda r: (r["src"], str(r["props"].get("valid_from"))))
             continue
         for row in dedupe(rows, ("src", "dst"), key):
+            dst_fresh = row["dst"] in absent.get(dst, ())
             if row["src"] not in absent.get(src, ()):
                 out.merge_edges.setdefault(group, []).append(row)
-            elif row["dst"] in absent.get(dst, ()):
+            elif dst_fresh and order[dst] >= order[src]:  # its target is created with it or after it
                 out.late.setdefault((etype, src, dst), []).append(row)
             else:
                 outs.setdefault(src, {}).setdefault((etype, dst), {}).setdefault(row["src"], []).append(row)
-                out.targets.setdefault(dst, set()).add(row["dst"])
-    for label, rows in nodes.items():
+                if not dst_fresh:
+                    out.targets.setdefault(dst, set()).add(row["dst"])
+    for label in sorted(nodes, key=lambda name: order.get(name, 0)):
         gone = absent.get(label, set())
-        fresh = [r for r in rows if r["uid"] in gone]
+        fresh = [r for r in nodes[label] if r["uid"] in gone]
         if fresh:
             out.fresh[label] = _with_edges(fresh, outs.get(label, {}))
     return out
+
+
+def creation_order(edges: dict[Group, Rows], absent: dict[str, set[str]]) -> dict[str, int]:
+    """A rank per label: targets before the labels whose edges point at them, so
+    most edges between two new nodes are created with their start node. A
+    cycle is cut where the walk meets it; those edges (and edges within one
+    label) are written after all new nodes (``late``)."""
+    needs: dict[str, set[str]] = {}
+    for (_etype, src, dst, _key, slot) in edges:
+        needs.setdefault(src, set())
+        if not slot and src != dst and absent.get(src) and absent.get(dst):
+            needs[src].add(dst)
+    order: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def visit(label: str) -> None:
+        if label in order or label in visiting:
+            return
+        visiting.add(label)
+        for target in sorted(needs.get(label, ())):
+            visit(target)
+        order[label] = len(order)
+
+    for label in sorted(set(needs) | set(absent)):
+        visit(label)
+    return order
 
 
 def _with_edges(rows: Rows, outs: dict[tuple[str, str], dict[str, Rows]]) -> tuple[list[tuple[str, str]], Rows]:

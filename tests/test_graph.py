@@ -8,7 +8,7 @@ import json
 import pytest
 from neo4j.exceptions import ConstraintError
 
-from provex.graph import console, pipeline, schema, search, status
+from provex.graph import batch, console, pipeline, schema, search, status
 from provex.graph.writer import Writer
 from provex.vocab import model
 from provex.vocab.errors import QueryError
@@ -214,3 +214,26 @@ def test_an_error_in_the_writing_thread_reaches_the_caller(graph):
     writer.add(run_node())
     with pytest.raises(QueryError, match="boom"):
         writer.close()
+
+
+def test_new_nodes_are_created_targets_first_so_their_edges_go_with_them():
+    def row(uid):
+        return {"uid": uid, "props": {}, "source": "log"}
+
+    def edge(src, dst):
+        return {"src": src, "dst": dst, "props": {}, "source": "log"}
+
+    nodes = {"Prediction": [row("prediction:a"), row("prediction:b")], "PredictionGroup": [row("prediction-group:g")]}
+    edges = {("PART_OF", "Prediction", "PredictionGroup", (), ()): [edge("prediction:a", "prediction-group:g")],
+             ("USED", "Prediction", "Prediction", (), ()): [edge("prediction:b", "prediction:a")],
+             ("PREDICTED_BY", "Prediction", "ModelVersion", (), ()): [edge("prediction:a", "model:m@1")]}
+    absent = {"Prediction": {"prediction:a", "prediction:b"}, "PredictionGroup": {"prediction-group:g"}}
+    plan = batch.plan(nodes, edges, absent)
+    assert list(plan.fresh) == ["PredictionGroup", "Prediction"]
+    pairs, rows = plan.fresh["Prediction"]
+    assert pairs == [("PART_OF", "PredictionGroup"), ("PREDICTED_BY", "ModelVersion")]
+    out = {r["uid"]: [[e["dst"] for e in r[f"out{i}"]] for i in range(2)] for r in rows}
+    assert out == {"prediction:a": [["prediction-group:g"], ["model:m@1"]], "prediction:b": [[], []]}
+    assert plan.late == {("USED", "Prediction", "Prediction"): [edge("prediction:b", "prediction:a")]}
+    assert plan.targets == {"ModelVersion": {"model:m@1"}}
+    assert plan.merge_nodes == {"Prediction": [], "PredictionGroup": []}
