@@ -74,7 +74,7 @@ class Writer:
     next :meth:`flush` or by :meth:`close`."""
 
     def __init__(self, graph: Graph, ingest_run: str, batch_size: int = DEFAULT_BATCH,
-                 background: bool = True) -> None:
+                 background: bool = True, in_flight: int = 1) -> None:
         self.graph = graph
         self.ingest_run = ingest_run
         self.batch_size = batch_size
@@ -83,8 +83,9 @@ class Writer:
         self._nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._edges: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
         self._pending = 0
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="provex-writer") if background else None
-        self._inflight: Future | None = None
+        self._pool = ThreadPoolExecutor(in_flight, thread_name_prefix="provex-writer") if background else None
+        self._in_flight = in_flight  # flushes written at once (more than 1: bench/levers.py measures it)
+        self._inflight: list[Future] = []
 
     def __enter__(self) -> Writer:
         return self
@@ -141,11 +142,11 @@ class Writer:
         self._nodes, self._edges, self._pending = defaultdict(list), defaultdict(list), 0
         if not nodes and not edges:
             return
-        self._wait()
+        self._wait(self._in_flight - 1)
         if self._pool is None:
             self._write(nodes, edges)
         else:
-            self._inflight = self._pool.submit(self._write, nodes, edges)
+            self._inflight.append(self._pool.submit(self._write, nodes, edges))
 
     def close(self) -> None:
         """Write what is buffered and wait until it has landed."""
@@ -155,10 +156,10 @@ class Writer:
         finally:
             self._shutdown()
 
-    def _wait(self) -> None:
-        inflight, self._inflight = self._inflight, None
-        if inflight is not None:
-            inflight.result()
+    def _wait(self, keep: int = 0) -> None:
+        """Until at most ``keep`` flushes are in flight (the oldest land first)."""
+        while len(self._inflight) > keep:
+            self._inflight.pop(0).result()
 
     def _shutdown(self) -> None:
         if self._pool is not None:

@@ -1,0 +1,127 @@
+"""What each lever on the prediction write path is worth, measured.
+
+    python -m bench.levers --count 100000 --repeat 3
+
+Every variant ingests the same generated log end to end (provex.graph.pipeline,
+as the CLI does: schema, adapter, writer, links, group counts, search refresh)
+into an emptied graph, in a fresh process, alternating variants; medians.
+The variants switch one thing at a time, from the writer before issue 17
+(MERGE for every node and edge, written in the reading thread) to the one
+provex uses, and a few it does not (why not is in docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+VARIANTS = {
+    "merge-all": "MERGE every node and edge, written in the reading thread (before)",
+    "create-new": "CREATE new nodes with their edges in one statement, MERGE the rest",
+    "create-new+thread": "... and a writing thread beside the parser (provex's default)",
+    "batch-500": "... with 500 rows per transaction (default 2,000)",
+    "batch-10000": "... with 10,000 rows per transaction",
+    "no-edge-stamps": "... without the stamps on created edges (not taken: see the report)",
+    "two-threads": "... with two flushes in flight at once (parallel transactions)",
+    "no-rust-ext": "... with the driver's pure-Python packing (neo4j-rust-ext blocked)",
+}
+
+
+def run_variant(name: str, log: Path) -> dict[str, Any]:
+    """In this process: one ingest of ``log`` with the variant's writer."""
+    if name == "no-rust-ext":
+        sys.modules["neo4j._rust"] = None  # type: ignore[assignment]  # the driver falls back to Python packing
+    from bench.run import connect
+    from provex.graph import pipeline, schema
+    from provex.ingest.predictions import PredictionLogSource
+
+    pipeline.Writer = _writer_class(name)
+    graph, server = connect()
+    try:
+        schema.clear(graph)
+        source = PredictionLogSource(str(log))
+        batch = {"batch-500": 500, "batch-10000": 10_000}.get(name, 2_000)
+        start, cpu = time.perf_counter(), time.process_time()
+        summary = pipeline.ingest(graph, kind="predictions", uri=source.uri, read=source.read, batch_size=batch)
+        seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+        edges = graph.read("MATCH ()-[e]->() RETURN count(e) AS c")[0]["c"]
+    finally:
+        graph.close()
+        if server is not None:
+            server.stop()
+    return {"variant": name, "seconds": seconds, "client_cpu_s": cpu_s, "records": sum(summary.counts.values()),
+            "edges_in_graph": edges}
+
+
+def _writer_class(name: str) -> type:
+    from provex.graph.statements import STAMP_CREATED
+    from provex.graph.writer import Writer
+
+    options = {"background": name not in ("merge-all", "create-new"), "in_flight": 2 if name == "two-threads" else 1}
+
+    class Variant(Writer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, **options})
+
+        def _absent(self, label: str, rows: list[dict[str, Any]]) -> set[str]:
+            return set() if name == "merge-all" else super()._absent(label, rows)
+
+        def _send(self, query: str, rows: list[dict[str, Any]]) -> None:
+            if name == "no-edge-stamps":  # one property on a created edge instead of five
+                for row in ("x", "r"):
+                    query = query.replace(STAMP_CREATED.format(v="e", r=row), "e.last_ingest = $run")
+            super()._send(query, rows)
+
+    return Variant
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000, help="predictions in the generated log")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per variant, alternating")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run this variant here
+    args = parser.parse_args()
+    from bench.predlog import generate
+
+    log = generate(Path(".work/bench-cache") / f"pred-{args.count}.jsonl", args.count)
+    if args.one:
+        print(json.dumps(run_variant(args.one, log)))
+        return
+    names = args.variants.split(",")
+    results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for _ in range(args.repeat):
+        for name in names:
+            done = subprocess.run([sys.executable, "-m", "bench.levers", "--count", str(args.count), "--one", name],
+                                  capture_output=True, text=True, env=os.environ)
+            if done.returncode != 0:
+                raise RuntimeError(f"variant {name} failed:\n{done.stderr[-3000:]}")
+            results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[name][-1]), flush=True)
+    from bench.report import save_section
+
+    save_section("levers", f"The write path, lever by lever ({args.count:,} predictions)", markdown(results, args.count),
+                 results)
+
+
+def markdown(results: dict[str, list[dict[str, Any]]], count: int) -> str:
+    base = statistics.median(r["seconds"] for r in next(iter(results.values())))
+    lines = ["| variant | wall s (median) | predictions/s | client CPU s | vs the first row | edges in graph |",
+             "|---|---|---|---|---|---|"]
+    for name, runs in results.items():
+        secs = statistics.median(r["seconds"] for r in runs)
+        cpu = statistics.median(r["client_cpu_s"] for r in runs)
+        lines.append(f"| {VARIANTS[name]} | {secs:.1f} | {count / secs:,.0f} | {cpu:.1f} | {base / secs:.2f}x | "
+                     f"{runs[0]['edges_in_graph']:,} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
