@@ -185,8 +185,10 @@ class Writer:
             self.counts[etype] += len(rows)
 
     def _absent(self, label: str, rows: list[dict[str, Any]]) -> set[str]:
+        """The uids not in the graph, asked of the server the writes go to (in a
+        cluster a follower may not have the previous flush yet)."""
         uids = [row["uid"] for row in rows]
-        return set(self.graph.read(statements.absent_query(label), {"uids": uids})[0]["absent"])
+        return set(self.graph.write_returning(statements.absent_query(label), uids=uids)[0]["absent"])
 
     def _write_plan(self, plan: batch.Plan) -> None:
         for label, rows in plan.merge_nodes.items():
