@@ -5,7 +5,8 @@ touched ``dvc.yaml`` / ``dvc.lock`` / ``*.dvc``, oldest first) or a plain
 folder (one snapshot). See docs/ingest-dvc.md for the graph it produces.
 
 Modules: :mod:`provex.ingest.dvc.git` (commits and files), :mod:`provex.ingest.dvc.files`
-(parsing, DVC templating), :mod:`provex.ingest.dvc.snapshot` (one snapshot parsed,
+(parsing, DVC templating), :mod:`provex.ingest.dvc.yamlfile` and :mod:`provex.ingest.dvc.chunks`
+(YAML read safely, unchanged pieces parsed once), :mod:`provex.ingest.dvc.snapshot` (one snapshot parsed,
 cached by content), :mod:`provex.ingest.dvc.build` (records), :mod:`provex.ingest.dvc.profile`
 (content profiles of new data versions).
 """

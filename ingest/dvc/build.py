@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from provex.ingest.dvc import files as f
+from provex.ingest.dvc import yamlfile
 from provex.ingest.dvc.git import Snapshot
 from provex.ingest.dvc.profile import Profiler
 from provex.ingest.dvc.snapshot import Parsed
@@ -244,7 +245,7 @@ class Builder:
             for key, value in values.items():
                 flatten(f"param.{key}", value, props)
         for path in self.metric_files(entry, stage, snap, parsed):
-            values = f.load_values(path, snap.read(path))
+            values = yamlfile.load_values(path, snap.read(path))
             if isinstance(values, dict):
                 flatten("metric", values, props)
                 props.setdefault("metrics_files", []).append(path)

@@ -3,8 +3,8 @@ resolved by DVC's own ``dvc.parsing.DataResolver``), ``dvc.lock`` (schema 1
 and 2.0) and ``*.dvc`` files (DVC 0.x and current). Every path is made
 repo-relative (POSIX). Nothing here knows about the graph.
 
-Files are parsed with ruamel.yaml's safe loader (YAML 1.2, as DVC does).
-Functions return ``(value, rejects)``: a file that cannot be read gives a
+Files are parsed with ruamel.yaml's safe loader (YAML 1.2, as DVC does;
+:mod:`provex.ingest.dvc.yamlfile`). Functions return ``(value, rejects)``: a file that cannot be read gives a
 :class:`Reject` with the line of the YAML error where known. A parsed file is
 checked before anything walks it (:func:`provex.vocab.values.problem`): YAML
 aliases that expand to more than a million values (a "billion laughs"), or
@@ -14,22 +14,19 @@ templating nor the graph ever expands it.
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import YAMLError
 
 from provex.ingest.dvc.errors import dvc_errors
-from provex.vocab import values
+from provex.ingest.dvc.yamlfile import HostileYAML, Load, safe_load
 from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Reject
 
-_YAML = YAML(typ="safe", pure=False)
 LOCK_SCHEMAS = ("2.0",)
 DEFAULT_PARAMS = "params.yaml"
 Read = Callable[[str], "bytes | None"]
@@ -43,60 +40,6 @@ def join(base: str, *parts: str) -> str:
 
 def dirname(path: str) -> str:
     return posixpath.dirname(path)
-
-
-def load_yaml(file: str, raw: bytes | None) -> tuple[Any, list[Reject]]:
-    """Parsed YAML (or JSON) or a Reject naming the line of the error."""
-    label = file
-    if raw is None:
-        return None, [Reject(label, None, "cannot read the file; check it exists and is readable")]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, [Reject(label, None, "not UTF-8 text; save the file as UTF-8 YAML")]
-    try:
-        return safe_load(text), []
-    except HostileYAML as exc:
-        return None, [Reject(label, None, f"{exc}; provex does not read it", text[:200])]
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = f"invalid YAML: {exc.problem or exc.context}; fix the syntax at that line"
-        return None, [Reject(label, line, reason, _line_text(text, line))]
-    except (YAMLError, ValueError) as exc:
-        return None, [Reject(label, None, f"invalid YAML: {exc}; fix the file", text[:200])]
-
-
-class HostileYAML(ValueError):
-    """A YAML document too big once expanded, or too deep, to read safely."""
-
-
-def safe_load(text: str) -> Any:
-    """ruamel's safe load, then the shape check; raises HostileYAML or YAMLError."""
-    try:
-        data = _YAML.load(text)
-    except RecursionError:
-        raise HostileYAML(f"YAML nested too deeply to read (more than {values.MAX_DEPTH} levels)") from None
-    bad = values.problem(data)
-    if bad:
-        raise HostileYAML(f"the YAML {bad}")
-    return data
-
-
-def _line_text(text: str, line: int | None) -> str:
-    lines = text.splitlines()
-    return lines[line - 1] if line and 0 < line <= len(lines) else ""
-
-
-def load_values(path: str, raw: bytes | None) -> Any:
-    """A metrics/params file's content (JSON or YAML), or None if unreadable."""
-    if raw is None:
-        return None
-    try:
-        data = json.loads(raw) if path.endswith(".json") else safe_load(raw.decode("utf-8"))
-    except (ValueError, YAMLError, RecursionError):  # UnicodeDecodeError and HostileYAML are ValueErrors
-        return None
-    return None if values.problem(data) else data
 
 
 # ---- outputs / dependencies with hashes (dvc.lock, *.dvc) -------------------------------------------
@@ -244,8 +187,9 @@ class Pipeline:
     plots: list[str] = field(default_factory=list)
 
 
-def resolve_pipeline(file: str, data: Any, read: Read) -> tuple[Pipeline, list[Reject]]:
-    """Resolve templating (vars, foreach, matrix) with DVC's DataResolver."""
+def resolve_pipeline(file: str, data: Any, read: Read, load: Load = safe_load) -> tuple[Pipeline, list[Reject]]:
+    """Resolve templating (vars, foreach, matrix) with DVC's DataResolver
+    (``load`` parses the vars files for the shape check)."""
     from dvc.parsing import DataResolver
 
     pipeline = Pipeline(file)
@@ -255,7 +199,7 @@ def resolve_pipeline(file: str, data: Any, read: Read) -> tuple[Pipeline, list[R
     rejects: list[Reject] = []
     try:
         with dvc_errors("DVC cannot resolve it", data):
-            resolver = DataResolver(SimpleNamespace(fs=_vars_fs(base, data, read, rejects), config={}), base, data)
+            resolver = DataResolver(SimpleNamespace(fs=_vars_fs(base, data, read, rejects, load), config={}), base, data)
             keys = resolver.get_keys()
     except ReadFailed as exc:
         return pipeline, [*rejects, Reject(file, None, str(exc))]
@@ -315,7 +259,7 @@ def vars_files(base: str, data: Any) -> set[str]:
     return wanted
 
 
-def _vars_fs(base: str, data: dict[str, Any], read: Read, rejects: list[Reject]) -> Any:
+def _vars_fs(base: str, data: dict[str, Any], read: Read, rejects: list[Reject], load: Load) -> Any:
     """An in-memory filesystem holding the files `vars` may load (not those
     too big or too deep to read safely: each of those is a Reject)."""
     from dvc.fs import MemoryFileSystem
@@ -325,7 +269,7 @@ def _vars_fs(base: str, data: dict[str, Any], read: Read, rejects: list[Reject])
         raw = read(path)
         if raw is None:
             continue  # DVC reports a missing vars file itself
-        hostile = _hostile(raw)
+        hostile = _hostile(raw, load)
         if hostile:
             rejects.append(Reject(path, None, f"vars file {path}: {hostile}; DVC templating was resolved without it"))
             continue
@@ -336,10 +280,10 @@ def _vars_fs(base: str, data: dict[str, Any], read: Read, rejects: list[Reject])
     return fs
 
 
-def _hostile(raw: bytes) -> str | None:
+def _hostile(raw: bytes, load: Load) -> str | None:
     """Why a vars file must not be handed to DVC (which expands every alias), or None."""
     try:
-        safe_load(raw.decode("utf-8"))
+        load(raw.decode("utf-8"))
     except HostileYAML as exc:
         return str(exc)
     except (YAMLError, ValueError):

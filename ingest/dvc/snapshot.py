@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from provex.ingest.dvc import files as f
+from provex.ingest.dvc import yamlfile
 from provex.ingest.dvc.git import Snapshot
 from provex.vocab.records import Reject
 
@@ -34,6 +35,7 @@ class Parser:
     def __init__(self, root: str) -> None:
         self.root = root
         self._cache: dict[tuple, tuple[Any, list[Reject]]] = {}
+        self._yaml = yamlfile.chunk_loader()  # unchanged pieces of a file (dvc.lock stages) parsed once
 
     def label(self, snap: Snapshot, path: str) -> str:
         """How a Reject names a file: its full path, plus the commit for history."""
@@ -61,7 +63,7 @@ class Parser:
         extra = tuple(snap.blob(p) for p in sorted(f.vars_files(f.dirname(path), raw)))
 
         def resolve(p: str, data: Any) -> tuple[f.Pipeline, list[Reject]]:
-            return f.resolve_pipeline(p, data, snap.read)
+            return f.resolve_pipeline(p, data, snap.read, self._yaml.load)
 
         pipeline, rejects = self._cached(snap, path, extra, resolve, parsed)
         if pipeline is None or (rejects and not pipeline.stages):
@@ -72,7 +74,7 @@ class Parser:
     def _load(self, snap: Snapshot, path: str) -> tuple[Any, list[Reject]]:
         key = ("yaml", snap.blob(path))
         if key not in self._cache:
-            self._cache[key] = f.load_yaml(path, snap.read(path))
+            self._cache[key] = yamlfile.load_yaml(path, snap.read(path), self._yaml.load)
         return self._cache[key]
 
     def _cached(self, snap: Snapshot, path: str, extra: tuple, build: Any, parsed: Parsed) -> tuple[Any, list[Reject]]:
