@@ -111,7 +111,7 @@ def import_seconds(home: Path, files: list[str]) -> float:
     server._prepare(server.default_port)
     env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
     cmd = ["java", "-Xmx2g", "-cp", f"{server.lib}/*", ADMIN_CLASS, "database", "import", "full", "neo4j",
-           "--overwrite-destination=true", "--array-delimiter=;", *files]
+           "--overwrite-destination=true", "--array-delimiter=;", f"--report-file={home.parent / 'import.report'}", *files]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
