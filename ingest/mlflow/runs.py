@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from provex.ingest.failures import mapped
+from provex.ingest.mlflow import steps
 from provex.ingest.mlflow.store import Store, iso, now_iso, paged, reading
 from provex.ingest.profile import from_mlflow
 from provex.vocab import model
@@ -20,7 +21,6 @@ from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Edge, Flag, Node, Record, Reject
 
 OPEN_STATUSES = ("RUNNING", "SCHEDULED")
-MAX_HISTORY_METRICS = 50  # step counts are read only for runs with at most this many metrics
 SKIP_TAGS = ("mlflow.log-model.history",)  # large JSON blobs that duplicate the logged models
 
 
@@ -37,6 +37,7 @@ class Context:
     ingest_time: str = field(default_factory=now_iso)
     envs: dict[str, Any] = field(default_factory=dict)  # artifact location -> Environment ref or None
     step_errors: list[str] = field(default_factory=list)  # runs whose metric history could not be read
+    steps: dict[str, dict[str, int]] = field(default_factory=dict)  # run_id -> step counts read in bulk
 
     @property
     def source(self) -> str:
@@ -126,6 +127,7 @@ def runs(ctx: Context, exps: list[Any]) -> Iterator[Record]:
                         found.append(ctx.client.get_run(run_id))
                 except ReadFailed as exc:
                     yield Reject(ctx.source, None, str(exc), run_id)
+        ctx.steps = steps.bulk(ctx.client, ctx.store.kind, found)
         retry = []  # open or failed runs: read again next time
         for run in found:
             if run.info.run_id in seen:
@@ -188,14 +190,11 @@ def run_records(ctx: Context, run: Any) -> Iterator[Record]:
 
 def _step_counts(ctx: Context, run_id: str, keys: list[str]) -> dict[str, int]:
     """``metric_steps.<k>`` = length of each metric's history, for local stores."""
-    if ctx.store.kind == "http" or len(keys) > MAX_HISTORY_METRICS:
+    if not steps.wanted(ctx.store.kind, keys):
         return {}
-    try:
-        with reading(run_id):
-            return {f"metric_steps.{k}": len(ctx.client.get_metric_history(run_id, k)) for k in keys}
-    except ReadFailed as exc:
-        ctx.step_errors.append(str(exc))
-        return {}
+    if run_id in ctx.steps:
+        return ctx.steps[run_id]
+    return steps.one_run(ctx.client, run_id, keys, ctx.step_errors)
 
 
 def _datasets(ctx: Context, run_ref: model.Ref, run: Any) -> Iterator[Record]:
