@@ -474,3 +474,60 @@ def test_no_run_link_when_two_dvc_runs_are_equally_good(graph):
               + mlflow_run("r", C1, {"data/f.csv": feat}))
     assert "commit+inputs" not in linking.run(graph)
     assert run_links(graph) == set()
+
+
+# --------------------------------------------------------------------------- reading ahead
+
+
+def test_read_ahead_raises_where_the_item_would_come_and_stops_when_left():
+    from provex.ingest.mlflow.store import prefetched
+
+    def failing():
+        yield from (1, 2)
+        raise ValueError("page 3 is gone")
+
+    ahead = prefetched(failing())
+    assert [next(ahead), next(ahead)] == [1, 2]
+    with pytest.raises(ValueError, match="page 3 is gone"):
+        next(ahead)
+
+    made = []
+
+    def endless():
+        while True:
+            made.append(len(made))
+            yield made[-1]
+
+    ahead = prefetched(endless(), ahead=2)
+    assert [next(ahead) for _ in range(3)] == [0, 1, 2]
+    ahead.close()
+    time.sleep(0.5)
+    stopped = len(made)
+    time.sleep(0.3)
+    assert len(made) == stopped <= 3 + 2 + 2  # what was asked for, the queue, one in hand
+
+
+def test_listing_failing_half_way_keeps_the_runs_read_and_not_the_watermark(store, monkeypatch):
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from provex.ingest.mlflow import runs as runs_module
+    from provex.vocab.records import Reject, Watermark
+
+    real = MlflowClient.search_runs
+
+    def flaky(self, *args, page_token=None, **kwargs):
+        if page_token:
+            raise MlflowException("the second page is gone")
+        return real(self, *args, page_token=page_token, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "search_runs", flaky)
+    monkeypatch.setattr(runs_module, "RUN_PAGE", 1)
+    records = list(adapter.read(store.uri))
+    rejects = [r for r in records if isinstance(r, Reject)]
+    assert rejects and all("the second page is gone" in r.reason for r in rejects)
+    churn = [r for r in records if isinstance(r, Node) and r.ref.label == "Run"
+             and r.props["experiment_id"] == store.ids["experiment"]]
+    assert len(churn) == 1  # the first page was written
+    marks = next(r.value for r in records if isinstance(r, Watermark) and r.name == "runs")
+    assert marks[store.ids["experiment"]]["start_ms"] == 0  # listed again next time

@@ -4,23 +4,24 @@ Feature) and run outputs (LoggedModel). Used by :mod:`provex.ingest.mlflow`."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from provex.ingest.failures import mapped
-from provex.ingest.mlflow.store import Store, iso, now_iso, paged, reading
+from provex.ingest.mlflow import steps
+from provex.ingest.mlflow.store import RUN_PAGE, Store, iso, now_iso, paged, pages, prefetched, reading
 from provex.ingest.profile import from_mlflow
 from provex.vocab import model
 from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Edge, Flag, Node, Record, Reject
 
 OPEN_STATUSES = ("RUNNING", "SCHEDULED")
-MAX_HISTORY_METRICS = 50  # step counts are read only for runs with at most this many metrics
 SKIP_TAGS = ("mlflow.log-model.history",)  # large JSON blobs that duplicate the logged models
 
 
@@ -37,6 +38,7 @@ class Context:
     ingest_time: str = field(default_factory=now_iso)
     envs: dict[str, Any] = field(default_factory=dict)  # artifact location -> Environment ref or None
     step_errors: list[str] = field(default_factory=list)  # runs whose metric history could not be read
+    steps: dict[str, dict[str, int]] = field(default_factory=dict)  # run_id -> step counts read in bulk
 
     @property
     def source(self) -> str:
@@ -101,53 +103,84 @@ def _file_store_experiments(ctx: Context) -> Iterator[Record]:
 def runs(ctx: Context, exps: list[Any]) -> Iterator[Record]:
     """Runs of each experiment started after the watermark, plus runs that
     were still open (or failed to read) at the last ingest."""
-    from mlflow.entities import ViewType
-
     old = ctx.state.get("runs", {})
     marks: dict[str, dict[str, Any]] = {}
     if ctx.store.kind == "http":
         yield Flag("metric-steps-skipped", f"Step counts of metrics are not read over HTTP ({ctx.source}): "
                    "one request per metric would be too slow.", ctx.source)
     for exp in exps:
-        mark = dict(old.get(exp.experiment_id, {"start_ms": 0, "retry": []}))
-        seen: set[str] = set()
-        found: list[Any] = []
-        query = f"attributes.start_time > {int(mark['start_ms'])}" if mark["start_ms"] else ""
-        try:
-            with reading(f"experiment {exp.experiment_id} ({exp.name}): runs could not be listed"):
-                found = list(paged(ctx.client.search_runs, experiment_ids=[exp.experiment_id], filter_string=query,
-                                   run_view_type=ViewType.ALL))
-        except ReadFailed as exc:
-            yield Reject(ctx.source, None, f"{exc}. Check the store; other experiments are still read.")
-        for run_id in mark.get("retry", []):
-            if run_id not in {r.info.run_id for r in found}:
-                try:
-                    with reading(f"run {run_id}"):
-                        found.append(ctx.client.get_run(run_id))
-                except ReadFailed as exc:
-                    yield Reject(ctx.source, None, str(exc), run_id)
-        retry = []  # open or failed runs: read again next time
-        for run in found:
-            if run.info.run_id in seen:
-                continue
-            seen.add(run.info.run_id)
-            try:
-                records = list(run_records(ctx, run))  # all or nothing: no node of a skipped run
-            except ReadFailed as exc:
-                yield Reject(ctx.source, None, f"{exc}. The run was skipped; fix it in MLflow and ingest again.",
-                             run.info.run_id)
-                retry.append(run.info.run_id)
-                continue
-            yield from records
-            mark["start_ms"] = max(int(mark["start_ms"]), int(run.info.start_time or 0))
-            if str(run.info.status) in OPEN_STATUSES:
-                retry.append(run.info.run_id)
-        mark["retry"] = sorted(retry)
-        marks[exp.experiment_id] = mark
+        marks[exp.experiment_id] = yield from _experiment_runs(ctx, exp, old.get(exp.experiment_id))
     ctx.watermarks["runs"] = {**old, **marks}
     if ctx.step_errors:
         yield Flag("metric-steps-unavailable", f"Metric step counts could not be read for {len(ctx.step_errors)} "
                    f"run(s) (e.g. {ctx.step_errors[0]}); their latest metric values are ingested.", ctx.source)
+
+
+def _experiment_runs(ctx: Context, exp: Any, old: dict[str, Any] | None) -> Generator[Record, None, dict[str, Any]]:
+    """One experiment's new runs, page by page as they are read (the next page
+    is read ahead while this one is written), then the runs to retry; returns
+    its new watermark (unmoved when the listing failed half-way: the runs are
+    listed again next time)."""
+    mark = dict(old or {"start_ms": 0, "retry": []})
+    seen: set[str] = set()
+    retry: list[str] = []  # open or failed runs: read again next time
+    complete = True
+    try:
+        for page, counts in _listed(ctx, exp, int(mark["start_ms"])):
+            ctx.steps = counts
+            for run in page:
+                yield from _one_run(ctx, run, seen, mark, retry)
+    except ReadFailed as exc:
+        yield Reject(ctx.source, None, f"{exc}. Check the store; other experiments are still read.")
+        complete = False
+    ctx.steps = {}
+    for run_id in mark.get("retry", []):
+        if run_id not in seen:
+            try:
+                with reading(f"run {run_id}"):
+                    run = ctx.client.get_run(run_id)
+            except ReadFailed as exc:
+                yield Reject(ctx.source, None, str(exc), run_id)
+                continue
+            yield from _one_run(ctx, run, seen, mark, retry)
+    start_ms = mark["start_ms"] if complete else (old or {}).get("start_ms", 0)
+    return {**mark, "start_ms": start_ms, "retry": sorted(retry)}
+
+
+def _listed(ctx: Context, exp: Any, start_ms: int) -> Iterator[tuple[list[Any], dict[str, dict[str, int]]]]:
+    """(runs, their step counts) per search_runs page, read ahead in a thread;
+    ReadFailed naming the experiment when a page cannot be read."""
+    from mlflow.entities import ViewType
+
+    query = f"attributes.start_time > {start_ms}" if start_ms else ""
+    found = pages(ctx.client.search_runs, RUN_PAGE, experiment_ids=[exp.experiment_id], filter_string=query,
+                  run_view_type=ViewType.ALL)
+    read = ((list(page), steps.bulk(ctx.client, ctx.store.kind, list(page))) for page in found)
+    with contextlib.closing(prefetched(read)) as ahead:
+        while True:
+            with reading(f"experiment {exp.experiment_id} ({exp.name}): runs could not be listed"):
+                item = next(ahead, None)
+            if item is None:
+                return
+            yield item
+
+
+def _one_run(ctx: Context, run: Any, seen: set[str], mark: dict[str, Any], retry: list[str]) -> Iterator[Record]:
+    """One run's records, all or nothing (a run that fails is a Reject, retried next time)."""
+    if run.info.run_id in seen:
+        return
+    seen.add(run.info.run_id)
+    try:
+        records = list(run_records(ctx, run))  # all or nothing: no node of a skipped run
+    except ReadFailed as exc:
+        yield Reject(ctx.source, None, f"{exc}. The run was skipped; fix it in MLflow and ingest again.",
+                     run.info.run_id)
+        retry.append(run.info.run_id)
+        return
+    yield from records
+    mark["start_ms"] = max(int(mark["start_ms"]), int(run.info.start_time or 0))
+    if str(run.info.status) in OPEN_STATUSES:
+        retry.append(run.info.run_id)
 
 
 def run_records(ctx: Context, run: Any) -> Iterator[Record]:
@@ -188,14 +221,11 @@ def run_records(ctx: Context, run: Any) -> Iterator[Record]:
 
 def _step_counts(ctx: Context, run_id: str, keys: list[str]) -> dict[str, int]:
     """``metric_steps.<k>`` = length of each metric's history, for local stores."""
-    if ctx.store.kind == "http" or len(keys) > MAX_HISTORY_METRICS:
+    if not steps.wanted(ctx.store.kind, keys):
         return {}
-    try:
-        with reading(run_id):
-            return {f"metric_steps.{k}": len(ctx.client.get_metric_history(run_id, k)) for k in keys}
-    except ReadFailed as exc:
-        ctx.step_errors.append(str(exc))
-        return {}
+    if run_id in ctx.steps:
+        return ctx.steps[run_id]
+    return steps.one_run(ctx.client, run_id, keys, ctx.step_errors)
 
 
 def _datasets(ctx: Context, run_ref: model.Ref, run: Any) -> Iterator[Record]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import sqlite3
+import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from provex.ingest.failures import mapped
 from provex.vocab.errors import ReadFailed, SourceError, shown_uri
 
 PAGE = 200  # rows per search_* page
+RUN_PAGE = 1_000  # runs per search_runs page (MLflow's own default)
+AHEAD = 2  # pages read ahead of the writer
 PROBE_TIMEOUT = "5"  # seconds for the reachability probe of an http server
 
 
@@ -163,10 +167,60 @@ def now_iso() -> str:
 
 def paged(search: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
     """Every item of an MLflow ``search_*`` call, page by page."""
+    for page in pages(search, PAGE, **kwargs):
+        yield from page
+
+
+def pages(search: Callable[..., Any], size: int, **kwargs: Any) -> Iterator[Any]:
+    """Each page of an MLflow ``search_*`` call (``size`` items per page)."""
     token = None
     while True:
-        page = search(max_results=PAGE, page_token=token, **kwargs)
-        yield from page
+        page = search(max_results=size, page_token=token, **kwargs)
+        yield page
         token = getattr(page, "token", None)
         if not token:
             return
+
+
+_END = object()
+
+
+def prefetched(items: Iterable[Any], ahead: int = AHEAD) -> Iterator[Any]:
+    """The items of ``items``, produced by a background thread up to ``ahead``
+    items before they are asked for: the next MLflow page is read while the
+    previous one is written to Neo4j. An error is raised here, where the item
+    it replaced would have come; leaving early stops the thread."""
+    box: queue.Queue = queue.Queue(ahead)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _offer(box, (item, None), stop):
+                    return
+            _offer(box, (_END, None), stop)
+        except BaseException as exc:  # handed over to the consumer, raised there
+            _offer(box, (_END, exc), stop)
+
+    threading.Thread(target=produce, name="provex-mlflow-read-ahead", daemon=True).start()
+    try:
+        while True:
+            item, exc = box.get()
+            if exc is not None:
+                raise exc
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+def _offer(box: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    """Put ``item`` when there is room; False when the consumer has gone."""
+    while not stop.is_set():
+        try:
+            box.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
