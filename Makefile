@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 WORK   := .work
 export PROVEX_HOME ?= $(HOME)/.local/share/provex
 
-.PHONY: demo test test-long lint setup neo4j ingest-sample app sample bench system-deps clean
+.PHONY: demo test test-long lint setup neo4j ingest-sample app sample bench bench-full system-deps clean
 
 setup: $(VENV)/.installed
 
@@ -55,8 +55,28 @@ test-long: setup system-deps
 sample: setup
 	$(BIN)/python sample_data/generate.py
 
-bench: neo4j
-	$(BIN)/python -m bench.run
+# Benchmarks against their baselines, written to docs/benchmarks.md (which says
+# what each measures). Each starts its own Neo4j under
+# .work/bench-home; generated inputs are cached in .work/bench-cache.
+# `make bench`: the quick scale (about 10 minutes once the inputs exist).
+bench: setup system-deps
+	$(BIN)/python -m bench.ingest_predictions --count 100000 --repeat 3
+	$(BIN)/python -m bench.mlflow_ingest --runs 1000 --repeat 3
+	$(BIN)/python -m bench.dvc_history --commits 40 --repeat 3
+	$(BIN)/python -m bench.questions --scales 10000,100000 --budget 5 --app
+	$(BIN)/python -m bench.cli_start --repeat 7
+	$(BIN)/python -m bench.report
+
+# `make bench-full`: the 1M scale and 10,000 MLflow runs, plus each write-path lever
+# (generating the MLflow store alone takes about 15 minutes the first time).
+bench-full: setup system-deps
+	$(BIN)/python -m bench.ingest_predictions --count 1000000 --repeat 3
+	$(BIN)/python -m bench.levers --count 100000 --repeat 3
+	$(BIN)/python -m bench.mlflow_ingest --runs 10000 --repeat 3
+	$(BIN)/python -m bench.dvc_history --commits 200 --repeat 3
+	$(BIN)/python -m bench.questions --scales 10000,100000,1000000 --budget 10 --app
+	$(BIN)/python -m bench.cli_start --repeat 7
+	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf $(WORK) .pytest_cache
