@@ -167,17 +167,22 @@ class Writer:
 
     def _write(self, nodes: dict[str, list[dict[str, Any]]], edges: dict[tuple, list[dict[str, Any]]]) -> None:
         """One flush: nodes known to be absent are CREATEd with their edges, the
-        rest MERGEd (:mod:`provex.graph.batch`). If another writer created one of
-        those nodes meanwhile, the flush is written again, all MERGE."""
+        rest MERGEd (:mod:`provex.graph.batch`). If another writer (or another
+        flush in flight) created one of those nodes meanwhile, the flush is
+        planned again from a fresh look-up, and after a second refusal written
+        all MERGE."""
         for label in nodes:
             assert label in KINDS
         nodes = batch.deduped_nodes(nodes)
-        absent = {label: self._absent(label, rows) for label, rows in nodes.items()}
-        try:
-            self._write_plan(batch.plan(nodes, edges, absent))
-        except QueryError as exc:
-            if "ConstraintValidationFailed" not in str(exc):
-                raise
+        for _attempt in range(2):
+            absent = {label: self._absent(label, rows) for label, rows in nodes.items()}
+            try:
+                self._write_plan(batch.plan(nodes, edges, absent))
+                break
+            except QueryError as exc:
+                if "ConstraintValidationFailed" not in str(exc):
+                    raise
+        else:
             self._write_plan(batch.everything_merged(nodes, edges))
         for label, rows in nodes.items():
             self.counts[label] += len(rows)
