@@ -3,8 +3,8 @@
 Runs `provex --help`, `provex ask` (the question catalog) and `provex ingest
 predictions --help` as fresh processes, N times each, and prints the median
 and the fastest wall time, plus what `python -X importtime` says the heaviest
-imports of `provex --help` are. No Neo4j needed. Numbers, not asserts: see
-bench/REPORT.md ("CLI start").
+imports of `provex --help` are, and saves the "cli" section of
+docs/benchmarks.md (each median beside the goal, 0.3 s). No Neo4j needed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ import subprocess
 import sys
 import time
 
+from bench.report import save_section
+
 COMMANDS = (["--help"], ["ask"], ["ingest", "predictions", "--help"])
+GOAL_S = 0.3
 
 
 def provex() -> list[str]:
@@ -44,18 +47,30 @@ def heaviest(limit: int = 8) -> list[tuple[int, str]]:
     return sorted(rows, reverse=True)[:limit]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=10)
-    repeat = parser.parse_args().repeat
+def measure(repeat: int) -> dict[str, dict[str, float]]:
+    """Median and fastest wall time of each command, fresh processes."""
     base = provex()
-    print("| command | median s | fastest s | runs |\n|---|---|---|---|")
+    found = {}
     for args in COMMANDS:
         times = [wall(base + args) for _ in range(repeat)]
-        print(f"| provex {' '.join(args)} | {statistics.median(times):.3f} | {min(times):.3f} | {repeat} |")
-    print(f"\nheaviest imports of `provex --help` (cumulative µs; load average {os.getloadavg()[0]:.1f}):")
-    for micros, name in heaviest():
-        print(f"  {micros:>9}  {name}")
+        found[f"provex {' '.join(args)}"] = {"median_s": round(statistics.median(times), 3),
+                                             "fastest_s": round(min(times), 3)}
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    repeat = parser.parse_args().repeat
+    found = measure(repeat)
+    imports = heaviest()
+    lines = [f"Fresh processes, median of {repeat}; goal < {GOAL_S} s.", "",
+             "| command | median s | fastest s | goal met |", "|---|---|---|---|"]
+    lines += [f"| {cmd} | {r['median_s']:.3f} | {r['fastest_s']:.3f} | {'met' if r['median_s'] < GOAL_S else 'NOT met'} |"
+              for cmd, r in found.items()]
+    lines += ["", "Heaviest imports of `provex --help` (cumulative µs, `python -X importtime`): "
+              + ", ".join(f"{name.strip()} {micros:,}" for micros, name in imports) + "."]
+    save_section("cli", "CLI start", "\n".join(lines), {"repeat": repeat, "commands": found, "imports": imports})
 
 
 if __name__ == "__main__":

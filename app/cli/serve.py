@@ -13,7 +13,6 @@ from types import FrameType
 
 import click
 
-from provex.app.lineage_server import serve
 from provex.app.loopback import is_loopback
 from provex.vocab.errors import UsageError
 
@@ -82,6 +81,7 @@ def serve_lineage(host: str, port: int, spool_dir: str | None, api_key_file: str
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, handle)
     spool = Path(spool_dir) if spool_dir else default_spool()
+    from provex.app.lineage_server import serve  # here: it loads the OpenLineage client (0.4 s), not for --help
 
     def ready(url: str) -> None:
         auth = "bearer API key" if key else "no auth (loopback)"

@@ -12,9 +12,23 @@ from __future__ import annotations
 
 from provex.graph.questions.upstream import display, join, label
 from provex.graph.refs import ts
+from provex.vocab.model import prediction_group
 
 # From a model version down to what it was trained on (reverse: what it depends on).
 TRAINED_ON = "[:WAS_GENERATED_BY|USED|WAS_DERIVED_FROM|SAME_AS*1..10]"
+
+
+# A version's groups have uids "prediction-group:<version uid>@<hour>" (vocab.model.prediction_group).
+GROUP_UID_PREFIX = prediction_group("", "").uid.removesuffix("@")
+
+
+def groups_of(mv: str, ret: str = "g", where: str = "true") -> str:
+    """Cypher: the list of ``ret`` over the PredictionGroups PREDICTED_BY model
+    version ``mv`` (and ``where``), found by their uid prefix in the uid index:
+    walking ``mv``'s PREDICTED_BY edges would visit every one of its predictions."""
+    return (f"COLLECT {{ MATCH (g:PredictionGroup) USING INDEX g:PredictionGroup(uid) "
+            f"WHERE g.uid STARTS WITH '{GROUP_UID_PREFIX}' + {mv}.uid + '@' AND (g)-[:PREDICTED_BY]->({mv}) "
+            f"AND {where} RETURN {ret} }}")
 
 
 def prediction_count(mv: str, start: str = "null", end: str = "null") -> str:
@@ -26,11 +40,10 @@ def prediction_count(mv: str, start: str = "null", end: str = "null") -> str:
     g_full = f"({start} IS NULL OR {hour} >= {start}) AND ({end} IS NULL OR {hour} + duration('PT1H') <= {end})"
     g_overlap = f"({start} IS NULL OR {hour} + duration('PT1H') > {start}) AND ({end} IS NULL OR {hour} < {end})"
     p_in = f"({start} IS NULL OR {ts('p.timestamp')} >= {start}) AND ({end} IS NULL OR {ts('p.timestamp')} < {end})"
+    count = f"CASE WHEN {g_full} THEN coalesce(g.count, 0) ELSE size([(p:Prediction)-[:PART_OF]->(g) WHERE {p_in} | 1]) END"
     return (
-        f"CASE WHEN EXISTS {{ (:PredictionGroup)-[:PREDICTED_BY]->({mv}) }} "
-        f"THEN reduce(s = 0, c IN [(g:PredictionGroup)-[:PREDICTED_BY]->({mv}) WHERE {g_overlap} | "
-        f"CASE WHEN {g_full} THEN coalesce(g.count, 0) "
-        f"ELSE size([(p:Prediction)-[:PART_OF]->(g) WHERE {p_in} | 1]) END] | s + c) "
+        f"CASE WHEN size({groups_of(mv, 'g.uid')}) > 0 "
+        f"THEN reduce(s = 0, c IN {groups_of(mv, count, g_overlap)} | s + c) "
         f"ELSE size([(p:Prediction)-[:PREDICTED_BY]->({mv}) WHERE {p_in} | 1]) END"
     )
 
@@ -39,7 +52,7 @@ IMPACT_OF_DATA = f"""
 MATCH (d:DataVersion {{uid: $data_version}})
 MATCH path = (mv:ModelVersion)-{TRAINED_ON}->(d)
 WITH mv, min(size([n IN nodes(path) WHERE n:Run])) AS runs_between
-WITH mv, runs_between, [(g:PredictionGroup)-[:PREDICTED_BY]->(mv) | [toStringOrNull(g.hour), g.count]] AS groups
+WITH mv, runs_between, {groups_of('mv', '[toStringOrNull(g.hour), g.count]')} AS groups
 WITH mv, runs_between, CASE WHEN size(groups) > 0 THEN groups
      ELSE [(p:Prediction)-[:PREDICTED_BY]->(mv) | [toStringOrNull(p.timestamp), 1]] END AS buckets
 UNWIND CASE WHEN size(buckets) = 0 THEN [[null, 0]] ELSE buckets END AS bucket
@@ -122,7 +135,7 @@ CALL {
 }
 CALL {
   WITH mv
-  OPTIONAL MATCH (g:PredictionGroup)-[:PREDICTED_BY]->(mv)
+  UNWIND """ + groups_of("mv") + """ AS g
   OPTIONAL MATCH (g)-[:USED]->(f:Feature)
   RETURN collect(DISTINCT coalesce(f.name, substring(f.uid, 8))) AS grouped
 }

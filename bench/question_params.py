@@ -1,0 +1,102 @@
+"""Realistic parameters for every catalog question, picked from the graph
+(bench/questions.py): the model version with the most predictions (among
+versions with an earlier one, so that what-changed has a before), one of its
+generated predictions (``bench-...``, bench/predlog.py) and that prediction's
+household, the raw data version upstream of the model version whose impact
+reaches the most predictions, the training commit, a library of its
+environment, two profiled versions of one path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provex.graph import questions
+from provex.graph.connection import Graph
+
+TOP_VERSION = """
+MATCH (m:ModelVersion)
+WHERE toInteger(m.version) > 1
+OPTIONAL MATCH (m)<-[:PREDICTED_BY]-(g:PredictionGroup)
+WITH m, sum(coalesce(g.count, 0)) AS n
+RETURN m.uid AS uid, m.version AS version, [(m)-[:VERSION_OF]->(model) | model.uid][0] AS model, n
+ORDER BY n DESC, uid LIMIT 1"""
+
+ONE_PREDICTION = """
+MATCH (:ModelVersion {uid: $mv})<-[:PREDICTED_BY]-(p:Prediction)
+WHERE p.uid STARTS WITH 'prediction:bench-'
+RETURN p.uid AS uid, p.household_id AS household, p.timestamp AS timestamp
+ORDER BY p.uid LIMIT 1"""
+
+OTHER_VERSION = """
+MATCH (:ModelVersion {uid: $mv})-[:VERSION_OF]->(model)<-[:VERSION_OF]-(o:ModelVersion)
+WHERE o.uid <> $mv
+RETURN o.uid AS uid ORDER BY abs(toInteger(o.version) - toInteger($version)), o.uid LIMIT 1"""
+
+TRAINING = """
+MATCH (:ModelVersion {uid: $mv})-[:WAS_GENERATED_BY]->(r:Run)
+OPTIONAL MATCH (r)-[:USED]->(c:CodeVersion)
+OPTIONAL MATCH (:ModelVersion {uid: $mv})-[:USED]->(:Environment)-[:REQUIRES]->(l:Library)
+RETURN c.uid AS commit, l.name AS library, l.version AS library_version
+ORDER BY l.name = 'scikit-learn' DESC, l.name LIMIT 1"""
+
+PROFILED_PAIR = """
+MATCH (a:DataVersion), (b:DataVersion)
+WHERE a.path = b.path AND a.uid < b.uid AND a.profile_status = 'profiled' AND b.profile_status = 'profiled'
+  AND a.path STARTS WITH 'data/raw/'
+WITH a, b ORDER BY a.path, a.uid LIMIT 1
+RETURN a.uid AS a, b.uid AS b"""
+
+
+def one(graph: Graph, query: str, **params: Any) -> dict[str, Any]:
+    rows = graph.read(query, params)
+    if not rows:
+        raise SystemExit(f"bench: nothing in the graph for {query.strip().splitlines()[0]} {params}")
+    return rows[0]
+
+
+def raw_inputs(graph: Graph, mv: str) -> list[str]:
+    """Raw data versions upstream of the model version (no producing run)."""
+    frame = questions.ask(graph, "model-training-data", {"model_version": mv})
+    raw = frame[frame["path"].str.startswith("data/raw/") & frame["producer_run"].isna()]
+    return sorted(set(raw["data_version"]))
+
+
+def widest_impact(graph: Graph, mv: str) -> tuple[str, int]:
+    """The raw data version upstream of ``mv`` that reaches the most predictions, and that count."""
+    best = ("", -1)
+    for uid in raw_inputs(graph, mv):
+        frame = questions.ask(graph, "impact-of-data", {"data_version": uid}, limit=100_000)
+        total = int(frame["predictions"].fillna(0).sum())
+        if total > best[1]:
+            best = (uid, total)
+    return best
+
+
+def pick(graph: Graph) -> dict[str, Any]:
+    """Parameters per question, and how many predictions the impact questions reach."""
+    top = one(graph, TOP_VERSION)
+    mv = top["uid"]
+    pred = one(graph, ONE_PREDICTION, mv=mv)
+    other_mv = one(graph, OTHER_VERSION, mv=mv, version=str(top["version"]))["uid"]
+    other = one(graph, ONE_PREDICTION, mv=other_mv)
+    trained = one(graph, TRAINING, mv=mv)
+    data_version, affected = widest_impact(graph, mv)
+    pair = one(graph, PROFILED_PAIR)
+    p, m = {"prediction": pred["uid"]}, {"model_version": mv}
+    params = {
+        "prediction-provenance": p, "model-training-data": m, "reproduce-model": m,
+        "data-origin": {"data_version": data_version}, "impact-of-data": {"data_version": data_version},
+        "impacted-predictions": {"data_version": data_version},
+        "impact-of-library": {"library": trained["library"], "version": trained["library_version"]},
+        "impact-of-commit": {"commit": trained["commit"]}, "diff-model-versions": {"a": other_mv, "b": mv},
+        "serving-model-at": {"model": top["model"], "at": str(pred["timestamp"])},
+        "training-serving-skew": m, "models-in-chain": p, "lineage-gaps": {},
+        "data-profile": {"data_version": data_version}, "diff-data-versions": pair, "data-anomalies": {},
+        "subject-history": {"subject": pred["household"]}, "compare-predictions": {"a": other["uid"], "b": pred["uid"]},
+        "what-changed": p,
+    }
+    missing = set(questions.CATALOG) - set(params)
+    if missing:
+        raise SystemExit(f"bench: no parameters picked for {', '.join(sorted(missing))}")
+    return {"params": params, "affected_predictions": affected, "model_version": mv}
