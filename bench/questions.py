@@ -69,20 +69,11 @@ def sample_config() -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
-def clear(graph: Graph, batch: int = 20_000) -> None:
-    """Empty the graph: edges first, in batches, then schema.clear (a batch of
-    10,000 nodes holding a model version with 1M edges would pass the server's
-    transaction memory limit)."""
-    while graph.write_returning("MATCH ()-[r]->() WITH r LIMIT $n DELETE r RETURN count(*) AS c", n=batch)[0]["c"]:
-        pass
-    schema.clear(graph)
-
-
 def build(graph: Graph, scale: int, config: Path) -> dict[str, float]:
     """Empty the graph, ingest the sample story and N generated predictions."""
     env = env_for(graph)
     start = time.perf_counter()
-    clear(graph)
+    schema.clear(graph)
     cleared = time.perf_counter() - start
     sample = provex("ingest", "--config", str(config), env=env)
     log = generate(CACHE / f"predlog-{scale}.jsonl", scale)
