@@ -70,14 +70,14 @@ def _writer_class(name: str) -> type:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **{**kwargs, **options})
 
-        def _absent(self, label: str, rows: list[dict[str, Any]]) -> set[str]:
-            return set() if name == "merge-all" else super()._absent(label, rows)
+        def _absent(self, tx: Any, label: str, rows: list[dict[str, Any]]) -> set[str]:
+            return set() if name == "merge-all" else super()._absent(tx, label, rows)
 
-        def _send(self, query: str, rows: list[dict[str, Any]]) -> None:
+        def _send(self, tx: Any, query: str, rows: list[Any]) -> None:
             if name == "no-edge-stamps":  # one property on a created edge instead of five
                 for row in ("x", "r"):
                     query = query.replace(STAMP_CREATED.format(v="e", r=row), "e.last_ingest = $run")
-            super()._send(query, rows)
+            super()._send(tx, query, rows)
 
     return Variant
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j  # attributes only (neo4j.exceptions, neo4j.graph): the CLI may defer loading it (app/cli/startup.py)
 
 from provex.vocab.errors import ConnectionFailed, QueryError, scrubbed, shown_uri
 
+T = TypeVar("T")
 logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
 
 
@@ -143,6 +144,13 @@ class Graph:
         with translated(self.settings.uri), self._session() as session:
             return session.execute_write(work)
 
+    def write_transaction(self, work: Callable[[Transaction], T]) -> T:
+        """``work(tx)`` in one managed write transaction: all its statements land
+        together or not at all. The driver retries transient failures (a
+        deadlock, a leader switch), so ``work`` may run more than once."""
+        with translated(self.settings.uri), self._session() as session:
+            return session.execute_write(lambda tx: work(Transaction(tx)))
+
     def write_rows(self, query: str, rows: Iterable[Mapping[str, Any]], batch_size: int, **params: Any) -> int:
         """``UNWIND $rows ...`` in chunks of ``batch_size``; returns rows written."""
         written = 0
@@ -200,6 +208,17 @@ class Graph:
 
         with translated(self.settings.uri), self._session(default_access_mode=neo4j.READ_ACCESS) as session:
             return session.execute_read(work)
+
+
+class Transaction:
+    """One open write transaction, as :meth:`Graph.write_transaction` hands it over."""
+
+    def __init__(self, tx: neo4j.ManagedTransaction) -> None:
+        self._tx = tx
+
+    def run(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one statement; its rows as plain dicts."""
+        return [to_plain(dict(r.items())) for r in self._tx.run(query, params)]
 
 
 def _operators(plan: Mapping[str, Any]) -> list[str]:

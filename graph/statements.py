@@ -59,7 +59,7 @@ def edge_query(edge_type: str, src_label: str, dst_label: str, key: tuple[str, .
 
 def placeholders_query(label: str) -> str:
     """The targets of edges about to be created: a placeholder for each one not there yet."""
-    return (f"UNWIND $uids AS uid MERGE (b:{BASE_LABEL}:{label} {{uid: uid}}) "
+    return (f"UNWIND $rows AS uid MERGE (b:{BASE_LABEL}:{label} {{uid: uid}}) "
             f"ON CREATE SET b.placeholder = true, {STAMP_NEW.format(v='b')}")
 
 

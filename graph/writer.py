@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provex.graph import batch, statements
-from provex.graph.connection import Graph
+from provex.graph.connection import Graph, Transaction
 from provex.vocab import values
 from provex.vocab.errors import QueryError
 from provex.vocab.model import EDGE_TYPES, KINDS, is_identifier
@@ -41,7 +41,7 @@ from provex.vocab.records import Edge, Flag, Node, Reject
 
 DEFAULT_BATCH = 2_000
 MAX_PROPS = 1_000  # properties stored one by one per node or edge; the rest go to props_overflow
-FLUSH_EVERY = 4  # batches of records buffered before a flush hands them to the writing thread
+FLUSH_EVERY = 10  # batches of records buffered per flush (one transaction), handed to the writing thread
 
 
 def plain_props(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,52 +166,51 @@ class Writer:
             self._pool.shutdown(wait=True)
 
     def _write(self, nodes: dict[str, list[dict[str, Any]]], edges: dict[tuple, list[dict[str, Any]]]) -> None:
-        """One flush: nodes known to be absent are CREATEd with their edges, the
-        rest MERGEd (:mod:`provex.graph.batch`). If another writer (or another
-        flush in flight) created one of those nodes meanwhile, the flush is
-        planned again from a fresh look-up, and after a second refusal written
-        all MERGE."""
+        """One flush, in one transaction: nodes not in the graph are CREATEd with
+        their edges, the rest MERGEd (:mod:`provex.graph.batch`). If another
+        writer created one of those nodes meanwhile, the CREATE is refused by
+        the uniqueness constraint, the transaction rolls back, and the flush is
+        planned again from a fresh look-up; after a second refusal it is
+        written all MERGE."""
         for label in nodes:
             assert label in KINDS
         nodes = batch.deduped_nodes(nodes)
-        for _attempt in range(2):
-            absent = {label: self._absent(label, rows) for label, rows in nodes.items()}
+        for create in (True, True, False):
             try:
-                self._write_plan(batch.plan(nodes, edges, absent))
+                self.graph.write_transaction(lambda tx, c=create: self._write_in(tx, nodes, edges, c))
                 break
             except QueryError as exc:
-                if "ConstraintValidationFailed" not in str(exc):
+                if not create or "ConstraintValidationFailed" not in str(exc):
                     raise
-        else:
-            self._write_plan(batch.everything_merged(nodes, edges))
         for label, rows in nodes.items():
             self.counts[label] += len(rows)
         for (etype, *_), rows in edges.items():
             self.counts[etype] += len(rows)
 
-    def _absent(self, label: str, rows: list[dict[str, Any]]) -> set[str]:
-        """The uids not in the graph, asked of the server the writes go to (in a
-        cluster a follower may not have the previous flush yet)."""
-        uids = [row["uid"] for row in rows]
-        return set(self.graph.write_returning(statements.absent_query(label), uids=uids)[0]["absent"])
+    def _write_in(self, tx: Transaction, nodes: dict[str, list[dict[str, Any]]], edges: dict[tuple, list[dict[str, Any]]],
+                  create: bool) -> None:
+        absent = {label: self._absent(tx, label, rows) for label, rows in nodes.items()} if create else {}
+        plan = batch.plan(nodes, edges, absent)
+        steps: list[tuple[str, list[dict[str, Any]]]] = [
+            *((statements.node_query(label), rows) for label, rows in plan.merge_nodes.items()),
+            *((statements.placeholders_query(label), sorted(uids)) for label, uids in plan.targets.items()),
+            *((statements.fresh_node_query(label, out), rows) for label, (out, rows) in plan.fresh.items()),
+            *((statements.fresh_edge_query(*group), rows) for group, rows in plan.late.items()),
+            *((statements.edge_query(t, src, dst, key), rows) for (t, src, dst, key, _), rows in plan.merge_edges.items()),
+            *((statements.temporal_edge_query(t, src, dst, slot), rows)
+              for (t, src, dst, _, slot), rows in plan.temporal.items()),
+        ]
+        for query, rows in steps:
+            self._send(tx, query, rows)
 
-    def _write_plan(self, plan: batch.Plan) -> None:
-        for label, rows in plan.merge_nodes.items():
-            self._send(statements.node_query(label), rows)
-        for label, uids in plan.targets.items():
-            self.graph.write(statements.placeholders_query(label), uids=sorted(uids), now=self.now, run=self.ingest_run)
-        for label, (out, rows) in plan.fresh.items():
-            self._send(statements.fresh_node_query(label, out), rows)
-        for (etype, src, dst), rows in plan.late.items():
-            self._send(statements.fresh_edge_query(etype, src, dst), rows)
-        for (etype, src, dst, key, _slot), rows in plan.merge_edges.items():
-            self._send(statements.edge_query(etype, src, dst, key), rows)
-        for (etype, src, dst, _key, slot), rows in plan.temporal.items():
-            self._send(statements.temporal_edge_query(etype, src, dst, slot), rows)
+    def _absent(self, tx: Transaction, label: str, rows: list[dict[str, Any]]) -> set[str]:
+        """The uids not in the graph, asked in the writing transaction (so, in a
+        cluster, of the leader, which has every earlier flush)."""
+        return set(tx.run(statements.absent_query(label), uids=[row["uid"] for row in rows])[0]["absent"])
 
-    def _send(self, query: str, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.graph.write_rows(query, rows, self.batch_size, now=self.now, run=self.ingest_run)
+    def _send(self, tx: Transaction, query: str, rows: list[Any]) -> None:
+        for start in range(0, len(rows), self.batch_size):
+            tx.run(query, rows=rows[start:start + self.batch_size], now=self.now, run=self.ingest_run)
 
 
 def _describe(record: Node | Edge) -> str:

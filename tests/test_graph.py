@@ -174,7 +174,7 @@ class _StaleWriter(Writer):
     """A writer whose look-up says every node is absent: what it sees when another
     writer creates the same nodes between its look-up and its CREATE."""
 
-    def _absent(self, label, rows):
+    def _absent(self, tx, label, rows):
         return {row["uid"] for row in rows}
 
 
