@@ -23,7 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench/out"
 DOC = ROOT / "docs/benchmarks.md"
-ORDER = ("predictions", "mlflow", "dvc", "questions", "app", "cli")
+ORDER = ("predictions", "levers", "mlflow", "dvc", "questions", "app", "cli")
+FINDINGS = ROOT / "bench/findings.md"  # written by hand from the profiles: what the numbers mean
 PACKAGES = ("neo4j", "neo4j-rust-ext", "mlflow", "dvc", "streamlit", "pandas")
 
 
@@ -92,7 +93,8 @@ def render(sections: list[dict[str, Any]]) -> str:
         load = ", ".join(f"{x:.1f}" for x in section.get("load_average", ()))
         body += [f"## {section['title']}", "", f"_Measured {section['measured']} (load average {load})._", "",
                  section["markdown"]]
-    return "\n".join(head + body)
+    notes = [FINDINGS.read_text()] if FINDINGS.exists() else []
+    return "\n".join(head + body + notes)
 
 
 def main() -> None:

@@ -182,8 +182,9 @@ def registry(tmp_path: Path) -> tuple[str, Any, str]:
         with mlflow.start_run() as active:
             info = mlflow.pyfunc.log_model(name="model", python_model=Double())
         version = mlflow.register_model(info.model_uri, "credit-limit")
-    finally:
+    finally:  # MLflow's URIs are process globals: leave them as found (test_mlflow's stores follow)
         mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
     assert version.run_id == active.info.run_id
     return uri, version, info.model_id
 
