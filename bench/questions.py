@@ -76,7 +76,7 @@ def build(graph: Graph, scale: int, config: Path) -> dict[str, float]:
     schema.clear(graph)
     cleared = time.perf_counter() - start
     sample = provex("ingest", "--config", str(config), env=env)
-    log = generate(CACHE / f"predlog-{scale}.jsonl", scale)
+    log = generate(CACHE / f"pred-{scale}.jsonl", scale)
     preds = provex("ingest", "predictions", str(log), env=env)
     built = {"clear_s": round(cleared, 1), "sample_s": round(sample, 1), "predictions_s": round(preds, 1)}
     print(json.dumps({"scale": scale, **built}), flush=True)
