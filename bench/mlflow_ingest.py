@@ -281,12 +281,12 @@ What the profile showed (cProfile of `provex ingest mlflow`, timing of each Neo4
   previous one is written, so reading overlaps Neo4j's work. Over HTTP the `mlflow server` process does the
   SQL, and the ingest then takes about as long as the read itself.
 - What is left on the SQLite store is CPU in one Python process: SQLAlchemy building the runs (the baseline's
-  own cost), the graph writer's per-record value check (`vocab.values.problem`, 12 s of 88 s under the
-  profiler at 10,000 runs) and the driver's pure-Python Bolt packing (24 s under the profiler; the
-  `neo4j-rust-ext` package cuts the writer's time by about 15% in an A/B on 1,000 runs). Then Neo4j's own
-  time for the Run nodes (about 45 properties each) and their edges (29 s waiting on the socket at 10,000
-  runs, partly overlapped). At 1,000 runs the fixed costs dominate: `import mlflow` alone (2 to 4 s) is more
-  than the whole read.
+  own cost), then provex's records and the writer. Under the profiler, before the writer's changes for the
+  prediction path, the per-record value check took 12 s of 88 s and the driver's pure-Python Bolt packing 24 s;
+  both are now cut (a fast path for plain records; `neo4j-rust-ext`), and the figure above is with them. Then
+  Neo4j's own time for the Run nodes (about 45 properties each) and their edges, partly overlapped with the
+  reading thread. At 1,000 runs the fixed costs dominate: `import mlflow` alone (2 to 4 s) is more than the
+  whole read.
 """
 
 
