@@ -210,6 +210,9 @@ class ManagedServer:
             "dbms.security.allow_csv_import_from_file_urls=false",
             "dbms.usage_report.enabled=false",
             "db.transaction.timeout=10m",
+            # the transaction logs serve recovery and backups; provex's graph is rebuilt from its sources,
+            # so keep 1 GB after each checkpoint (the default, 2 days, held 31 GB after a few 1M-prediction ingests)
+            "db.tx_log.rotation.retention_policy=1G size",
             "",
         ])
 
