@@ -109,11 +109,6 @@ def _with_edges(rows: Rows, outs: dict[tuple[str, str], dict[str, Rows]]) -> tup
     return pairs, shaped
 
 
-def everything_merged(nodes: dict[str, Rows], edges: dict[Group, Rows]) -> Plan:
-    """The plan with nothing created: every row MERGEd (after a race on a fresh node)."""
-    return plan(nodes, edges, {})
-
-
 def dedupe(rows: Rows, fields: tuple[str, ...], key: tuple[str, ...] = ()) -> Rows:
     """Merge rows for the same identity (later props win) so one batch never
     writes the same thing twice."""

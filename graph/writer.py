@@ -85,7 +85,7 @@ class Writer:
         self._pending = 0
         self._pool = ThreadPoolExecutor(in_flight, thread_name_prefix="provex-writer") if background else None
         self._in_flight = in_flight  # flushes written at once (more than 1: bench/levers.py measures it)
-        self._inflight: list[Future] = []
+        self._futures: list[Future] = []
 
     def __enter__(self) -> Writer:
         return self
@@ -146,7 +146,7 @@ class Writer:
         if self._pool is None:
             self._write(nodes, edges)
         else:
-            self._inflight.append(self._pool.submit(self._write, nodes, edges))
+            self._futures.append(self._pool.submit(self._write, nodes, edges))
 
     def close(self) -> None:
         """Write what is buffered and wait until it has landed."""
@@ -158,8 +158,8 @@ class Writer:
 
     def _wait(self, keep: int = 0) -> None:
         """Until at most ``keep`` flushes are in flight (the oldest land first)."""
-        while len(self._inflight) > keep:
-            self._inflight.pop(0).result()
+        while len(self._futures) > keep:
+            self._futures.pop(0).result()
 
     def _shutdown(self) -> None:
         if self._pool is not None:
