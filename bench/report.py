@@ -83,9 +83,9 @@ def render(sections: list[dict[str, Any]]) -> str:
     info, libs = machine(), versions()
     head = ["# Benchmarks", "",
             f"Written by `python -m bench.report` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the sections in "
-            "bench/out/ (`make bench`: the quick scale; `make bench-full`: the 1M scale). Every figure is a median "
-            "of several runs and stands beside its baseline, measured in the same run on the same machine. "
-            "Nothing here is asserted by a test.", "",
+            "bench/out/ (`make bench`: the quick scale; `make bench-full`: the 1M scale). Each figure is the median "
+            "of the runs its section states and stands beside its baseline, measured in the same run on the same "
+            "machine. Nothing here is asserted by a test.", "",
             "| machine | |", "|---|---|", *(f"| {k} | {v} |" for k, v in info.items()),
             f"| libraries | {', '.join(f'{k} {v}' for k, v in libs.items())} |", ""]
     body = []
