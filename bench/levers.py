@@ -113,7 +113,10 @@ def main() -> None:
 
 def markdown(results: dict[str, list[dict[str, Any]]], count: int) -> str:
     base = statistics.median(r["seconds"] for r in next(iter(results.values())))
-    lines = ["| variant | wall s (median) | predictions/s | client CPU s | vs the first row | edges in graph |",
+    runs = len(next(iter(results.values())))
+    lines = [f"The same {count:,}-line log, each variant in a fresh process with its own freshly started Neo4j "
+             f"(a cold JVM: slower than a long-running server), variants alternated; median of {runs} run(s) each.",
+             "", "| variant | wall s (median) | predictions/s | client CPU s | vs the first row | edges in graph |",
              "|---|---|---|---|---|---|"]
     for name, runs in results.items():
         secs = statistics.median(r["seconds"] for r in runs)
