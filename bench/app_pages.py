@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ from urllib.parse import quote
 
 from bench import question_params
 from bench.report import save_section
-from bench.run import connect
+from bench.run import connected, env_for
 from provex.graph.connection import Graph
 from provex.graph.server import free_port
 
@@ -45,9 +44,7 @@ WAIT_MS = 120_000
 @contextmanager
 def served(graph: Graph) -> Iterator[str]:
     """`provex app` on a free loopback port, pointed at ``graph``; its URL."""
-    s = graph.settings
-    env = {**os.environ, "NEO4J_URI": s.uri, "NEO4J_USERNAME": s.username, "NEO4J_PASSWORD": s.password,
-           "NEO4J_DATABASE": s.database, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    env = {**env_for(graph), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     port = free_port()
     LOG.parent.mkdir(parents=True, exist_ok=True)
     with LOG.open("w") as log:
@@ -158,13 +155,8 @@ def main() -> None:
     args = parser.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"{CHROMIUM} is absent (apt-get install chromium)")
-    graph, server = connect()
-    try:
+    with connected() as graph:
         run(graph, args.repeat)
-    finally:
-        graph.close()
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

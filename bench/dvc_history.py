@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench.dvc_repo import cached
 from bench.report import save_section
-from bench.run import connect
+from bench.run import connected, env_for
 from provex.graph import schema
 from provex.graph.connection import Graph
 
@@ -80,8 +80,7 @@ def provex(graph: Graph, repo: Path, env: dict[str, str], profiles: bool) -> flo
 
 
 def measure(graph: Graph, repo: Path, repeat: int) -> dict[str, list[float]]:
-    env = {**os.environ, "NEO4J_URI": graph.settings.uri, "NEO4J_USERNAME": graph.settings.username,
-           "NEO4J_PASSWORD": graph.settings.password}
+    env = env_for(graph)
     times: dict[str, list[float]] = {"dvc": [], "dvc_loop": [], "provex": [], "provex_no_profiles": []}
     baseline(repo)  # warm-up, not counted: the OS file cache, Neo4j's query plans and JIT
     provex(graph, repo, env, profiles=True)
@@ -134,13 +133,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, alternating; the median counts")
     args = parser.parse_args()
     repo = cached(CACHE, args.commits, args.stages)
-    graph, server = connect()
-    try:
+    with connected() as graph:
         times = measure(graph, repo, args.repeat)
-    finally:
-        graph.close()
-        if server is not None:
-            server.stop()
     medians = {k: statistics.median(v) for k, v in times.items()}
     markdown = f"{table(args.commits, args.stages, medians)}\n\n{NOTES}"
     figures = {"commits": args.commits, "stages": args.stages, "repeat": args.repeat, "runs": times,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from typing import Any
 from bench import admin_import
 from bench.predlog import generate
 from bench.report import save_section
-from bench.run import connect
+from bench.run import connected, env_for
 from provex.graph import schema, statements
 from provex.graph.connection import Graph
 from provex.graph.writer import plain_props
@@ -70,8 +69,7 @@ def _hwm(pid: int) -> int:
 
 def provex_ingest(graph: Graph, log: Path) -> dict[str, Any]:
     schema.clear(graph)
-    env = {**os.environ, "NEO4J_URI": graph.settings.uri, "NEO4J_USERNAME": graph.settings.username,
-           "NEO4J_PASSWORD": graph.settings.password}
+    env = env_for(graph)
     provex = str(Path(sys.executable).with_name("provex"))
     seconds, peak_kb, out = run_tracked([provex, "ingest", "predictions", str(log), "--format", "json"], env)
     summary = json.loads(out)
@@ -153,18 +151,13 @@ def main() -> None:
     parser.add_argument("--naive-records", type=int, default=3_000, help="records the naive writer writes")
     args = parser.parse_args()
     log = generate(CACHE / f"pred-{args.count}.jsonl", args.count)
-    graph, server = connect()
-    try:
+    with connected() as graph:  # stopped before the import baseline: it gets the machine to itself
         provex = []
         for _ in range(args.repeat):
             provex.append(provex_ingest(graph, log))
             print(json.dumps(provex[-1]), flush=True)
         naive = naive_rate(graph, log, args.naive_records)
         schema.clear(graph)
-    finally:
-        graph.close()
-        if server is not None:
-            server.stop()  # the import baseline gets the machine to itself
     admin = admin_baseline(log, min(args.repeat, 3))
     figures = {"count": args.count, "provex": provex, "naive_records_per_s": naive, "admin": admin}
     save_section("predictions", f"Prediction ingest: {args.count:,} predictions",

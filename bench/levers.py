@@ -38,13 +38,12 @@ def run_variant(name: str, log: Path) -> dict[str, Any]:
     """In this process: one ingest of ``log`` with the variant's writer."""
     if name == "no-rust-ext":
         sys.modules["neo4j._rust"] = None  # type: ignore[assignment]  # the driver falls back to Python packing
-    from bench.run import connect
+    from bench.run import connected
     from provex.graph import pipeline, schema
     from provex.ingest.predictions import PredictionLogSource
 
     pipeline.Writer = _writer_class(name)
-    graph, server = connect()
-    try:
+    with connected() as graph:
         schema.clear(graph)
         source = PredictionLogSource(str(log))
         batch = {"batch-500": 500, "batch-10000": 10_000}.get(name, 2_000)
@@ -52,10 +51,6 @@ def run_variant(name: str, log: Path) -> dict[str, Any]:
         summary = pipeline.ingest(graph, kind="predictions", uri=source.uri, read=source.read, batch_size=batch)
         seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
         edges = graph.read("MATCH ()-[e]->() RETURN count(e) AS c")[0]["c"]
-    finally:
-        graph.close()
-        if server is not None:
-            server.stop()
     return {"variant": name, "seconds": seconds, "client_cpu_s": cpu_s, "records": sum(summary.counts.values()),
             "edges_in_graph": edges}
 

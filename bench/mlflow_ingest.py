@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.report import save_section
-from bench.run import connect
+from bench.run import connected, env_for
 from provex.graph import schema
 from provex.graph.server import free_port
 
@@ -250,17 +250,9 @@ def main() -> None:
     made = (f"generated in {generated:.0f} s" if generated is not None else
             f"cached; generated in {json.loads((folder / 'done').read_text())['seconds']:.0f} s")
     print(f"store: {folder} ({made})", flush=True)
-    graph, server = connect()
-    env = {**os.environ, "NEO4J_URI": graph.settings.uri, "NEO4J_USERNAME": graph.settings.username,
-           "NEO4J_PASSWORD": graph.settings.password}
-    try:
-        with mlflow_server(folder) as url:
-            sources = {"SQLite store": f"sqlite:///{folder / 'mlflow.db'}", "mlflow server (HTTP, loopback)": url}
-            results = measure(graph, sources, env, args.repeat)
-    finally:
-        graph.close()
-        if server is not None:
-            server.stop()
+    with connected() as graph, mlflow_server(folder) as url:
+        sources = {"SQLite store": f"sqlite:///{folder / 'mlflow.db'}", "mlflow server (HTTP, loopback)": url}
+        results = measure(graph, sources, env_for(graph), args.repeat)
     notes = NOTES.format(runs=args.runs, params=PARAMS, metrics=METRICS, steps=LOSS_STEPS, exps=EXPERIMENTS,
                          generated=made, page=PAGE, repeat=args.repeat)
     markdown = table(args.runs, results) + "\n" + notes + "\n" + PROFILE

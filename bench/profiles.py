@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.run import connect
+from bench.run import connect, env_for
 from provex.graph import schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +56,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per variant (alternating)")
     args = parser.parse_args()
     graph, server = connect()
-    env = {**os.environ, "NEO4J_URI": graph.settings.uri, "NEO4J_USERNAME": graph.settings.username,
-           "NEO4J_PASSWORD": graph.settings.password}
+    env = env_for(graph)
     try:
         found = configs(ROOT / ".work/bench-profiles")
         times: dict[str, list[float]] = {name: [] for name in found}

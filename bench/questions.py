@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from typing import Any
 from bench import question_params
 from bench.predlog import generate
 from bench.report import save_section
-from bench.run import connect
+from bench.run import connected, env_for
 from provex.graph import questions, schema
 from provex.graph.connection import Graph
 from provex.vocab.errors import ProvexError
@@ -43,13 +42,6 @@ PROVENANCE_GOAL_MS = 50.0
 RATIO_GOAL = 2.0
 IMPACT_GOAL_MS = 1000.0
 MIN_RUNS = 5
-
-
-def env_for(graph: Graph) -> dict[str, str]:
-    """The environment that points a provex process at the bench's Neo4j."""
-    s = graph.settings
-    return {**os.environ, "NEO4J_URI": s.uri, "NEO4J_USERNAME": s.username, "NEO4J_PASSWORD": s.password,
-            "NEO4J_DATABASE": s.database}
 
 
 def provex(*args: str, env: dict[str, str]) -> float:
@@ -179,8 +171,7 @@ def main() -> None:
     parser.add_argument("--app", action="store_true", help="then time the app's pages on the largest graph")
     args = parser.parse_args()
     scales = sorted(int(s) for s in args.scales.split(","))
-    graph, server = connect()
-    try:
+    with connected() as graph:
         schema.apply(graph)
         config = sample_config()
         runs, builds = [], {}
@@ -193,10 +184,6 @@ def main() -> None:
             from bench import app_pages
 
             app_pages.run(graph)
-    finally:
-        graph.close()
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

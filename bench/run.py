@@ -13,7 +13,8 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.synthetic import story
@@ -77,6 +78,25 @@ def bench_reads(graph: Graph) -> list[dict]:
         rows.append({"probe": name, "median_ms": round(timed(probe, repeat=5) * 1000, 1)})
         print(rows[-1], flush=True)
     return rows
+
+
+@contextmanager
+def connected() -> Iterator[Graph]:
+    """The bench's graph (see :func:`connect`), closed and its server stopped at the end."""
+    graph, server = connect()
+    try:
+        yield graph
+    finally:
+        graph.close()
+        if server is not None:
+            server.stop()
+
+
+def env_for(graph: Graph) -> dict[str, str]:
+    """The environment that points a provex process at the bench's Neo4j."""
+    s = graph.settings
+    return {**os.environ, "NEO4J_URI": s.uri, "NEO4J_USERNAME": s.username, "NEO4J_PASSWORD": s.password,
+            "NEO4J_DATABASE": s.database}
 
 
 def connect() -> tuple[Graph, ManagedServer | None]:
