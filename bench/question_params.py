@@ -1,18 +1,24 @@
 """Realistic parameters for every catalog question, picked from the graph
 (bench/questions.py): the model version with the most predictions (among
 versions with an earlier one, so that what-changed has a before), one of its
-generated predictions (``bench-...``, bench/predlog.py) and that prediction's
-household, the raw data version upstream of the model version whose impact
+generated predictions (``bench-...``, bench/predlog.py), the sample story's
+complaining household (the same predictions at every scale: a generated
+household has 1 prediction at 10k and 50 at 1M, so its answer, not the graph,
+would set the ratio), the raw data version upstream of the model version whose impact
 reaches the most predictions, the training commit, a library of its
 environment, two profiled versions of one path.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from provex.graph import questions
 from provex.graph.connection import Graph
+
+EXPECTED = Path(__file__).resolve().parent.parent / "sample_data/expected.json"
 
 TOP_VERSION = """
 MATCH (m:ModelVersion)
@@ -25,7 +31,7 @@ ORDER BY n DESC, uid LIMIT 1"""
 ONE_PREDICTION = """
 MATCH (:ModelVersion {uid: $mv})<-[:PREDICTED_BY]-(p:Prediction)
 WHERE p.uid STARTS WITH 'prediction:bench-'
-RETURN p.uid AS uid, p.household_id AS household, p.timestamp AS timestamp
+RETURN p.uid AS uid, p.timestamp AS timestamp
 ORDER BY p.uid LIMIT 1"""
 
 OTHER_VERSION = """
@@ -93,7 +99,8 @@ def pick(graph: Graph) -> dict[str, Any]:
         "serving-model-at": {"model": top["model"], "at": str(pred["timestamp"])},
         "training-serving-skew": m, "models-in-chain": p, "lineage-gaps": {},
         "data-profile": {"data_version": data_version}, "diff-data-versions": pair, "data-anomalies": {},
-        "subject-history": {"subject": pred["household"]}, "compare-predictions": {"a": other["uid"], "b": pred["uid"]},
+        "subject-history": {"subject": json.loads(EXPECTED.read_text())["complaint"]["household_id"]},
+        "compare-predictions": {"a": other["uid"], "b": pred["uid"]},
         "what-changed": p,
     }
     missing = set(questions.CATALOG) - set(params)

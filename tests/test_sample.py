@@ -322,6 +322,13 @@ def test_impacted_predictions_of_the_bad_raw_data(g: Graph) -> None:
     assert len({r["subject_id"] for r in got}) == AFFECTED["customers"]
     assert m.prediction(LOW["credit_limit_prediction"]).uid in {r["prediction"] for r in got}
     assert m.prediction(SPOUSE["credit_limit_prediction"]).uid not in {r["prediction"] for r in got}
+    # In time order (walked hour by hour, so the row limit stops early), and a
+    # prediction both made by a bad version and chained on one says both.
+    assert [(r["timestamp"], r["prediction"]) for r in got] == sorted((r["timestamp"], r["prediction"]) for r in got)
+    low = next(r for r in got if r["prediction"] == m.prediction(LOW["credit_limit_prediction"]).uid)
+    assert low["via"] == "predicted by credit-limit v5, uses a prediction of credit-scoring v4"
+    first = ask(g, "impacted-predictions", {"data_version": dv_uid(BAD_RAW)}, limit=10)
+    assert first.attrs["truncated"] and first["prediction"].tolist() == [r["prediction"] for r in got[:10]]
 
 
 def _at(text: str, minutes: int) -> str:

@@ -63,25 +63,62 @@ RETURN mv.uid AS model_version, mv.name AS model, mv.version AS version, runs_be
 ORDER BY model, version, window
 """
 
+def _in_window(var: str) -> str:
+    """Cypher: prediction ``var``'s time lies in [$since, $until)."""
+    return (f"($since IS NULL OR {ts(var + '.timestamp')} >= datetime($since)) "
+            f"AND ($until IS NULL OR {ts(var + '.timestamp')} < datetime($until))")
+
+
+_HOUR_IN_WINDOW = (f"($since IS NULL OR {ts('b.hour')} + duration('PT1H') > datetime($since)) "
+                   f"AND ($until IS NULL OR {ts('b.hour')} < datetime($until))")
+_AFFECTED_UPSTREAM = (f"(q)-[:USED*1..3]->(u:Prediction)-[:PREDICTED_BY]->(m) WHERE m IN mvs AND {_in_window('u')}")
+
+# Bounded by the answer, not the graph: the affected versions' hourly groups
+# are found by uid prefix and walked hour by hour in time order, each hour's
+# predictions sorted on their own, so the row limit stops the walk early
+# (sorting every affected prediction took 7 s at 1M). A version without
+# groups is one bucket of all its predictions, last. A chained prediction
+# (one that USED an affected one) is listed once: beside its own direct
+# row if its version is affected too, else beside its earliest affected
+# upstream prediction.
 IMPACTED_PREDICTIONS = f"""
 MATCH (d:DataVersion {{uid: $data_version}})
 MATCH (mv:ModelVersion)-{TRAINED_ON}->(d)
-WITH DISTINCT mv
-MATCH (p:Prediction)-[:PREDICTED_BY]->(mv)
-WHERE ($since IS NULL OR {ts('p.timestamp')} >= datetime($since))
-  AND ($until IS NULL OR {ts('p.timestamp')} < datetime($until))
+WITH collect(DISTINCT mv) AS mvs
+UNWIND mvs AS mv
+WITH mvs, mv, {groups_of('mv')} AS groups
+UNWIND CASE WHEN size(groups) = 0 THEN [{{hour: null, g: null, mv: mv}}]
+            ELSE [g IN groups | {{hour: g.hour, g: g, mv: mv}}] END AS b
+WITH mvs, b WHERE b.g IS NULL OR ({_HOUR_IN_WINDOW})
+WITH mvs, b.hour AS hour, collect(b) AS bucket
+ORDER BY hour
 CALL {{
-  WITH p, mv
-  RETURN p AS q, 'predicted by ' + {display('mv')} AS via
-  UNION ALL WITH p, mv
-  MATCH (q:Prediction)-[:USED*1..3]->(p)
-  RETURN q, 'uses a prediction of ' + {display('mv')} AS via
+  WITH mvs, bucket
+  UNWIND bucket AS b
+  CALL {{
+    WITH b WITH b.g AS g, b.mv AS mv WHERE g IS NOT NULL
+    MATCH (p:Prediction)-[:PART_OF]->(g) WHERE (p)-[:PREDICTED_BY]->(mv) RETURN p
+    UNION
+    WITH b WITH b.mv AS mv WHERE b.g IS NULL
+    MATCH (p:Prediction)-[:PREDICTED_BY]->(mv) RETURN p
+  }}
+  WITH mvs, p WHERE {_in_window('p')}
+  CALL {{
+    WITH p RETURN p AS q
+    UNION
+    WITH p, mvs
+    MATCH (q:Prediction)-[:USED*1..3]->(p)
+    WHERE NOT ({_in_window('q')} AND EXISTS {{ (q)-[:PREDICTED_BY]->(m) WHERE m IN mvs }})
+      AND COLLECT {{ MATCH {_AFFECTED_UPSTREAM} RETURN u ORDER BY u.timestamp, u.uid LIMIT 1 }}[0] = p
+    RETURN q
+  }}
+  WITH DISTINCT mvs, q
+  WITH q, [(q)-[:PREDICTED_BY]->(m) WHERE m IN mvs AND {_in_window('q')} | 'predicted by ' + {display('m')}]
+          + COLLECT {{ MATCH {_AFFECTED_UPSTREAM} RETURN DISTINCT 'uses a prediction of ' + {display('m')} AS v ORDER BY v }} AS vias
+  RETURN q, vias ORDER BY q.timestamp, q.uid
 }}
-WITH DISTINCT q, via ORDER BY via
-WITH q, collect(via) AS vias
 RETURN q.uid AS prediction, q.timestamp AS timestamp, q.subject_id AS subject_id, q.output AS output,
        [(q)-[:PREDICTED_BY]->(m) | m.uid][0] AS model_version, {join('vias')} AS via
-ORDER BY timestamp, prediction
 """
 
 IMPACT_OF_LIBRARY = f"""
@@ -168,7 +205,14 @@ _GAPS = [
      "AND x.commit IS NULL AND x.git_commit IS NULL",
      "run training from a git checkout so the commit is recorded"),
     ("prediction without a resolvable model",
-     "MATCH (x:Prediction) WHERE NOT EXISTS { (x)-[:PREDICTED_BY]->(m:ModelVersion) WHERE NOT coalesce(m.placeholder, false) }",
+     # Only these can lack one (bounded by the gap, not every prediction): the
+     # adapter links a prediction whose log names name@version (resolved = true),
+     # perhaps to a placeholder version; resolve.py links the others later and
+     # sets resolved = true; a prediction only referenced (USED) is a placeholder.
+     "CALL { MATCH (x:Prediction) WHERE x.resolved = false RETURN x "
+     "UNION MATCH (:ModelVersion {placeholder: true})<-[:PREDICTED_BY]-(x:Prediction) RETURN x "
+     "UNION MATCH (x:Node) WHERE x.placeholder = true AND x:Prediction RETURN x } "
+     "WITH x WHERE NOT EXISTS { (x)-[:PREDICTED_BY]->(m:ModelVersion) WHERE NOT coalesce(m.placeholder, false) }",
      "log the model version (models:/name/version or run id) with each prediction, then ingest the registry"),
     ("stage never run",
      "MATCH (x:Stage) WHERE NOT EXISTS { (:Run)-[:INSTANCE_OF]->(x) }",
