@@ -129,7 +129,8 @@ class Child:
             os.close(from_child[1])
         self._out = Connection(to_child[1], readable=False)
         self._in = Connection(from_child[0], writable=False)
-        self._out.send(store)
+        with contextlib.suppress(OSError):  # a child that has died is reported by listed()
+            self._out.send(store)
 
     def plan(self, jobs: list[tuple[str, int]], size: int) -> None:
         """Read these (experiment id, start_ms) with ``size`` runs per page."""
