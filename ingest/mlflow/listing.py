@@ -103,9 +103,13 @@ def wanted(store: Store) -> bool:
 
 @contextlib.contextmanager
 def started(store: Store) -> Iterator[Child | None]:
-    """A child reading this store when :func:`wanted`, else None; the child is
+    """A child reading this store when :func:`wanted` (None when not, or when
+    no process can be started: then the runs are read here); the child is
     ended when the block is left, however it is left."""
-    child = Child(store) if wanted(store) else None
+    child = None
+    if wanted(store):
+        with contextlib.suppress(OSError):
+            child = Child(store)
     try:
         yield child
     finally:
