@@ -292,7 +292,7 @@ What the profile showed (cProfile of `provex ingest mlflow`, timing of each Neo4
 - The run pages of a big database store are now read in a child process (`provex.ingest.mlflow.listing`), so
   SQLAlchemy's work no longer shares the GIL with the records and the writer. CPU of one 10,000-run ingest,
   measured (process time, the child's rusage, the Neo4j JVM's /proc stat): provex's own process 3.3 s (15.7 s
-  when it also reads), the child 14.3 s (11.8 s of it reading, alone: `import mlflow` and pickling the rest),
+  when it also reads), the child 14.3 s (11.8 s, `import mlflow` included, when it reads with nothing else running),
   Neo4j 17.7 s. That is 35 s of CPU on two cores: even a perfect overlap cannot go under ~18 s, about 1.6x
   the 11 s read, so the goal needs less work in Neo4j per run (its ~45 properties), not more overlap. On a
   loaded machine (another job holding a core) the child shows no gain in wall time: there is no idle core.
