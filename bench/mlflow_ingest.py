@@ -37,9 +37,6 @@ EXPERIMENTS = 4
 PARAMS, METRICS = 20, 10
 LOSS_STEPS = 5  # metric m0 is logged at this many steps (a history), the others once
 GOAL = 1.5
-IN_PROCESS = "SQLite store, read in provex's own process"  # the row before the child-process reader
-# per source: the environment its provex ingest gets (where the SQLite store's run pages are read; --reader)
-READERS = {"SQLite store": {"PROVEX_MLFLOW_READER": "auto"}, IN_PROCESS: {"PROVEX_MLFLOW_READER": "thread"}}
 PAGE = 1000  # MLflow's default max_results for search_runs
 
 
@@ -213,7 +210,7 @@ def measure(graph, sources: dict[str, str], env: dict[str, str], repeat: int) ->
             times[name]["baseline"].append(seconds)
             times[name]["process"].append(baseline_process(uri))
             schema.clear(graph)
-            took, summary = provex_ingest(uri, {**env, **READERS.get(name, {})})
+            took, summary = provex_ingest(uri, env)
             times[name]["provex"].append(took)
             written[name] = {"runs_read": count, "runs_written": summary["written"].get("Run", 0)}
             print(json.dumps({"source": name, "baseline_s": round(seconds, 2),
@@ -241,9 +238,6 @@ paging through every run ({page} per page) in a fresh client, mlflow already imp
 same read as a new `python -c`, start-up and `import mlflow` included, for scale); provex is the whole `provex ingest mlflow`
 subprocess (start-up, schema, reading, writing to Neo4j, linking, search index, status), the graph emptied
 before each (Neo4j warmed up first by one unmeasured ingest of one experiment, as a long-running server is). Medians of {repeat} alternating runs.
-On the SQLite store provex reads the run pages in a child process from 16 MB of database (so at 10,000 runs,
-not at 1,000, unless `--reader process`: here `{reader}`); the second row is the same store read in provex's
-own process (`PROVEX_MLFLOW_READER=thread`), as before the child process.
 """
 
 
@@ -251,20 +245,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000, help="runs in the generated store (bench-full: 10000)")
     parser.add_argument("--repeat", type=int, default=3, help="measurements per source (alternating)")
-    parser.add_argument("--reader", choices=("auto", "process", "thread"), default="auto",
-                        help="PROVEX_MLFLOW_READER for the first SQLite row")
     args = parser.parse_args()
-    READERS["SQLite store"]["PROVEX_MLFLOW_READER"] = args.reader
     folder, generated = store(args.runs)
     made = (f"generated in {generated:.0f} s" if generated is not None else
             f"cached; generated in {json.loads((folder / 'done').read_text())['seconds']:.0f} s")
     print(f"store: {folder} ({made})", flush=True)
     with connected() as graph, mlflow_server(folder) as url:
-        sqlite = f"sqlite:///{folder / 'mlflow.db'}"
-        sources = {"SQLite store": sqlite, IN_PROCESS: sqlite, "mlflow server (HTTP, loopback)": url}
+        sources = {"SQLite store": f"sqlite:///{folder / 'mlflow.db'}", "mlflow server (HTTP, loopback)": url}
         results = measure(graph, sources, env_for(graph), args.repeat)
     notes = NOTES.format(runs=args.runs, params=PARAMS, metrics=METRICS, steps=LOSS_STEPS, exps=EXPERIMENTS,
-                         generated=made, page=PAGE, repeat=args.repeat, reader=args.reader)
+                         generated=made, page=PAGE, repeat=args.repeat)
     markdown = table(args.runs, results) + "\n" + notes + "\n" + PROFILE
     save_section("mlflow", f"MLflow ingest ({args.runs:,} runs)", markdown,
                  {"runs": args.runs, "repeat": args.repeat, "results": results, "load_average": os.getloadavg()})
@@ -289,13 +279,6 @@ What the profile showed (cProfile of `provex ingest mlflow`, timing of each Neo4
   Neo4j's own time for the Run nodes (about 45 properties each) and their edges, partly overlapped with the
   reading thread. At 1,000 runs the fixed costs dominate: `import mlflow` alone (2 to 4 s) is more than the
   whole read.
-- The run pages of a big database store are now read in a child process (`provex.ingest.mlflow.listing`), so
-  SQLAlchemy's work no longer shares the GIL with the records and the writer. CPU of one 10,000-run ingest,
-  measured (process time, the child's rusage, the Neo4j JVM's /proc stat): provex's own process 3.3 s (15.7 s
-  when it also reads), the child 14.3 s (11.8 s, `import mlflow` included, when it reads with nothing else running),
-  Neo4j 17.7 s. That is 35 s of CPU on two cores: even a perfect overlap cannot go under ~18 s, about 1.6x
-  the 11 s read, so the goal needs less work in Neo4j per run (its ~45 properties), not more overlap. On a
-  loaded machine (another job holding a core) the child shows no gain in wall time: there is no idle core.
 """
 
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from checksum import snapshot
 
-from provex.graph import linking, pipeline, schema
+from provex.graph import linking, pipeline
 from provex.graph.server import free_port
 from provex.graph.writer import Writer
 from provex.ingest import mlflow as adapter
@@ -532,63 +531,3 @@ def test_listing_failing_half_way_keeps_the_runs_read_and_not_the_watermark(stor
     assert len(churn) == 1  # the first page was written
     marks = next(r.value for r in records if isinstance(r, Watermark) and r.name == "runs")
     assert marks[store.ids["experiment"]]["start_ms"] == 0  # listed again next time
-
-
-# --------------------------------------------------------------------------- the child-process reader
-# PROVEX_MLFLOW_READER=process reads a database store's run pages in a child process whatever its size,
-# =thread in provex's own process (see provex.ingest.mlflow.listing).
-
-
-def _ingest_with(graph, uri: str, reader: str, monkeypatch):
-    monkeypatch.setenv("PROVEX_MLFLOW_READER", reader)
-    schema.clear(graph)
-    summary = ingest(graph, uri)
-    return summary, snapshot(graph)
-
-
-def test_child_process_reader_writes_the_same_graph(graph, store, monkeypatch):
-    from provex.ingest.mlflow import runs as runs_module
-
-    monkeypatch.setattr(runs_module, "RUN_PAGE", 1)  # a page per run: several pages cross the pipe
-    here, here_graph = _ingest_with(graph, store.uri, "thread", monkeypatch)
-    child, child_graph = _ingest_with(graph, store.uri, "process", monkeypatch)
-    assert not child.rejected and child.counts == here.counts
-    assert child_graph == here_graph
-    check_runs(graph, store)
-
-
-def test_child_process_error_is_the_same_reject_as_in_process(store, monkeypatch):
-    from provex.ingest.mlflow import runs as runs_module
-    from provex.vocab.records import Reject
-
-    monkeypatch.setattr(runs_module, "RUN_PAGE", 10**9)  # MLflow refuses max_results above 50,000
-    reasons = {}
-    for reader in ("thread", "process"):
-        monkeypatch.setenv("PROVEX_MLFLOW_READER", reader)
-        reasons[reader] = [r.reason for r in adapter.read(store.uri) if isinstance(r, Reject)]
-    assert reasons["process"] == reasons["thread"]
-    assert reasons["process"] and all("runs could not be listed" in r and "max_results" in r for r in reasons["process"])
-
-
-def test_child_process_is_ended_when_reading_stops_early(store, monkeypatch):
-    from provex.ingest.mlflow import listing
-
-    monkeypatch.setenv("PROVEX_MLFLOW_READER", "process")
-    experiment = store.ids["experiment"]
-    with listing.started(adapter.Store(store.uri)) as child:
-        child.plan([(experiment, 0)] * 1000, 1)  # far more pages than the pipe holds: the child waits for us
-        runs, _counts = next(child.listed(experiment, "reading"))
-        assert len(runs) == 1 and child._proc.poll() is None  # still reading (blocked on the pipe)
-    assert child._proc.poll() is not None  # ended with the block, no orphan
-
-
-def test_reader_setting_is_checked(store, monkeypatch):
-    from provex.ingest.mlflow import listing
-    from provex.vocab.errors import UsageError
-
-    monkeypatch.setenv("PROVEX_MLFLOW_READER", "fork")
-    with pytest.raises(UsageError, match="PROVEX_MLFLOW_READER"):
-        listing.wanted(adapter.Store(store.uri))
-    monkeypatch.delenv("PROVEX_MLFLOW_READER")
-    assert not listing.wanted(adapter.Store(store.uri))  # a small SQLite file: read in this process
-    assert not listing.wanted(adapter.Store(f"file://{store.root}"))

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from provex.ingest.mlflow import listing, registry, runs
+from provex.ingest.mlflow import registry, runs
 from provex.ingest.mlflow.store import Store, default_tracking_uri, environment, iso, make_client, store_env
 from provex.ingest.source import Source, local, strings
 from provex.vocab.errors import shown_uri
@@ -37,15 +37,14 @@ def read(
     resolved against to recompute their md5, default the file store's parent)."""
     store = Store(tracking_uri)
     state = dict(state or {})
-    with environment(store_env(store)), default_tracking_uri(store.uri), warnings.catch_warnings(), \
-            listing.started(store) as child:  # a big database store's runs are read in a child process
+    with environment(store_env(store)), default_tracking_uri(store.uri), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         client = make_client(store)
         if store.kind == "file":
             yield Flag("file-store-opt-in", f"MLflow 3 opens file stores only with MLFLOW_ALLOW_FILE_STORE=true; "
                        f"provex set it while reading {store.given} and restored it afterwards.", store.given)
         root = Path(data_root) if data_root else (store.root.parent if store.kind == "file" and store.root else None)
-        ctx = runs.Context(client, store, root, state, child=child)
+        ctx = runs.Context(client, store, root, state)
         exps = yield from runs.experiments(ctx, experiments)
         yield from runs.runs(ctx, exps)
         yield from registry.logged_models(ctx, [e.experiment_id for e in exps])

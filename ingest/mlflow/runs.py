@@ -4,6 +4,7 @@ Feature) and run outputs (LoggedModel). Used by :mod:`provex.ingest.mlflow`."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Generator, Iterator
@@ -13,8 +14,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from provex.ingest.failures import mapped
-from provex.ingest.mlflow import listing, steps
-from provex.ingest.mlflow.store import RUN_PAGE, Store, iso, now_iso, paged, reading
+from provex.ingest.mlflow import steps
+from provex.ingest.mlflow.store import RUN_PAGE, Store, iso, now_iso, paged, pages, prefetched, reading
 from provex.ingest.profile import from_mlflow
 from provex.vocab import model
 from provex.vocab.errors import ReadFailed
@@ -38,7 +39,6 @@ class Context:
     envs: dict[str, Any] = field(default_factory=dict)  # artifact location -> Environment ref or None
     step_errors: list[str] = field(default_factory=list)  # runs whose metric history could not be read
     steps: dict[str, dict[str, int]] = field(default_factory=dict)  # run_id -> step counts read in bulk
-    child: listing.Child | None = None  # reads the run pages in another process (big database stores)
 
     @property
     def source(self) -> str:
@@ -108,8 +108,6 @@ def runs(ctx: Context, exps: list[Any]) -> Iterator[Record]:
     if ctx.store.kind == "http":
         yield Flag("metric-steps-skipped", f"Step counts of metrics are not read over HTTP ({ctx.source}): "
                    "one request per metric would be too slow.", ctx.source)
-    if ctx.child is not None:
-        ctx.child.plan([(e.experiment_id, _start_ms(old.get(e.experiment_id))) for e in exps], RUN_PAGE)
     for exp in exps:
         marks[exp.experiment_id] = yield from _experiment_runs(ctx, exp, old.get(exp.experiment_id))
     ctx.watermarks["runs"] = {**old, **marks}
@@ -124,12 +122,11 @@ def _experiment_runs(ctx: Context, exp: Any, old: dict[str, Any] | None) -> Gene
     its new watermark (unmoved when the listing failed half-way: the runs are
     listed again next time)."""
     mark = dict(old or {"start_ms": 0, "retry": []})
-    mark["start_ms"] = _start_ms(mark)
     seen: set[str] = set()
     retry: list[str] = []  # open or failed runs: read again next time
     complete = True
     try:
-        for page, counts in _listed(ctx, exp, mark["start_ms"]):
+        for page, counts in _listed(ctx, exp, int(mark["start_ms"])):
             ctx.steps = counts
             for run in page:
                 yield from _one_run(ctx, run, seen, mark, retry)
@@ -150,19 +147,22 @@ def _experiment_runs(ctx: Context, exp: Any, old: dict[str, Any] | None) -> Gene
     return {**mark, "start_ms": start_ms, "retry": sorted(retry)}
 
 
-def _start_ms(mark: dict[str, Any] | None) -> int:
-    """An experiment's watermark: runs started after it are listed."""
-    return int((mark or {}).get("start_ms", 0))
-
-
 def _listed(ctx: Context, exp: Any, start_ms: int) -> Iterator[tuple[list[Any], dict[str, dict[str, int]]]]:
-    """(runs, their step counts) per search_runs page, read ahead (in a thread,
-    or in the child process when there is one); ReadFailed naming the
-    experiment when a page cannot be read."""
-    what = f"experiment {exp.experiment_id} ({exp.name}): runs could not be listed"
-    if ctx.child is not None:
-        return ctx.child.listed(exp.experiment_id, what)
-    return listing.here(ctx.client, ctx.store.kind, exp.experiment_id, start_ms, RUN_PAGE, what)
+    """(runs, their step counts) per search_runs page, read ahead in a thread;
+    ReadFailed naming the experiment when a page cannot be read."""
+    from mlflow.entities import ViewType
+
+    query = f"attributes.start_time > {start_ms}" if start_ms else ""
+    found = pages(ctx.client.search_runs, RUN_PAGE, experiment_ids=[exp.experiment_id], filter_string=query,
+                  run_view_type=ViewType.ALL)
+    read = ((list(page), steps.bulk(ctx.client, ctx.store.kind, list(page))) for page in found)
+    with contextlib.closing(prefetched(read)) as ahead:
+        while True:
+            with reading(f"experiment {exp.experiment_id} ({exp.name}): runs could not be listed"):
+                item = next(ahead, None)
+            if item is None:
+                return
+            yield item
 
 
 def _one_run(ctx: Context, run: Any, seen: set[str], mark: dict[str, Any], retry: list[str]) -> Iterator[Record]:
