@@ -31,7 +31,7 @@ ORDER BY n DESC, uid LIMIT 1"""
 ONE_PREDICTION = """
 MATCH (:ModelVersion {uid: $mv})<-[:PREDICTED_BY]-(p:Prediction)
 WHERE p.uid STARTS WITH 'prediction:bench-'
-RETURN p.uid AS uid, p.timestamp AS timestamp
+RETURN p.uid AS uid, p.household_id AS household, p.timestamp AS timestamp
 ORDER BY p.uid LIMIT 1"""
 
 OTHER_VERSION = """

@@ -16,6 +16,7 @@ from graphcheck import count, edges, props
 
 from provex.graph.connection import Graph
 from provex.graph.pipeline import Summary, ingest
+from provex.graph.questions import ask
 from provex.graph.writer import Writer
 from provex.ingest import predictions
 from provex.vocab import model as m
@@ -205,6 +206,7 @@ def test_unresolved_predictions_link_when_mlflow_version_arrives(graph: Graph, t
     assert [props(graph, f"prediction:{p}")["resolved"] for p in ("by-run", "by-model-id", "by-alias")] == [False] * 3
     unresolved = group_uid("unresolved")
     assert props(graph, unresolved)["count"] == 3
+    assert gap_examples(graph) == ["prediction:by-alias", "prediction:by-model-id", "prediction:by-run"]
 
     second = ingest(graph, kind="mlflow", uri=uri, read=lambda state: mlflow_adapter.read(uri, state=state))
     assert second.links["prediction-model-by-run-id"] == 1
@@ -219,6 +221,13 @@ def test_unresolved_predictions_link_when_mlflow_version_arrives(graph: Graph, t
     assert (props(graph, resolved_group)["count"], props(graph, unresolved)["count"]) == (2, 1)
     assert (resolved_group, mv_uid) in edges(graph, "PREDICTED_BY")
     assert (resolved_group, m.feature("income").uid) in edges(graph, "USED")
+    assert gap_examples(graph) == ["prediction:by-alias"]
+
+
+def gap_examples(graph: Graph) -> list[str]:
+    """lineage-gaps' predictions without a resolvable model."""
+    gaps = ask(graph, "lineage-gaps", {}).to_dict("records")
+    return sorted(next(g["examples"] for g in gaps if g["gap"] == "prediction without a resolvable model"))
 
 
 def test_alias_predictions_resolve_to_the_version_holding_the_alias_at_their_time(graph: Graph, tmp_path: Path) -> None:
