@@ -63,6 +63,7 @@ RETURN mv.uid AS model_version, mv.name AS model, mv.version AS version, runs_be
 ORDER BY model, version, window
 """
 
+
 def _in_window(var: str) -> str:
     """Cypher: prediction ``var``'s time lies in [$since, $until)."""
     return (f"($since IS NULL OR {ts(var + '.timestamp')} >= datetime($since)) "
@@ -80,7 +81,9 @@ _AFFECTED_UPSTREAM = (f"(q)-[:USED*1..3]->(u:Prediction)-[:PREDICTED_BY]->(m) WH
 # groups is one bucket of all its predictions, last. A chained prediction
 # (one that USED an affected one) is listed once: beside its own direct
 # row if its version is affected too, else beside its earliest affected
-# upstream prediction.
+# upstream prediction. The rows come in the walk's order: a final ORDER BY
+# would sort every affected prediction again (tests/test_sample.py checks
+# the order).
 IMPACTED_PREDICTIONS = f"""
 MATCH (d:DataVersion {{uid: $data_version}})
 MATCH (mv:ModelVersion)-{TRAINED_ON}->(d)
