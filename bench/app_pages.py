@@ -17,10 +17,7 @@ import argparse
 import json
 import re
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +25,7 @@ from urllib.parse import quote
 
 from bench import question_params
 from bench.report import save_section
-from bench.run import connected, env_for
+from bench.run import connected, env_for, serving
 from provex.graph.connection import Graph
 from provex.graph.server import free_port
 
@@ -47,33 +44,10 @@ def served(graph: Graph) -> Iterator[str]:
     env = {**env_for(graph), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     port = free_port()
     LOG.parent.mkdir(parents=True, exist_ok=True)
-    with LOG.open("w") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("provex")), "app", "--port", str(port)],
-                                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(url, proc)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"provex app exited with {proc.returncode}; see {LOG}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"provex app did not answer on {url} within {timeout}s")
+    url = f"http://127.0.0.1:{port}"
+    with serving([str(Path(sys.executable).with_name("provex")), "app", "--port", str(port)],
+                 f"{url}/_stcore/health", LOG, 90, env=env, cwd=ROOT):
+        yield url
 
 
 def loaded_seconds(page, url: str, ready: Callable[[object], None]) -> float:

@@ -22,12 +22,11 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from bench.report import save_section
-from bench.run import connected, env_for
+from bench.run import connected, env_for, serving
 from provex.graph import schema
 from provex.graph.server import free_port
 
@@ -128,35 +127,12 @@ def mlflow_server(folder: Path) -> Iterator[str]:
     """A real `mlflow server` on a free loopback port over the store; its URL."""
     port = free_port()
     mlflow = str(Path(sys.executable).with_name("mlflow"))
-    log = (folder / "server.log").open("w")
     cmd = [mlflow, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
            "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
            "--default-artifact-root", (folder / "artifacts").as_uri()]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, proc, folder / "server.log")
+    with serving(cmd, f"{url}/health", folder / "server.log", 120, cwd=folder, start_new_session=True):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"mlflow server exited ({proc.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"mlflow server at {url} did not answer within {timeout:.0f} s; see {log}")
 
 
 # --------------------------------------------------------------------------- the measurements

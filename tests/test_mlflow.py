@@ -8,14 +8,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from serving import serving
 
 from provex.graph import linking, pipeline
 from provex.graph.server import free_port
@@ -239,30 +238,12 @@ def test_alias_move_closes_interval_and_reingest_changes_nothing(graph, store):
 @pytest.fixture(scope="module")
 def server(store, tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
-    log = (tmp_path_factory.mktemp("mlflow-server") / "server.log").open("w")
     mlflow_bin = Path(sys.executable).parent / "mlflow"
-    proc = subprocess.Popen([str(mlflow_bin), "server", "--backend-store-uri", store.uri, "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", "1"], stdout=log, stderr=subprocess.STDOUT,
-                            cwd=store.root)
     url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"mlflow server did not start; see {log.name}")
+    with serving([str(mlflow_bin), "server", "--backend-store-uri", store.uri, "--host", "127.0.0.1",
+                  "--port", str(port), "--workers", "1"], f"{url}/health",
+                 tmp_path_factory.mktemp("mlflow-server") / "server.log", 120, cwd=store.root):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_http_server(graph, store, server):
