@@ -3,6 +3,7 @@ batch size, uniqueness, the read-only console, the pipeline's bookkeeping."""
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -168,6 +169,26 @@ def test_pipeline_keeps_good_records_sets_rejects_aside_and_saves_the_watermark(
                       "ORDER BY i.started_at")
     assert [r["r"] for r in runs] == [1, 1] and json.loads(runs[0]["f"])[0]["kind"] == "drift"
     assert second.ingest_run != first.ingest_run
+
+
+def test_the_collector_is_paced_while_an_ingest_reads_and_restored_after(graph):
+    seen = []
+
+    def read(state):
+        seen.append(gc.get_threshold())
+        yield run_node("paced")
+
+    before = gc.get_threshold()
+    pipeline.ingest(graph, kind="predictions", uri="file-paced", read=read)
+    assert seen == [pipeline.GC_THRESHOLDS] and gc.get_threshold() == before != pipeline.GC_THRESHOLDS
+
+    def broken(state):
+        yield run_node("paced")
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError):
+        pipeline.ingest(graph, kind="predictions", uri="file-paced", read=broken)
+    assert gc.get_threshold() == before
 
 
 class _StaleWriter(Writer):
