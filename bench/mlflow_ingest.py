@@ -273,6 +273,14 @@ What the profile showed (cProfile of `provex ingest mlflow`, timing of each Neo4
   Neo4j's own time for the Run nodes (about 45 properties each) and their edges, partly overlapped with the
   reading thread. At 1,000 runs the fixed costs dominate: `import mlflow` alone (2 to 4 s) is more than the
   whole read.
+- Then Python's cyclic collector (py-spy, sampling only the thread that holds the GIL): with its default
+  thresholds it ran about 40 full collections per 10,000 runs, each walking every live object (SQLAlchemy's
+  instances of a page, the writer's buffered records), and the reading thread held the GIL 18 s for a read that
+  takes 13 s alone. provex now paces the collector during an ingest (graph/pipeline.py, `GC_THRESHOLDS`): 4 full
+  collections, and the ingest fell from about 23 s to 14-17 s. MLflow's own read gains as much from the same
+  pacing (the next-to-last column), so against that read provex is still about 2.3x: the rest is `import
+  mlflow` and start-up (about 3 s, which the in-process baseline does not pay), Neo4j's writes of the Run nodes
+  (about 45 properties each) that the last page waits for, and linking.
 """
 
 
