@@ -226,7 +226,7 @@ NOTES = """
 The store: {runs:,} runs ({params} params, {metrics} metrics of which one has {steps} steps, 6 tags) over
 {exps} experiments, every 10th run with a dataset input, every 100th with an MLflow 3 logged model (with a
 requirements.txt); written through `MlflowClient` ({generated}). The baseline is `MlflowClient.search_runs`
-paging through every run ({page} per page) in a fresh client, mlflow already imported (the last column: the
+paging through every run ({page} per page) in a fresh client, mlflow already imported (the column after "met?": the
 same read as a new `python -c`, start-up and `import mlflow` included, for scale; the next: the same read with
 Python's collector paced as provex's ingest paces it, `gc.set_threshold{gc}`, which MLflow's own read gains from
 too); provex is the whole `provex ingest mlflow`

@@ -31,7 +31,7 @@ TICK_EVERY = 500  # records between progress ticks
 #: allocations instead of every ~70,000 (the default 700, 10, 10). Each full
 #: collection walks every live object, and an ingest keeps many alive (a
 #: page of MLflow runs, a flush of records): with the default, the collector
-#: took ~40% of the CPU of an MLflow ingest and ~20% of a prediction log's
+#: took ~40% of the CPU of an MLflow ingest and ~13% of a prediction log's
 #: (bench/findings.md). Cycles are still collected, 14x less often.
 GC_THRESHOLDS = (10_000, 10, 10)
 Tick = Callable[[str, int], None]  # (phase, records read so far); may raise to stop the ingest
