@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -115,15 +116,33 @@ def ingest(
     return summary
 
 
-@contextlib.contextmanager
-def _paced_gc() -> Iterator[None]:
-    """GC_THRESHOLDS while records are read and written; the caller's after."""
-    before = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
+class _Pacing:
+    """GC_THRESHOLDS while any ingest of this process reads and writes; the
+    thresholds from before the first of them once the last one ends (ingests
+    in threads, or one inside another, overlap)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active = 0
+        self.before = gc.get_threshold()
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.lock:
+            if not self.active:
+                self.before = gc.get_threshold()
+                gc.set_threshold(*GC_THRESHOLDS)
+            self.active += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.active -= 1
+                if not self.active:
+                    gc.set_threshold(*self.before)
+
+
+_paced_gc = _Pacing()
 
 
 def _no_tick(phase: str, records: int) -> None:

@@ -190,6 +190,14 @@ def test_the_collector_is_paced_while_an_ingest_reads_and_restored_after(graph):
         pipeline.ingest(graph, kind="predictions", uri="file-paced", read=broken)
     assert gc.get_threshold() == before
 
+    first, second = pipeline._paced_gc(), pipeline._paced_gc()  # two ingests in threads, ending out of order
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == pipeline.GC_THRESHOLDS  # the second is still reading
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+
 
 class _StaleWriter(Writer):
     """A writer whose look-up says every node is absent: what it sees when another
