@@ -25,7 +25,8 @@ from urllib.parse import quote
 
 from bench import question_params
 from bench.report import save_section
-from bench.run import connected, env_for, serving
+from bench.run import connected, env_for
+from bench.serving import serving
 from provex.graph.connection import Graph
 from provex.graph.server import free_port
 

@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.report import save_section
-from bench.run import connected, env_for, serving
+from bench.run import connected, env_for
+from bench.serving import serving
 from provex.graph import pipeline, schema
 from provex.graph.server import free_port
 

@@ -12,9 +12,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,37 +97,6 @@ def env_for(graph: Graph) -> dict[str, str]:
     s = graph.settings
     return {**os.environ, "NEO4J_URI": s.uri, "NEO4J_USERNAME": s.username, "NEO4J_PASSWORD": s.password,
             "NEO4J_DATABASE": s.database}
-
-
-@contextmanager
-def serving(cmd: list[str], health: str, log: Path, timeout: float, **popen: object) -> Iterator[None]:
-    """Run ``cmd`` (output to ``log``) until the block ends: once ``health``
-    (a URL) answers 200, then terminated (killed after 15 s)."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **popen)  # type: ignore[call-overload]
-        try:
-            _wait_until_up(health, proc, log, timeout)
-            yield
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _wait_until_up(health: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{proc.args[0]} exited ({proc.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(health, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{health} did not answer within {timeout:.0f} s; see {log}")
 
 
 def connect() -> tuple[Graph, ManagedServer | None]:

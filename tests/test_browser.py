@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 import pytest
 from sample import expected
-from serving import serving
 
+from bench.serving import serving
 from provex.graph.server import free_port
 from provex.vocab import model as m
 

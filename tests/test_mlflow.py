@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from serving import serving
 
+from bench.serving import serving
 from provex.graph import linking, pipeline
 from provex.graph.server import free_port
 from provex.graph.writer import Writer

@@ -1,5 +1,6 @@
-"""A server the tests run beside them (the app, `mlflow server`): started,
-waited for until its health URL answers 200, stopped at the end."""
+"""A server run beside a bench or a test (the app, `mlflow server`): started,
+waited for until its health URL answers 200, stopped at the end. Used by
+bench/ and tests/ alike (tests import it as ``bench.serving``)."""
 
 from __future__ import annotations
 
@@ -32,11 +33,11 @@ def _wait_until_up(health: str, proc: subprocess.Popen, log: Path, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"{proc.args[0]} exited with {proc.returncode}; see {log}")
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}; see {log}")
         try:
             with urllib.request.urlopen(health, timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
             time.sleep(0.3)
-    raise AssertionError(f"{health} did not answer within {timeout:.0f} s; see {log}")
+    raise RuntimeError(f"{health} did not answer within {timeout:.0f} s; see {log}")
