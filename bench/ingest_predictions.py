@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--naive-records", type=int, default=3_000, help="records the naive writer writes")
     args = parser.parse_args()
     log = generate(CACHE / f"pred-{args.count}.jsonl", args.count)
-    with connected() as graph:  # stopped before the import baseline: it gets the machine to itself
+    with connected() as graph:  # a server of its own stops before the import baseline; a shared one idles
         provex = []
         for _ in range(args.repeat):
             provex.append(provex_ingest(graph, log))
