@@ -4,7 +4,10 @@
 
 Every variant ingests the same generated log end to end (provex.graph.pipeline,
 as the CLI does: schema, adapter, writer, links, group counts, search refresh)
-into an emptied graph, in a fresh process, alternating variants; medians.
+into an emptied graph, in a fresh process, alternating variants; medians. All
+of them write to one Neo4j, warmed up by an unmeasured ingest first: with a
+freshly started server per variant, the JIT's warm-up favoured a few large
+statements (10,000 rows: 1.3x the default cold, slower than it warm).
 The variants switch one thing at a time, from the writer before issue 17
 (MERGE for every node and edge, written in the reading thread) to the one
 provex uses, and a few it does not (why not is in docs/benchmarks.md).
@@ -15,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +36,8 @@ VARIANTS = {
     "no-rust-ext": "... with the driver's pure-Python packing (neo4j-rust-ext blocked)",
     "lean-prediction": "... with a lean prediction: no duplicate properties, the inputs as one, bare created edges "
                        "(not taken: see the report)",
+    "ids-only": "... with created nodes and edges that hold nothing but a prediction's uid (no properties, no "
+                "stamps: a floor, not a graph anyone could use)",
 }
 #: What the lean prediction leaves out: each repeats the uid, the timestamp or the PREDICTED_BY edge.
 LEAN_DROPPED = ("prediction_id", "hour", "model_name", "model_version")
@@ -75,17 +79,19 @@ def _writer_class(name: str) -> type:
             return set() if name == "merge-all" else super()._absent(tx, label, rows)
 
         def add(self, record: Any) -> Any:
-            if name == "lean-prediction" and isinstance(record, Node) and record.ref.label == "Prediction":
-                record = _lean(record)
+            if name in ("lean-prediction", "ids-only") and isinstance(record, Node) and record.ref.label == "Prediction":
+                record = _lean(record) if name == "lean-prediction" else dataclasses.replace(record, props={})
             return super().add(record)
 
         def _send(self, tx: Any, query: str, rows: list[Any]) -> None:
             if name == "no-edge-stamps":  # one property on a created edge instead of five
                 for row in ("x", "r"):
                     query = query.replace(STAMP_CREATED.format(v="e", r=row), "e.last_ingest = $run")
-            if name == "lean-prediction":  # no property at all on a created edge
+            if name in ("lean-prediction", "ids-only"):  # no property at all on a created edge
                 for row in ("x", "r"):
                     query = query.replace(", " + STAMP_CREATED.format(v="e", r=row), "")
+            if name == "ids-only":  # nor on a created node
+                query = query.replace(", n.placeholder = false, " + STAMP_CREATED.format(v="n", r="r"), "")
             super()._send(tx, query, rows)
 
     return Variant
@@ -113,25 +119,41 @@ def main() -> None:
         return
     names = args.variants.split(",")
     results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    for _ in range(args.repeat):
-        for name in names:
-            done = subprocess.run([sys.executable, "-m", "bench.levers", "--count", str(args.count), "--one", name],
-                                  capture_output=True, text=True, env=os.environ)
-            if done.returncode != 0:
-                raise RuntimeError(f"variant {name} failed:\n{done.stderr[-3000:]}")
-            results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(json.dumps(results[name][-1]), flush=True)
+    from bench.run import connect, env_for
+
+    graph, server = connect()  # one server for every variant, warmed up first, as a long-running one is
+    env = env_for(graph)
+    graph.close()
+    try:
+        _variant(args.count, "create-new+thread", env)  # the warm-up: not counted
+        for _ in range(args.repeat):
+            for name in names:
+                results[name].append(_variant(args.count, name, env))
+                print(json.dumps(results[name][-1]), flush=True)
+    finally:
+        if server is not None:
+            server.stop()
     from bench.report import save_section
 
     save_section("levers", f"The write path, lever by lever ({args.count:,} predictions)", markdown(results, args.count),
                  results)
 
 
+def _variant(count: int, name: str, env: dict[str, str]) -> dict[str, Any]:
+    """One variant's ingest in a fresh process."""
+    done = subprocess.run([sys.executable, "-m", "bench.levers", "--count", str(count), "--one", name],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"variant {name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def markdown(results: dict[str, list[dict[str, Any]]], count: int) -> str:
     base = statistics.median(r["seconds"] for r in next(iter(results.values())))
     runs = len(next(iter(results.values())))
-    lines = [f"The same {count:,}-line log, each variant in a fresh process with its own freshly started Neo4j "
-             f"(a cold JVM: slower than a long-running server), variants alternated; median of {runs} run(s) each.",
+    lines = [f"The same {count:,}-line log, each variant in a fresh process, into an emptied graph on one Neo4j "
+             f"warmed up by an unmeasured ingest first (as a long-running server is), variants alternated; median of "
+             f"{runs} run(s) each.",
              "", "| variant | wall s (median) | predictions/s | client CPU s | vs the first row | edges in graph |",
              "|---|---|---|---|---|---|"]
     for name, runs in results.items():
