@@ -59,7 +59,7 @@ sample: setup
 # what each measures). They use the bench's own Neo4j under .work/bench-home,
 # never the user's graph; generated inputs are cached in .work/bench-cache.
 # `make bench`: the quick scale, every module against one Neo4j started once
-# (bench/suite.py); about 5 minutes here once the inputs exist. The app's pages are
+# (bench/suite.py); about 6 minutes here (351 s) once the inputs exist. The app's pages are
 # timed on the 1M graph, by bench-full.
 bench: setup system-deps
 	$(BIN)/python -m bench.suite \

@@ -36,8 +36,8 @@ VARIANTS = {
     "no-rust-ext": "... with the driver's pure-Python packing (neo4j-rust-ext blocked)",
     "lean-prediction": "... with a lean prediction: no duplicate properties, the inputs as one, bare created edges "
                        "(not taken: see the report)",
-    "ids-only": "... with created nodes and edges that hold nothing but a prediction's uid (no properties, no "
-                "stamps: a floor, not a graph anyone could use)",
+    "ids-only": "... with predictions that hold nothing but their uid, and no stamps on any created node or edge "
+                "(a floor, not a graph anyone could use)",
 }
 #: What the lean prediction leaves out: each repeats the uid, the timestamp or the PREDICTED_BY edge.
 LEAN_DROPPED = ("prediction_id", "hour", "model_name", "model_version")
