@@ -119,20 +119,14 @@ def main() -> None:
         return
     names = args.variants.split(",")
     results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    from bench.run import connect, env_for
+    from bench.run import shared
 
-    graph, server = connect()  # one server for every variant, warmed up first, as a long-running one is
-    env = env_for(graph)
-    graph.close()
-    try:
+    with shared() as env:  # one server for every variant, warmed up first, as a long-running one is
         _variant(args.count, "create-new+thread", env)  # the warm-up: not counted
         for _ in range(args.repeat):
             for name in names:
                 results[name].append(_variant(args.count, name, env))
                 print(json.dumps(results[name][-1]), flush=True)
-    finally:
-        if server is not None:
-            server.stop()
     from bench.report import save_section
 
     save_section("levers", f"The write path, lever by lever ({args.count:,} predictions)", markdown(results, args.count),

@@ -99,6 +99,14 @@ def env_for(graph: Graph) -> dict[str, str]:
             "NEO4J_DATABASE": s.database}
 
 
+@contextmanager
+def shared() -> Iterator[dict[str, str]]:
+    """The environment that points child processes at the bench's graph (see
+    :func:`connected`: a server started here is stopped when the block ends)."""
+    with connected() as graph:
+        yield env_for(graph)
+
+
 def connect() -> tuple[Graph, ManagedServer | None]:
     if os.environ.get("NEO4J_URI"):
         return Graph.connect(Settings.from_env()), None

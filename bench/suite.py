@@ -13,21 +13,17 @@ server, so none pays a JVM start and a cold JIT of its own. With
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import subprocess
 import sys
 import time
 
-from bench.run import connect, env_for
+from bench.run import shared
 
 
 def run_all(modules: list[str]) -> int:
     """Run each ``module args`` line; the first failure's exit code, or 0."""
-    graph, server = connect()
-    env = env_for(graph)
-    graph.close()
-    try:
+    with shared() as env:
         for line in modules:
             start = time.perf_counter()
             print(f"== python -m {line}", flush=True)
@@ -36,16 +32,12 @@ def run_all(modules: list[str]) -> int:
             if code != 0:
                 return code
         return 0
-    finally:
-        if server is not None:
-            server.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", help='a bench module and its options, e.g. "bench.cli_start --repeat 7"')
     args = parser.parse_args()
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(run_all(args.modules))
 
 
