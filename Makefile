@@ -48,9 +48,10 @@ lint: setup
 test: setup system-deps lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# Long soak, kill and scale runs (pytest -m slow).
+# Long soak, kill and scale runs (pytest -m slow); the property tests explore
+# with random seeds there (hypothesis profile "explore", its database kept in .hypothesis/).
 test-long: setup system-deps
-	$(BIN)/python -m pytest -q -m slow
+	PROVEX_HYPOTHESIS=explore $(BIN)/python -m pytest -q -m slow
 
 sample: setup
 	$(BIN)/python sample_data/generate.py

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sample import load_sample
 
 from provex.graph import schema
@@ -28,6 +29,14 @@ from provex.graph.server import ManagedServer, free_port
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 CORPUS = ROOT.parent / "shared" / "corpus"
+
+# The gate is deterministic: `make test` runs the property tests with the same
+# cases on every run of a commit (derandomized, no example database). `make
+# test-long` explores with random seeds and keeps hypothesis's database, so a
+# failure it finds is replayed next time; pin each one with @example.
+hypothesis_settings.register_profile("gate", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("PROVEX_HYPOTHESIS", "gate"))
 
 
 @pytest.fixture(scope="session")

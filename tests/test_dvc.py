@@ -19,6 +19,7 @@ import yaml
 
 from provex.graph import pipeline
 from provex.ingest import dvc
+from provex.vocab.records import Node, Reject
 
 DVC = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
 AUTHORS = {"alice": "alice@example.org", "bob": "bob@example.org"}
@@ -408,3 +409,14 @@ def test_unusable_path_is_a_source_error(tmp_path: Path) -> None:
 
     with pytest.raises(SourceError, match="not a readable folder"):
         list(dvc.read(tmp_path / "missing"))
+
+
+def test_a_stage_dvc_crashes_on_is_a_reject_and_the_others_are_read(tmp_path: Path) -> None:
+    """DVC's resolver asserts on ``matrix: {}`` (its schema accepts it): the
+    stage is set aside naming the file, the stage and DVC's error."""
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    matrix: {}\n    cmd: echo\n  prep:\n    cmd: echo hi\n")
+    records = list(dvc.read(tmp_path))
+    rejects = [r for r in records if isinstance(r, Reject)]
+    assert [(r.file, "'train@'" in r.reason, "AssertionError" in r.reason) for r in rejects] == [
+        (f"{tmp_path}/dvc.yaml", True, True)]
+    assert any(isinstance(r, Node) and r.ref.label == "Stage" and r.ref.uid.endswith(":prep") for r in records)
