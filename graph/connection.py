@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import neo4j  # attributes only (neo4j.exceptions, neo4j.graph): the CLI may defer loading it (app/cli/startup.py)
 
+from provex.store import Store
 from provex.vocab.errors import ConnectionFailed, QueryError, scrubbed, shown_uri
 
 T = TypeVar("T")
@@ -29,6 +30,7 @@ class Settings:
     password: str
     database: str
     managed: bool
+    predictions: str | None = None  # the prediction store's root (None: PROVEX_PREDICTIONS, else under PROVEX_HOME)
 
     @staticmethod
     def from_env() -> Settings:
@@ -95,6 +97,7 @@ class Graph:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._facts: Store | None = None
         with translated(settings.uri):
             self._driver = neo4j.GraphDatabase.driver(
                 settings.uri,
@@ -120,6 +123,13 @@ class Graph:
 
     def close(self) -> None:
         self._driver.close()
+
+    @property
+    def facts(self) -> Store:
+        """The prediction store beside this graph (DESIGN, "Facts beside the graph")."""
+        if self._facts is None:
+            self._facts = Store(self.settings.predictions)
+        return self._facts
 
     def __enter__(self) -> Graph:
         return self

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from provex.graph import factlinks
 from provex.graph.connection import Graph
 from provex.graph.refs import display_name, normalize_time, resolve, ts
 from provex.vocab.errors import QueryError, UsageError
@@ -57,7 +58,7 @@ def _level_query(direction: str, count: bool) -> str:
         "UNWIND $frontier AS fuid MATCH (a:Node {uid: fuid}) "
         f"CALL {{ WITH a MATCH (a)-[e:{out_types}]->(b:Node) RETURN e, b "
         f"UNION ALL WITH a MATCH (a)<-[e:{in_types}]-(b:Node) RETURN e, b }} "
-        "WITH a, e, b WHERE a <> b AND NOT b.uid IN $exclude " + _AS_OF + " "
+        "WITH a, e, b WHERE a <> b AND NOT b:Prediction AND NOT b.uid IN $exclude " + _AS_OF + " "
     )
     if count:
         return head + "WITH DISTINCT b RETURN [l IN labels(b) WHERE l <> 'Node'][0] AS label, count(*) AS n"
@@ -137,10 +138,11 @@ class _Walk:
         for level in range(1, depth + 1):
             if not frontier:
                 return
-            params = {**base, "frontier": frontier, "exclude": []}
+            params = {**base, "frontier": [u for u in frontier if not factlinks.is_prediction(u)], "exclude": []}
             rows = self._read(query, {**params, "limit": self.node_cap + 1}, level, direction)
             if rows is None:
                 return
+            rows = factlinks.level(self.graph, [u for u in frontier if factlinks.is_prediction(u)], direction) + rows
             frontier = self._absorb(rows, seen, params, level, direction)
         probe = {**base, "frontier": frontier, "exclude": sorted(seen), "limit": 1}
         if frontier and self._read(query, probe, depth + 1, direction):
@@ -217,7 +219,7 @@ def traverse(
     _check(depth, node_cap, direction, kinds)
     as_of = normalize_time(as_of, "as_of") if as_of else None
     hit = resolve(graph, ref)
-    root_row = graph.read(ROOT_QUERY, {"uid": hit["uid"]})[0]
+    root_row = _root(graph, hit["uid"])
     root = node_dict(root_row["uid"], root_row["label"], root_row["props"] or {})
     walk = _Walk(graph, root, node_cap, as_of, time.monotonic() + time_limit)
     for way in ("up", "down") if direction == "both" else (direction,):
@@ -226,6 +228,15 @@ def traverse(
     if kinds:
         nodes, edges = _only_kinds(nodes, edges, set(kinds), root["uid"])
     return Subgraph(root["uid"], nodes, edges, walk.truncated, walk.notes)
+
+
+def _root(graph: Graph, uid: str) -> dict[str, Any]:
+    """The root node's row: a stored prediction, or a graph node."""
+    if factlinks.is_prediction(uid):
+        row = factlinks.node(graph, uid)
+        if row is not None:
+            return row
+    return graph.read(ROOT_QUERY, {"uid": uid})[0]
 
 
 def _only_kinds(nodes: list[dict], edges: list[dict], kinds: set[str], root: str) -> tuple[list[dict], list[dict]]:
@@ -280,7 +291,7 @@ def path_between(graph: Graph, ref_a: str, ref_b: str, *, max_depth: int = MAX_D
         raise UsageError(f"Max depth {max_depth} is out of range: give 1 to {MAX_DEPTH}.")
     a, b = resolve(graph, ref_a), resolve(graph, ref_b)
     if a["uid"] == b["uid"]:
-        row = graph.read(ROOT_QUERY, {"uid": a["uid"]})[0]
+        row = _root(graph, a["uid"])
         return Subgraph(a["uid"], [node_dict(row["uid"], row["label"], row["props"] or {})], [], False,
                         ["both REFs name the same node"])
     query = PATH_QUERY.format(depth=int(max_depth))

@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from provex.graph import linking, resolve, schema, status
+from provex.graph import groups, linking, resolve, schema, status
 from provex.graph.connection import Graph
 from provex.graph.writer import DEFAULT_BATCH, Writer
+from provex.vocab.facts import Facts
 from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
 
 REJECTS_BESIDE = "beside"  # write <input>.rejected.jsonl next to each input file
@@ -50,6 +51,7 @@ class Summary:
     flag_counts: Counter = field(default_factory=Counter)
     links: dict[str, int] = field(default_factory=dict)
     rejects_files: list[str] = field(default_factory=list)
+    predictions: dict[str, Any] = field(default_factory=dict)  # what the facts did: stored, repeated, conflicts
 
     @property
     def exit_code(self) -> int:
@@ -66,6 +68,7 @@ class Summary:
             "rejects_files": self.rejects_files,
             "flags": dict(self.flag_counts),
             "links": self.links,
+            **({"predictions": self.predictions} if self.predictions else {}),
         }
 
 
@@ -78,11 +81,14 @@ def ingest(
     batch_size: int = DEFAULT_BATCH,
     rejects: str | Path | None = None,
     progress: Tick | None = None,
+    prediction_nodes: str = "auto",
 ) -> Summary:
     """Ingest one source. Records already written stay written if ``read`` fails
     half-way; the watermark is only saved after a complete pass. ``progress``
     is called with the phase and the records read so far, every TICK_EVERY
-    records and at each phase; an exception it raises stops the ingest there."""
+    records and at each phase; an exception it raises stops the ingest there.
+    Prediction facts go to the store beside the graph (:mod:`provex.graph.groups`);
+    ``prediction_nodes`` (auto, all, none) says whether each also gets a node."""
     tick = progress or _no_tick
     tick("schema", 0)
     schema.apply(graph)
@@ -90,11 +96,18 @@ def ingest(
     summary = Summary(kind, uri, run_id)
     state = status.load_state(graph, uri)
     watermarks: dict[str, Any] = {}
+    facts = None
     with _paced_gc(), Writer(graph, run_id, batch_size) as writer, RejectSink(rejects) as sink:
-        seen = 0
-        for seen, record in enumerate(read(state), 1):
-            if seen % TICK_EVERY == 0:
+        seen, next_tick = 0, TICK_EVERY
+        for record in read(state):
+            seen += len(record) if isinstance(record, Facts) else 1
+            if seen >= next_tick:
                 tick("read", seen)
+                next_tick = seen + TICK_EVERY
+            if isinstance(record, Facts):
+                facts = facts or graph.facts.append(run_id)
+                facts.add(record)
+                continue
             if isinstance(record, (Node, Edge)):
                 record = writer.add(record)  # a Reject or Flag about it, or None
             if isinstance(record, Reject):
@@ -106,7 +119,11 @@ def ingest(
                 _keep(summary.flags, record)
             elif isinstance(record, Watermark):
                 watermarks[record.name] = record.value
-    summary.counts = dict(writer.counts)
+        if facts is not None:
+            tick("store", seen)
+            writer.close()  # what the adapter's own records wrote lands first
+            _settle(graph, facts, summary, sink, prediction_nodes, run_id, batch_size)
+    summary.counts = {**dict(writer.counts), **summary.counts}
     summary.rejects_files = sink.paths
     tick("link", seen)
     summary.links = {**linking.run(graph), **resolve.run(graph)}
@@ -114,6 +131,27 @@ def ingest(
     status.record_ingest(graph, summary, {**state, **watermarks})
     tick("done", seen)
     return summary
+
+
+def _settle(graph: Graph, facts: Any, summary: Summary, sink: RejectSink, mode: str, run_id: str,
+            batch_size: int) -> None:
+    """The ingest's prediction facts into the store and the graph; each
+    conflicting record is a reject (both values) and flagged."""
+    settled = groups.settle(graph, facts, mode=mode, ingest_run=run_id, batch_size=batch_size)
+    summary.predictions = {"stored": settled.added, "repeated": settled.repeated,
+                           "conflicting": settled.conflict_count, "groups": settled.groups,
+                           "prediction_nodes": settled.nodes}
+    summary.counts["Prediction (store)"] = settled.added
+    for conflict in settled.conflicts:
+        record = Reject(str(conflict.later.get("source") or ""), conflict.later.get("line"),
+                        groups.conflict_reason(conflict), "")
+        sink.add(record)
+        _keep(summary.rejected, record)
+    summary.rejected_count += settled.conflict_count
+    if settled.conflict_count:
+        summary.flag_counts["conflicting-records"] += settled.conflict_count
+        _keep(summary.flags, Flag("conflicting-records", f"{settled.conflict_count} records repeat a prediction id "
+                                  "with other content; the first records were kept", ""))
 
 
 class _Pacing:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provex.graph.connection import Graph
+from provex.store import query as stored
 from provex.vocab.errors import UsageError
 from provex.vocab.model import KINDS
 
@@ -104,6 +105,10 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
         if label not in KINDS:
             raise UsageError(f"Unknown node kind {label!r}; known: {', '.join(KINDS)}.")
     wanted = tuple(labels)
+    if not wanted or "Prediction" in wanted:
+        hit = _stored(graph, ref, only=wanted == ("Prediction",))
+        if hit:
+            return hit
     candidates = _uid_candidates(ref, wanted)
     tiers = (
         (_EXACT, {"ref": ref}),  # the exact uid wins, whatever else matches
@@ -116,7 +121,7 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
     for query, params in tiers:
         if not query or params.get("refs") == []:
             continue
-        rows = graph.read(query, {**params, "limit": MAX_SHOWN + 1})
+        rows = [r for r in graph.read(query, {**params, "limit": MAX_SHOWN + 1}) if r["label"] != "Prediction"]
         hits = [_hit(r) for r in rows if not labels or r["label"] in labels]
         if len(hits) == 1 or (hits and query == _EXACT):
             return hits[0]
@@ -126,6 +131,24 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
             found = ", ".join(sorted({f"{r['uid']} ({r['label']})" for r in rows})[:MAX_SHOWN])
             other_kind = f"REF {ref!r} names {found}, not a {' or '.join(labels)}."
     raise UsageError(other_kind or f"No node matches REF {ref!r}. Try `provex search {ref}`.")
+
+
+def _stored(graph: Graph, ref: str, *, only: bool) -> dict[str, Any] | None:
+    """A prediction from the store: by id or uid, else (asked for a prediction)
+    by a unique subject / household id or uid prefix. Predictions resolve
+    here only, never as graph nodes: the same whether or not they have one."""
+    uid = ref if ref.startswith("prediction:") else f"prediction:{ref}"
+    if stored.locate(graph.facts, [uid]):
+        return {"uid": uid, "label": "Prediction", "name": uid.removeprefix("prediction:")}
+    if not only:
+        return None
+    rows = stored.by_keys(graph.facts, [ref], limit=MAX_SHOWN + 1)
+    uids = [r["uid"] for r in rows] or stored.uid_prefix(graph.facts, uid, MAX_SHOWN + 1)
+    if len(uids) == 1:
+        return {"uid": uids[0], "label": "Prediction", "name": uids[0].removeprefix("prediction:")}
+    if uids:
+        raise UsageError(_ambiguous(ref, [{"uid": u, "label": "Prediction"} for u in uids]))
+    raise UsageError(f"No prediction matches REF {ref!r}. Try `provex search {ref}`.")
 
 
 def _ambiguous(ref: str, hits: list[dict[str, Any]]) -> str:

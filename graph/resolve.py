@@ -1,11 +1,12 @@
 """Finishing touches after every ingest, all idempotent and batched:
 
-- predictions whose log named their model only by MLflow run id or model id
-  (``resolved = false``) are linked ``PREDICTED_BY`` the ``ModelVersion``
-  carrying that ``run_id`` / ``model_id`` once it is in the graph, and move
-  from the ``unresolved`` hourly group to that version's group;
-- ``PredictionGroup.count`` is recomputed for groups marked ``count_stale``
-  (from their ``PART_OF`` edges, so re-ingest and appended logs keep it right);
+- predictions whose log named their model only by MLflow run id, model id or
+  ``models:/name@alias`` are resolved once the version is in the graph
+  (:mod:`provex.graph.modelrefs`): the store's resolution table maps the
+  logged reference to the version (an alias by the time it held it), their
+  hourly groups move from ``ref:<reference>`` to that version's groups
+  (counts from the store), and where predictions have nodes those are
+  linked ``PREDICTED_BY`` it too;
 - OpenLineage runs marked ``state_stale`` get their final ``state`` and
   ``end_time`` from the per-event-type times, by event time, not arrival order.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from provex.graph import modelrefs
 from provex.graph.connection import Graph
 from provex.vocab import model
 
@@ -28,8 +30,7 @@ _CANDIDATES = """
 MATCH (p:Prediction) WHERE p.resolved = false AND p.{key} IS NOT NULL
 MATCH (mv:ModelVersion {{{prop}: p.{key}}}) WHERE coalesce(mv.placeholder, false) = false
 WITH p, collect(mv.uid) AS versions WHERE size(versions) = 1
-RETURN p.uid AS p, versions[0] AS mv, p.hour AS hour,
-       [k IN keys(p) WHERE k STARTS WITH 'input.' | substring(k, 6)] AS inputs
+RETURN p.uid AS p, versions[0] AS mv, p.hour AS hour
 LIMIT $limit
 """
 
@@ -40,8 +41,7 @@ WHERE datetime(a.valid_from) <= datetime(p.timestamp)
   AND (a.valid_to IS NULL OR datetime(p.timestamp) < datetime(a.valid_to))
   AND coalesce(mv.placeholder, false) = false
 WITH p, collect(DISTINCT mv.uid) AS versions WHERE size(versions) = 1
-RETURN p.uid AS p, versions[0] AS mv, p.hour AS hour,
-       [k IN keys(p) WHERE k STARTS WITH 'input.' | substring(k, 6)] AS inputs
+RETURN p.uid AS p, versions[0] AS mv, p.hour AS hour
 LIMIT $limit
 """
 
@@ -52,23 +52,11 @@ MERGE (p)-[e:PREDICTED_BY]->(mv)
 ON CREATE SET e.first_seen = $now, e.method = r.method, e.sources = ['provex:resolve']
 SET p.resolved = true, p.resolved_by = r.method, e.last_seen = $now
 MERGE (g:Node:PredictionGroup {uid: r.group})
-ON CREATE SET g.first_seen = $now, g.sources = ['provex:resolve']
-SET g.hour = r.hour, g.model = r.mv, g.placeholder = false, g.count_stale = true, g.last_seen = $now
-MERGE (g)-[:PREDICTED_BY]->(mv)
+ON CREATE SET g.first_seen = $now, g.sources = ['provex:resolve'], g.hour = r.hour, g.model = r.mv, g.placeholder = false
 MERGE (p)-[:PART_OF]->(g)
-FOREACH (f IN r.features |
-  MERGE (fn:Node:Feature {uid: f.uid}) ON CREATE SET fn.name = f.name, fn.placeholder = false, fn.first_seen = $now
-  MERGE (g)-[:USED]->(fn))
 WITH p, g
 OPTIONAL MATCH (p)-[old:PART_OF]->(u:PredictionGroup) WHERE u <> g
-SET u.count_stale = true
 DELETE old
-"""
-
-_STALE_GROUPS = "MATCH (g:PredictionGroup) WHERE g.count_stale = true RETURN g.uid AS uid LIMIT $limit"
-_RECOUNT = """
-UNWIND $rows AS r MATCH (g:PredictionGroup {uid: r.uid})
-SET g.count = COUNT { (g)<-[:PART_OF]-() }, g.count_stale = false
 """
 
 _STALE_RUNS = "MATCH (r:Run) WHERE r.state_stale = true RETURN r.uid AS uid, properties(r) AS props LIMIT $limit"
@@ -81,10 +69,10 @@ SET n.state = r.state, n.end_time = r.end_time, n.state_stale = false
 def run(graph: Graph) -> dict[str, int]:
     """Link what can now be resolved, refresh counts and run states; returns counts."""
     counts = {
+        "prediction-groups-resolved": modelrefs.resolve(graph),
         "prediction-model-by-run-id": link_predictions(graph, "model_run_id", "run_id"),
         "prediction-model-by-model-id": link_predictions(graph, "model_id", "model_id"),
         "prediction-model-by-alias-at-time": link_candidates(graph, _ALIAS_CANDIDATES, "alias-at-time"),
-        "prediction-groups-recounted": recount_groups(graph),
         "openlineage-run-states": finish_run_states(graph),
     }
     return {name: count for name, count in counts.items() if count}
@@ -113,23 +101,8 @@ def link_candidates(graph: Graph, query: str, method: str) -> int:
 
 def _link_row(row: dict[str, Any], method: str) -> dict[str, Any]:
     hour = row["hour"] or "unknown"
-    return {
-        "p": row["p"], "mv": row["mv"], "hour": hour, "method": method,
-        "group": model.prediction_group(row["mv"], hour).uid,
-        "features": [{"uid": model.feature(name).uid, "name": name} for name in row["inputs"]],
-    }
-
-
-def recount_groups(graph: Graph) -> int:
-    """Set ``count`` on every group marked stale, from its PART_OF edges."""
-    total = 0
-    while True:
-        rows = graph.read(_STALE_GROUPS, {"limit": READ_BATCH})
-        if not rows:
-            return total
-        total += graph.write_rows(_RECOUNT, rows, WRITE_BATCH)
-        if len(rows) < READ_BATCH:
-            return total
+    return {"p": row["p"], "mv": row["mv"], "hour": hour, "method": method,
+            "group": model.prediction_group(row["mv"], hour).uid}
 
 
 def finish_run_states(graph: Graph) -> int:

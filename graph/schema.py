@@ -81,7 +81,9 @@ def clear(graph: Graph, batch_size: int = 10_000) -> None:
     """Delete every edge, then every node, in batches (tests, `provex reset`);
     keeps the schema. Edges first: a node with a million edges (a model
     version's predictions) deleted with them would be one transaction far
-    past the server's transaction memory."""
+    past the server's transaction memory. The prediction store beside the
+    graph is emptied too."""
+    graph.facts.clear()
     while graph.write_returning("MATCH ()-[e]->() WITH e LIMIT $size DELETE e RETURN count(*) AS c",
                                 size=batch_size * 2)[0]["c"]:
         pass

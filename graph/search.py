@@ -22,6 +22,7 @@ from typing import Any
 from provex.graph.connection import Graph
 from provex.graph.refs import HASH_PROPS, ID_PROPS, display_name
 from provex.graph.schema import FULLTEXT_INDEX
+from provex.store import query
 from provex.vocab.errors import UsageError
 from provex.vocab.model import KINDS
 
@@ -119,18 +120,38 @@ def detail(label: str | None, props: Mapping[str, Any]) -> str:
 
 def search(graph: Graph, text: str, limit: int = 20) -> list[dict[str, Any]]:
     """Hits for ``text``, best first: ``ref``, ``label``, ``name``, ``detail``,
-    ``match`` (exact, prefix or fuzzy) and ``score``."""
+    ``match`` (exact, prefix or fuzzy) and ``score``. Predictions are found
+    in the prediction store (by id, subject or household, exactly or by
+    prefix), never as graph nodes: the same whether or not they have nodes."""
     text = check_text(text)
     limit = max(1, min(int(limit), 1_000))
     hits: dict[str, dict[str, Any]] = {}
     params = {"text": text, "uids": _uids(text), "limit": limit}
-    for match, query in (("exact", _EXACT), ("prefix", _PREFIX)):
-        for row in graph.read(query, params, timeout=TIMEOUT):
-            hits.setdefault(row["ref"], _row(row, match, TIERS[match]))
+    for match, cypher in (("exact", _EXACT), ("prefix", _PREFIX)):
+        for hit in stored_hits(graph, text, match, limit):
+            hits.setdefault(hit["ref"], hit)
+        for row in graph.read(cypher, params, timeout=TIMEOUT):
+            if row["label"] != "Prediction":
+                hits.setdefault(row["ref"], _row(row, match, TIERS[match]))
     lucene = lucene_query(text)
     if lucene and len(hits) < limit:
         rows = graph.read(_FULLTEXT, {"index": FULLTEXT_INDEX, "lucene": lucene, "limit": limit}, timeout=TIMEOUT)
         for row in rows:
-            hits.setdefault(row["ref"], _row(row, "fuzzy", TIERS["fuzzy"] + min(float(row["score"]), 100.0) / 101))
+            if row["label"] != "Prediction":
+                hits.setdefault(row["ref"], _row(row, "fuzzy", TIERS["fuzzy"] + min(float(row["score"]), 100.0) / 101))
     ranked = sorted(hits.values(), key=_order)
     return ranked[:limit]
+
+
+def stored_hits(graph: Graph, text: str, match: str, limit: int) -> list[dict[str, Any]]:
+    """Predictions whose id, subject or household is ``text`` (exact) or starts with it (prefix)."""
+    store = graph.facts
+    uid = text if text.startswith("prediction:") else f"prediction:{text}"
+    if match == "exact":
+        rows = query.get(store, [uid]) + query.by_keys(store, [text], limit=limit)
+    else:
+        uids = query.uid_prefix(store, uid, limit)
+        keys = query.key_prefix(store, text, limit)
+        rows = query.get(store, uids) + (query.by_keys(store, keys, limit=limit) if keys else [])
+    return [_row({"ref": r["uid"], "label": "Prediction", "props": {k: r.get(k) for k in _SHOWN}}, match, TIERS[match])
+            for r in rows[:limit]]

@@ -44,6 +44,7 @@ def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     if os.environ.get("NEO4J_URI"):
         yield Settings.from_env()
         return
+    os.environ["PROVEX_PREDICTIONS"] = str(tmp_path_factory.mktemp("predictions"))  # the store beside the test graph
     home = Path(os.environ.get("PROVEX_TEST_HOME", tmp_path_factory.mktemp("neo4j-home")))
     cache = Path(os.environ.get("PROVEX_CACHE", Path.home() / ".cache/provex"))
     server = ManagedServer(home / "neo4j", cache, port=free_port())

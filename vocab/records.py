@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from provex.vocab.facts import Facts
 from provex.vocab.model import Ref
 
 
@@ -80,4 +81,4 @@ class Watermark:
     value: Any
 
 
-Record = Node | Edge | Reject | Flag | Watermark
+Record = Node | Edge | Reject | Flag | Watermark | Facts

@@ -66,7 +66,8 @@ def ingest_one(graph: Graph, src: sources.Source, shown: IngestProgress, *, batc
 
         try:
             return pipeline.ingest(graph, kind=src.kind, uri=src.uri, read=src.read, batch_size=batch_size,
-                                   rejects=target, progress=progress)
+                                   rejects=target, progress=progress,
+                                   prediction_nodes=getattr(src, "prediction_nodes", "auto"))
         except ProvexError as exc:
             with contextlib.suppress(ProvexError):
                 status.record_failure(graph, src.kind, src.uri, str(exc))
@@ -154,11 +155,14 @@ def mlflow(tracking_uri: str, experiments: tuple[str, ...], fmt: str, batch_size
               help="Only show what would be stored: the inferred field mapping and the first records (nothing is written).")
 @click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True,
               help="With --dry-run: how many records (and rejects) to show per file.")
+@click.option("--prediction-nodes", "nodes", type=click.Choice(["auto", "all", "none"]), default="auto", show_default=True,
+              help="Every prediction goes to the prediction store; also give each a graph node: auto (below "
+                   "PROVEX_PREDICTION_NODE_RATE per model version and hour), all, or none.")
 @fmt_option
 @batch_option
 @wait_option
 def predictions(files: tuple[str, ...], mapping: str | None, model: str | None, rejects: str | None,
-                dry_run: bool, limit: int, fmt: str, batch_size: int, wait: float) -> None:
+                dry_run: bool, limit: int, nodes: str, fmt: str, batch_size: int, wait: float) -> None:
     """Prediction logs (JSONL or CSV, plain or gzipped). Field names and payloads
     of common servers (MLflow, KServe / Open Inference Protocol v2, Seldon,
     CloudEvents) are recognised without a mapping; --dry-run previews them."""
@@ -166,8 +170,8 @@ def predictions(files: tuple[str, ...], mapping: str | None, model: str | None, 
         _preview(files, mapping, model, limit, fmt)
         return
     cls = sources.source_class("predictions")
-    sys.exit(run_sources([cls(f, mapping, model) for f in files], fmt=fmt, batch_size=batch_size, rejects=rejects,
-                         wait=wait))
+    sys.exit(run_sources([cls(f, mapping, model, nodes) for f in files], fmt=fmt, batch_size=batch_size,
+                         rejects=rejects, wait=wait))
 
 
 def _preview(files: tuple[str, ...], mapping: str | None, model: str | None, limit: int, fmt: str) -> None:

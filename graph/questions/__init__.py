@@ -2,6 +2,11 @@
 name, a title, a one-line description, typed parameters, stable result
 columns and ONE read-only Cypher statement. The CLI (`provex ask`) and the
 app both run questions from here through :func:`ask`.
+
+Individual predictions live in the store beside the graph: a question about
+them names its store step (:mod:`provex.graph.questions.stored`), which reads
+them before the Cypher (as ``$params``) or after it (filling in the
+predictions of the versions the Cypher found).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import pandas as pd
 
 from provex.graph.connection import Graph
 from provex.graph.questions import complaint as why
-from provex.graph.questions import data
+from provex.graph.questions import data, stored
 from provex.graph.questions import headlines as hl
 from provex.graph.questions import impact as down
 from provex.graph.questions import upstream as up
@@ -65,6 +70,8 @@ class Question:
     cypher: str
     headline: Headline = hl.generic_headline
     next: tuple[str, ...] = ()
+    facts: stored.Facts | None = None  # store reads before the Cypher (its $params)
+    after: stored.After | None = None  # store reads after it (rows -> rows)
 
 
 def _ref(name: str, label: str, description: str) -> Param:
@@ -82,7 +89,8 @@ _QUESTIONS = (
     Question("prediction-provenance", "Where did this prediction come from?",
              "The model version(s) behind a prediction (chained predictions and overrides included), its inputs, "
              "and for each model: training run, params, training data with hashes, code commit, libraries.",
-             (_PREDICTION,), ("prediction", "hop", "aspect", "key", "value", "ref"), up.PREDICTION_PROVENANCE),
+             (_PREDICTION,), ("prediction", "hop", "aspect", "key", "value", "ref"), up.PREDICTION_PROVENANCE,
+             facts=stored.Facts(stored.chain, ("chain",))),
     Question("model-training-data", "What data trained this model version?",
              "Data versions (path, content hash) used by the training run, their DVC twins (SAME_AS) and the "
              "upstream data of the stages that produced them, with stage, commit and producing run.",
@@ -109,7 +117,8 @@ _QUESTIONS = (
              "The predictions of every model version trained on the data version (and predictions that used "
              "them), optionally within a time range.",
              (_DATA_VERSION, *_TIME_RANGE),
-             ("prediction", "timestamp", "subject_id", "output", "model_version", "via"), down.IMPACTED_PREDICTIONS),
+             ("prediction", "timestamp", "subject_id", "output", "model_version", "via"), down.IMPACTED_PREDICTIONS,
+             after=stored.impacted),
     Question("impact-of-library", "Which models used this library version?",
              "Model versions trained in environments that require the library (any or one version), with their "
              "prediction counts.",
@@ -135,21 +144,22 @@ _QUESTIONS = (
               Param("alias", "str", "only this alias (all aliases when omitted)", optional=True),
               Param("window_hours", "int", "half-width of the prediction count window, hours", default=24)),
              ("model", "alias", "model_version", "version", "valid_from", "valid_to",
-              "predictions_while_serving", "predictions_in_window"), down.SERVING_MODEL_AT),
+              "predictions_while_serving", "predictions_in_window"), down.SERVING_MODEL_AT, after=stored.serving_counts),
     Question("training-serving-skew", "Do training and serving use the same features?",
              "Features of the training data versus features recorded at serving time (prediction groups and "
              "logged inputs of up to 1,000 predictions).",
-             (_MODEL_VERSION,), ("feature", "in_training", "in_serving", "status"), down.TRAINING_SERVING_SKEW),
+             (_MODEL_VERSION,), ("feature", "in_training", "in_serving", "status"), down.TRAINING_SERVING_SKEW,
+             facts=stored.Facts(stored.logged, ("logged",))),
     Question("models-in-chain", "Which models were involved in this prediction?",
              "Every model version behind a prediction, including chained upstream predictions, with outputs "
              "and overrides.",
              (_PREDICTION,),
              ("hop", "prediction", "model", "version", "model_version", "unresolved", "output", "override"),
-             up.MODELS_IN_CHAIN),
+             up.MODELS_IN_CHAIN, facts=stored.Facts(stored.chain, ("chain",))),
     Question("lineage-gaps", "Where is the lineage incomplete?",
              "Counts and examples of: versions with no source run, runs with no data or no commit, predictions "
              "with no resolvable model, stages never run, data with no producer, placeholders.",
-             (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS),
+             (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS, facts=stored.Facts(stored.dangling, ("dangling",))),
     Question("data-profile", "What is inside this data version?",
              "Its content profile: rows, and per column the type, nulls, distinct values, min/max/mean/std/median "
              "for numbers and the top values for text (from a sample for big files, which the note says).",
@@ -178,20 +188,20 @@ _COMPLAINT = (
              (_SUBJECT, *_TIME_RANGE),
              ("timestamp", "prediction", "subject_id", "household_id", "model", "model_version", "output",
               "override", "upstream", "upstream_model_version"), why.SUBJECT_HISTORY,
-             next=("compare-predictions", "what-changed")),
+             next=("compare-predictions", "what-changed"), facts=stored.Facts(stored.history, ("history",))),
     Question("compare-predictions", "Why do these two predictions differ?",
              "Two predictions side by side: inputs with their relative change, outputs and their ratio, "
              "overrides, chained upstream predictions, model versions and, where they differ, what differs "
              "upstream of them (data used by one side only first).",
              (_ref("a", "Prediction", "the first prediction"), _ref("b", "Prediction", "the second prediction")),
              ("aspect", "key", "a", "b", "ratio", "change", "differs"), why.COMPARE_PREDICTIONS,
-             next=("what-changed", "prediction-provenance")),
+             next=("what-changed", "prediction-provenance"), facts=stored.Facts(stored.pair, ("pa", "pb", "ca", "cb"))),
     Question("what-changed", "What changed in the model behind this prediction?",
              "The model version that made the prediction against the last known good one (the version that "
              "served before it under the same alias, else the previous version number): what differs upstream, "
              "data used by one side only first, with the commit that added it.",
              (_PREDICTION,), ("aspect", "key", "before", "after"), why.WHAT_CHANGED,
-             next=("impact-of-data", "prediction-provenance")),
+             next=("impact-of-data", "prediction-provenance"), facts=stored.Facts(stored.fact, ("fact",))),
 )
 
 _NEXT = {"prediction-provenance": ("what-changed", "models-in-chain"),
@@ -214,6 +224,11 @@ CATALOG: dict[str, Question] = {q.name: _finished(q) for q in _QUESTIONS + _COMP
 def cypher_params(q: Question) -> set[str]:
     """The ``$names`` used in a question's Cypher."""
     return set(_PARAM_RE.findall(q.cypher))
+
+
+def derived_params(q: Question) -> set[str]:
+    """The ``$names`` its store step gives (beside its declared params)."""
+    return set(q.facts.gives) if q.facts else set()
 
 
 def get(name: str) -> Question:
@@ -276,7 +291,11 @@ def ask(
     ``df.attrs["truncated"]`` says whether ``limit`` cut rows."""
     q = get(name)
     values = bind(graph, q, params)
-    rows, truncated = graph.read_bounded(q.cypher, values, limit=limit, timeout=timeout)
+    given = {**values, **(q.facts.read(graph, values) if q.facts else {})}
+    rows, truncated = graph.read_bounded(q.cypher, given, limit=limit, timeout=timeout)
+    if q.after:
+        rows, cut = q.after(graph, rows, values, limit)
+        truncated = truncated or cut
     df = pd.DataFrame(rows, columns=list(q.columns))
     df.attrs["truncated"] = truncated
     df.attrs["question"] = q.name

@@ -45,24 +45,34 @@ PAIR_DIFF = f"""
          aspect + ' (' + ma.name + ')' AS aspect, key, a, b
 """
 
+def _override_text(var: str) -> str:
+    """Cypher: a prediction map's override as ``rule: original -> final`` (null without one)."""
+    return (f"CASE WHEN {var}.override IS NULL THEN null ELSE {var}.override.rule + ': ' "
+            f"+ toStringOrNull({var}.override.original) + ' -> ' + toStringOrNull({var}.override.final) END")
+
+
+# The predictions come from the store (``$history``: graph.facts.param maps, each
+# with ``upstream_models``: the versions behind the predictions it used).
 SUBJECT_HISTORY = f"""
-MATCH (p:Prediction) WHERE p.subject_id = $subject OR p.household_id = $subject
+UNWIND $history AS p
 WITH p, {ts('p.timestamp')} AS at
-WHERE ($since IS NULL OR at >= datetime($since)) AND ($until IS NULL OR at < datetime($until))
-OPTIONAL MATCH (p)-[:PREDICTED_BY]->(mv)
-WITH p, mv, [(p)-[:OVERRIDDEN_BY]->(o) | o.rule + ': ' + toStringOrNull(o.original_output) + ' -> '
-             + toStringOrNull(o.final_output)] AS overrides,
-     [(p)-[:USED]->(u:Prediction) | u.uid] AS ups,
-     [(p)-[:USED]->(:Prediction)-[:PREDICTED_BY]->(um) | um.uid] AS up_models
+WHERE (p.subject_id = $subject OR p.household_id = $subject)
+  AND ($since IS NULL OR at >= datetime($since)) AND ($until IS NULL OR at < datetime($until))
+OPTIONAL MATCH (mv:Node {{uid: p.model_version}})
 RETURN p.timestamp AS timestamp, p.uid AS prediction, p.subject_id AS subject_id, p.household_id AS household_id,
        coalesce(mv.name, p.model_name) AS model, mv.uid AS model_version, p.output AS output,
-       {join('overrides')} AS override, {join('ups')} AS upstream, {join('up_models')} AS upstream_model_version
+       {_override_text('p')} AS override, {join('p.upstream')} AS upstream,
+       {join('p.upstream_models')} AS upstream_model_version
 ORDER BY timestamp, prediction
 """
 
+# Each side's chain (``$ca``, ``$cb``: the prediction and the upstream ones it
+# used, from the store) with the version behind each.
+_CHAIN_MODELS = "COLLECT {{ UNWIND ${c} AS x MATCH (m:Node {{uid: x.model_version}}) RETURN [coalesce(m.name, 'model'), x.uid, m.uid, x.output] }}"
+
 COMPARE_PREDICTIONS = f"""
-MATCH (pa:Prediction {{uid: $a}})
-MATCH (pb:Prediction {{uid: $b}})
+WITH $pa AS pa, $pb AS pb
+WHERE pa.uid = $a AND pb.uid = $b
 CALL {{
   WITH pa, pb
   UNWIND ['timestamp', 'subject_id', 'household_id'] AS k
@@ -71,18 +81,13 @@ CALL {{
   UNION ALL WITH pa, pb
   RETURN 1 AS ord, 'output' AS aspect, 'output' AS key, pa.output AS a, pb.output AS b
   UNION ALL WITH pa, pb
-  UNWIND [k IN keys(pa) + [k IN keys(pb) WHERE NOT k IN keys(pa)] WHERE k STARTS WITH 'input.'] AS k
-  RETURN 2 AS ord, 'input' AS aspect, substring(k, 6) AS key, pa[k] AS a, pb[k] AS b
+  UNWIND [i IN pa.inputs | i.key] + [i IN pb.inputs WHERE NOT i.key IN [j IN pa.inputs | j.key] | i.key] AS k
+  RETURN 2 AS ord, 'input' AS aspect, k AS key, [i IN pa.inputs WHERE i.key = k | i.value][0] AS a,
+         [i IN pb.inputs WHERE i.key = k | i.value][0] AS b
   UNION ALL WITH pa, pb
-  WITH [(pa)-[:OVERRIDDEN_BY]->(o) | o.rule + ': ' + toStringOrNull(o.original_output) + ' -> '
-        + toStringOrNull(o.final_output)] AS oa,
-       [(pb)-[:OVERRIDDEN_BY]->(o) | o.rule + ': ' + toStringOrNull(o.original_output) + ' -> '
-        + toStringOrNull(o.final_output)] AS ob
-  RETURN 3 AS ord, 'override' AS aspect, 'override' AS key, {join('oa')} AS a, {join('ob')} AS b
+  RETURN 3 AS ord, 'override' AS aspect, 'override' AS key, {_override_text('pa')} AS a, {_override_text('pb')} AS b
   UNION ALL WITH pa, pb
-  WITH pa, pb,
-       [(pa)-[:USED*0..5]->(x:Prediction)-[:PREDICTED_BY]->(m) | [coalesce(m.name, 'model'), x.uid, m.uid, x.output]] AS ca,
-       [(pb)-[:USED*0..5]->(x:Prediction)-[:PREDICTED_BY]->(m) | [coalesce(m.name, 'model'), x.uid, m.uid, x.output]] AS cb
+  WITH pa, pb, {_CHAIN_MODELS.format(c='ca')} AS ca, {_CHAIN_MODELS.format(c='cb')} AS cb
   UNWIND [n IN reduce(s = [], r IN ca + cb | CASE WHEN r[0] IN s THEN s ELSE s + [r[0]] END)] AS name
   WITH pa, pb, name, [r IN ca WHERE r[0] = name][0] AS ra, [r IN cb WHERE r[0] = name][0] AS rb
   UNWIND [[4, 'model version', ra[2], rb[2]], [5, 'upstream prediction', ra[1], rb[1]],
@@ -91,9 +96,11 @@ CALL {{
                                                                      OR coalesce(rb[1], '') = pb.uid))
   RETURN row[0] AS ord, row[1] AS aspect, name AS key, row[2] AS a, row[3] AS b
   UNION ALL WITH pa, pb
-  MATCH (pa)-[:USED*0..5]->(:Prediction)-[:PREDICTED_BY]->(ma:ModelVersion)
-  MATCH (pb)-[:USED*0..5]->(:Prediction)-[:PREDICTED_BY]->(mb:ModelVersion)
-  WHERE ma.name = mb.name AND ma <> mb
+  UNWIND $ca AS xa
+  MATCH (ma:ModelVersion {{uid: xa.model_version}})
+  UNWIND $cb AS xb
+  MATCH (mb:ModelVersion {{uid: xb.model_version}})
+  WITH ma, mb WHERE ma.name = mb.name AND ma <> mb
   WITH DISTINCT ma, mb
   {PAIR_DIFF}
 }}
@@ -107,7 +114,8 @@ ORDER BY ord, aspect, key
 # The version serving before the prediction's own under the same alias (the
 # last known good); without alias history, the previous version number.
 WHAT_CHANGED = f"""
-MATCH (p:Prediction {{uid: $prediction}})-[:PREDICTED_BY]->(mb:ModelVersion)
+WITH $fact AS p WHERE p.uid = $prediction
+MATCH (mb:ModelVersion {{uid: p.model_version}})
 OPTIONAL MATCH (m:Model)-[cur:HAS_ALIAS]->(mb)
 WHERE {ts('cur.valid_from')} <= {ts('p.timestamp')}
   AND (cur.valid_to IS NULL OR {ts('p.timestamp')} < {ts('cur.valid_to')})

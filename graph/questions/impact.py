@@ -4,13 +4,14 @@ gaps in the lineage.
 
 Downstream walks are bounded variable-length patterns (``*1..10``) over the
 lineage edges that lead to model versions (never through predictions), and
-prediction counts come from ``PredictionGroup.count`` where groups exist,
-falling back to counting a version's predictions only when it has none.
+prediction counts come from ``PredictionGroup.count`` (every ingested
+prediction is in an hourly group; counts cut by a time inside an hour, and
+the predictions themselves, come from the store: graph/questions/stored.py).
 """
 
 from __future__ import annotations
 
-from provex.graph.questions.upstream import display, join, label
+from provex.graph.questions.upstream import display, label
 from provex.graph.refs import ts
 from provex.vocab.model import prediction_group
 
@@ -31,30 +32,16 @@ def groups_of(mv: str, ret: str = "g", where: str = "true") -> str:
             f"AND {where} RETURN {ret} }}")
 
 
-def prediction_count(mv: str, start: str = "null", end: str = "null") -> str:
-    """Cypher: predictions by model version ``mv`` with a time in [start, end)
-    (either bound may be null), from PredictionGroups when it has any: a group
-    whose hour lies wholly inside counts its ``count``; one the bounds cut
-    (e.g. an alias that moved at 09:30) counts its own predictions in range."""
-    hour = ts("g.hour")
-    g_full = f"({start} IS NULL OR {hour} >= {start}) AND ({end} IS NULL OR {hour} + duration('PT1H') <= {end})"
-    g_overlap = f"({start} IS NULL OR {hour} + duration('PT1H') > {start}) AND ({end} IS NULL OR {hour} < {end})"
-    p_in = f"({start} IS NULL OR {ts('p.timestamp')} >= {start}) AND ({end} IS NULL OR {ts('p.timestamp')} < {end})"
-    count = f"CASE WHEN {g_full} THEN coalesce(g.count, 0) ELSE size([(p:Prediction)-[:PART_OF]->(g) WHERE {p_in} | 1]) END"
-    return (
-        f"CASE WHEN size({groups_of(mv, 'g.uid')}) > 0 "
-        f"THEN reduce(s = 0, c IN {groups_of(mv, count, g_overlap)} | s + c) "
-        f"ELSE size([(p:Prediction)-[:PREDICTED_BY]->({mv}) WHERE {p_in} | 1]) END"
-    )
+def prediction_count(mv: str) -> str:
+    """Cypher: how many predictions model version ``mv`` made (its groups' counts)."""
+    return f"reduce(s = 0, c IN {groups_of(mv, 'coalesce(g.count, 0)')} | s + c)"
 
 
 IMPACT_OF_DATA = f"""
 MATCH (d:DataVersion {{uid: $data_version}})
 MATCH path = (mv:ModelVersion)-{TRAINED_ON}->(d)
 WITH mv, min(size([n IN nodes(path) WHERE n:Run])) AS runs_between
-WITH mv, runs_between, {groups_of('mv', '[toStringOrNull(g.hour), g.count]')} AS groups
-WITH mv, runs_between, CASE WHEN size(groups) > 0 THEN groups
-     ELSE [(p:Prediction)-[:PREDICTED_BY]->(mv) | [toStringOrNull(p.timestamp), 1]] END AS buckets
+WITH mv, runs_between, {groups_of('mv', '[toStringOrNull(g.hour), g.count]')} AS buckets
 UNWIND CASE WHEN size(buckets) = 0 THEN [[null, 0]] ELSE buckets END AS bucket
 WITH mv, runs_between,
      CASE WHEN bucket[0] IS NULL THEN null WHEN $window = 'hour' THEN left(bucket[0], 13) ELSE left(bucket[0], 10) END AS window,
@@ -64,64 +51,16 @@ ORDER BY model, version, window
 """
 
 
-def _in_window(var: str) -> str:
-    """Cypher: prediction ``var``'s time lies in [$since, $until)."""
-    return (f"($since IS NULL OR {ts(var + '.timestamp')} >= datetime($since)) "
-            f"AND ($until IS NULL OR {ts(var + '.timestamp')} < datetime($until))")
-
-
-_HOUR_IN_WINDOW = (f"($since IS NULL OR {ts('b.hour')} + duration('PT1H') > datetime($since)) "
-                   f"AND ($until IS NULL OR {ts('b.hour')} < datetime($until))")
-_AFFECTED_UPSTREAM = (f"(q)-[:USED*1..3]->(u:Prediction)-[:PREDICTED_BY]->(m) WHERE m IN mvs AND {_in_window('u')}")
-
-# Bounded by the answer, not the graph: the affected versions' hourly groups
-# are found by uid prefix and walked hour by hour in time order, each hour's
-# predictions sorted on their own, so the row limit stops the walk early
-# (sorting every affected prediction took 7 s at 1M). A version without
-# groups is one bucket of all its predictions, last. A chained prediction
-# (one that USED an affected one) is listed once: beside its own direct
-# row if its version is affected too, else beside its earliest affected
-# upstream prediction. The rows come in the walk's order: a final ORDER BY
-# would sort every affected prediction again (tests/test_sample.py checks
-# the order).
+# The model versions trained on the data version (directly, through SAME_AS
+# twins or downstream stages); graph/questions/stored.py lists their
+# predictions (and the chained ones that used them) from the store.
 IMPACTED_PREDICTIONS = f"""
 MATCH (d:DataVersion {{uid: $data_version}})
 MATCH (mv:ModelVersion)-{TRAINED_ON}->(d)
-WITH collect(DISTINCT mv) AS mvs
-UNWIND mvs AS mv
-WITH mvs, mv, {groups_of('mv')} AS groups
-UNWIND CASE WHEN size(groups) = 0 THEN [{{hour: null, g: null, mv: mv}}]
-            ELSE [g IN groups | {{hour: g.hour, g: g, mv: mv}}] END AS b
-WITH mvs, b WHERE b.g IS NULL OR ({_HOUR_IN_WINDOW})
-WITH mvs, b.hour AS hour, collect(b) AS bucket
-ORDER BY hour
-CALL {{
-  WITH mvs, bucket
-  UNWIND bucket AS b
-  CALL {{
-    WITH b WITH b.g AS g, b.mv AS mv WHERE g IS NOT NULL
-    MATCH (p:Prediction)-[:PART_OF]->(g) WHERE (p)-[:PREDICTED_BY]->(mv) RETURN p
-    UNION
-    WITH b WITH b.mv AS mv WHERE b.g IS NULL
-    MATCH (p:Prediction)-[:PREDICTED_BY]->(mv) RETURN p
-  }}
-  WITH mvs, p WHERE {_in_window('p')}
-  CALL {{
-    WITH p RETURN p AS q
-    UNION
-    WITH p, mvs
-    MATCH (q:Prediction)-[:USED*1..3]->(p)
-    WHERE NOT ({_in_window('q')} AND EXISTS {{ (q)-[:PREDICTED_BY]->(m) WHERE m IN mvs }})
-      AND COLLECT {{ MATCH {_AFFECTED_UPSTREAM} RETURN u ORDER BY u.timestamp, u.uid LIMIT 1 }}[0] = p
-    RETURN q
-  }}
-  WITH DISTINCT mvs, q
-  WITH q, [(q)-[:PREDICTED_BY]->(m) WHERE m IN mvs AND {_in_window('q')} | 'predicted by ' + {display('m')}]
-          + COLLECT {{ MATCH {_AFFECTED_UPSTREAM} RETURN DISTINCT 'uses a prediction of ' + {display('m')} AS v ORDER BY v }} AS vias
-  RETURN q, vias ORDER BY q.timestamp, q.uid
-}}
-RETURN q.uid AS prediction, q.timestamp AS timestamp, q.subject_id AS subject_id, q.output AS output,
-       [(q)-[:PREDICTED_BY]->(m) | m.uid][0] AS model_version, {join('vias')} AS via
+WITH DISTINCT mv
+WHERE $since IS NULL OR $until IS NULL OR datetime($since) < datetime($until)
+RETURN mv.uid AS model_version, {display('mv')} AS name
+ORDER BY model_version
 """
 
 IMPACT_OF_LIBRARY = f"""
@@ -160,8 +99,8 @@ WITH m, h, mv, {ts('h.valid_from')} AS held_from, {ts('h.valid_to')} AS held_to,
      datetime($at) - duration({{hours: $window_hours}}) AS w0, datetime($at) + duration({{hours: $window_hours}}) AS w1
 RETURN m.name AS model, h.alias AS alias, mv.uid AS model_version, mv.version AS version,
        h.valid_from AS valid_from, h.valid_to AS valid_to,
-       {prediction_count('mv', 'held_from', 'held_to')} AS predictions_while_serving,
-       {prediction_count('mv', 'w0', 'w1')} AS predictions_in_window
+       toStringOrNull(held_from) AS held_from, toStringOrNull(held_to) AS held_to,
+       toStringOrNull(w0) AS w0, toStringOrNull(w1) AS w1
 ORDER BY alias
 """
 
@@ -179,14 +118,7 @@ CALL {
   OPTIONAL MATCH (g)-[:USED]->(f:Feature)
   RETURN collect(DISTINCT coalesce(f.name, substring(f.uid, 8))) AS grouped
 }
-CALL {
-  WITH mv
-  OPTIONAL MATCH (p:Prediction)-[:PREDICTED_BY]->(mv)
-  WITH p LIMIT 1000
-  UNWIND CASE WHEN p IS NULL THEN [] ELSE [k IN keys(p) WHERE k STARTS WITH 'input.' | substring(k, 6)] END AS k
-  RETURN collect(DISTINCT k) AS logged
-}
-WITH training, grouped + logged AS serving
+WITH training, grouped + $logged AS serving
 UNWIND training + serving AS feature
 WITH DISTINCT feature, training, serving
 WITH feature, feature IN training AS in_training, feature IN serving AS in_serving
@@ -208,14 +140,11 @@ _GAPS = [
      "AND x.commit IS NULL AND x.git_commit IS NULL",
      "run training from a git checkout so the commit is recorded"),
     ("prediction without a resolvable model",
-     # Only these can lack one (bounded by the gap, not every prediction): the
-     # adapter links a prediction whose log names name@version (resolved = true),
-     # perhaps to a placeholder version; resolve.py links the others later and
-     # sets resolved = true; a prediction only referenced (USED) is a placeholder.
-     "CALL { MATCH (x:Prediction) WHERE x.resolved = false RETURN x "
-     "UNION MATCH (:ModelVersion {placeholder: true})<-[:PREDICTED_BY]-(x:Prediction) RETURN x "
-     "UNION MATCH (x:Node) WHERE x.placeholder = true AND x:Prediction RETURN x } "
-     "WITH x WHERE NOT EXISTS { (x)-[:PREDICTED_BY]->(m:ModelVersion) WHERE NOT coalesce(m.placeholder, false) }",
+     # Counted by hourly group (every prediction is in one): a group whose log
+     # named no version that resolved, or one linked to a placeholder version;
+     # plus the upstream predictions used but never logged ($dangling, from the store).
+     "MATCH (x:PredictionGroup) WHERE x.resolved = false OR (x.resolved AND EXISTS { "
+     "(x)-[:PREDICTED_BY]->(m:ModelVersion) WHERE coalesce(m.placeholder, false) })",
      "log the model version (models:/name/version or run id) with each prediction, then ingest the registry"),
     ("stage never run",
      "MATCH (x:Stage) WHERE NOT EXISTS { (:Run)-[:INSTANCE_OF]->(x) }",
@@ -229,14 +158,24 @@ _GAPS = [
      "AND NOT EXISTS { (r:Reproduction)-[:REPRODUCES]->(x) WHERE r.outcome <> 'could-not-run' }",
      "run provex reproduce model:NAME@VERSION --verify (it runs the project code) to rebuild it hash by hash"),
     ("referenced but never ingested (placeholder)",
-     "MATCH (x:Node) WHERE x.placeholder = true",
+     "MATCH (x:Node) WHERE x.placeholder = true AND NOT x:Prediction AND NOT x:PredictionGroup",
      "ingest the source that defines these nodes"),
 ]
+
+#: How a gap counts its rows and picks examples: nodes by default; prediction
+#: groups by the predictions in them (their example uids), with the dangling
+#: upstream references the store found.
+_AGGREGATE = {
+    "prediction without a resolvable model":
+        "RETURN sum(x.count) + $dangling.count AS c{i}, "
+        "(reduce(s = [], g IN collect(x) | s + coalesce(g.examples, [])) + $dangling.examples)[..5] AS e{i}",
+}
 
 # One CALL per gap, each aggregating to exactly one row (a UNION ALL of
 # aggregations dropped empty branches on Neo4j 5.26), then one row per gap.
 LINEAGE_GAPS = "\n".join(
-    f"CALL {{ {match} RETURN count(x) AS c{i}, collect(x.uid)[..5] AS e{i} }}" for i, (_, match, _) in enumerate(_GAPS)
+    f"CALL {{ {match} " + _AGGREGATE.get(gap, "RETURN count(x) AS c{i}, collect(x.uid)[..5] AS e{i}").format(i=i) + " }"
+    for i, (gap, match, _) in enumerate(_GAPS)
 ) + "\nUNWIND [" + ",\n  ".join(
     f"{{gap: '{gap}', count: c{i}, examples: e{i}, hint: '{hint}'}}" for i, (gap, _, hint) in enumerate(_GAPS)
 ) + "] AS row\nRETURN row.gap AS gap, row.count AS count, row.examples AS examples, row.hint AS hint"

@@ -45,50 +45,52 @@ def label(var: str) -> str:
     return f"[l IN labels({var}) WHERE l <> 'Node'][0]"
 
 
+# The prediction and its chain come from the store (``$chain``: graph.facts.param
+# maps, each with its ``hop``); the graph supplies everything about its models.
 PREDICTION_PROVENANCE = f"""
-MATCH (p0:Prediction {{uid: $prediction}})
-MATCH chain = (p0)-[:USED*0..5]->(p:Prediction)
-WITH p, min(length(chain)) AS hop
+UNWIND $chain AS p
+WITH p WHERE p.hop > 0 OR p.uid = $prediction
+OPTIONAL MATCH (m:Node {{uid: p.model_version}})
 CALL {{
   WITH p
   UNWIND ['output', 'original_output', 'timestamp', 'subject_id', 'household_id', 'feature_pipeline', 'resolved'] AS k
   WITH p, k WHERE p[k] IS NOT NULL
   RETURN 'prediction' AS aspect, k AS key, p[k] AS value, p.uid AS ref
   UNION ALL WITH p
-  UNWIND [k IN keys(p) WHERE k STARTS WITH 'input.'] AS k
-  RETURN 'input' AS aspect, substring(k, 6) AS key, p[k] AS value, null AS ref
+  UNWIND p.inputs AS i
+  RETURN 'input' AS aspect, i.key AS key, i.value AS value, null AS ref
   UNION ALL WITH p
-  MATCH (p)-[:OVERRIDDEN_BY]->(o)
-  RETURN 'override' AS aspect, o.rule AS key,
-         toStringOrNull(o.original_output) + ' -> ' + toStringOrNull(o.final_output) AS value, o.uid AS ref
-  UNION ALL WITH p
-  MATCH (p)-[:PREDICTED_BY]->(m)
+  WITH p WHERE p.override IS NOT NULL
+  RETURN 'override' AS aspect, p.override.rule AS key,
+         toStringOrNull(p.override.original) + ' -> ' + toStringOrNull(p.override.final) AS value, p.override.uid AS ref
+  UNION ALL WITH m
+  WITH m WHERE m IS NOT NULL
   RETURN 'model version' AS aspect, {label('m')} AS key, {display('m')} AS value, m.uid AS ref
-  UNION ALL WITH p
-  MATCH (p)-[:PREDICTED_BY]->(:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
+  UNION ALL WITH m
+  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
   RETURN 'training run' AS aspect, coalesce(r.kind, 'run') AS key, coalesce(r.run_id, r.name, r.uid) AS value, r.uid AS ref
-  UNION ALL WITH p
-  MATCH (p)-[:PREDICTED_BY]->(:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
+  UNION ALL WITH m
+  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
   UNWIND [k IN keys(r) WHERE k STARTS WITH 'param.'] AS k
   RETURN 'param' AS aspect, substring(k, 6) AS key, r[k] AS value, r.uid AS ref
-  UNION ALL WITH p
-  MATCH (p)-[:PREDICTED_BY]->(:ModelVersion)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(d:DataVersion)
+  UNION ALL WITH m
+  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(d:DataVersion)
   RETURN 'training data' AS aspect, d.path AS key, coalesce(d.hash_kind, 'hash') + ':' + d.hash AS value, d.uid AS ref
-  UNION ALL WITH p
-  MATCH (p)-[:PREDICTED_BY]->(:ModelVersion)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(:DataVersion)-[s:SAME_AS]-(t:DataVersion)
+  UNION ALL WITH m
+  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(:DataVersion)-[s:SAME_AS]-(t:DataVersion)
   RETURN 'training data (same as)' AS aspect, t.path AS key, coalesce(t.hash_kind, 'hash') + ':' + t.hash AS value, t.uid AS ref
-  UNION ALL WITH p
-  MATCH (p)-[:PREDICTED_BY]->(:ModelVersion)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(c:CodeVersion)
+  UNION ALL WITH m
+  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(c:CodeVersion)
   RETURN 'code commit' AS aspect, c.sha AS key, c.message AS value, c.uid AS ref
-  UNION ALL WITH p
-  MATCH (p)-[:PREDICTED_BY]->(:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
+  UNION ALL WITH m
+  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
   WHERE r.git_commit IS NOT NULL AND NOT EXISTS {{ (r)-[:USED]->(:CodeVersion {{sha: r.git_commit}}) }}
   RETURN 'code commit' AS aspect, r.git_commit AS key, 'from the run tags' AS value, null AS ref
-  UNION ALL WITH p
-  MATCH (p)-[:PREDICTED_BY]->(:ModelVersion)-[:USED|WAS_GENERATED_BY*1..2]->(:Environment)-[:REQUIRES]->(l:Library)
+  UNION ALL WITH m
+  MATCH (m:ModelVersion)-[:USED|WAS_GENERATED_BY*1..2]->(:Environment)-[:REQUIRES]->(l:Library)
   RETURN DISTINCT 'library' AS aspect, l.name AS key, l.version AS value, l.uid AS ref
 }}
-RETURN p.uid AS prediction, hop, aspect, key, value, ref
+RETURN p.uid AS prediction, p.hop AS hop, aspect, key, value, ref
 """
 
 MODEL_TRAINING_DATA = f"""
@@ -304,14 +306,10 @@ ORDER BY CASE aspect WHEN 'model' THEN 0 WHEN 'run' THEN 1 WHEN 'code' THEN 2 WH
 """
 
 MODELS_IN_CHAIN = """
-MATCH (p0:Prediction {uid: $prediction})
-MATCH chain = (p0)-[:USED*0..5]->(p:Prediction)
-WITH p, min(length(chain)) AS hop
-OPTIONAL MATCH (p)-[:PREDICTED_BY]->(m)
-OPTIONAL MATCH (p)-[:OVERRIDDEN_BY]->(o:Override)
-WITH hop, p, m, collect(DISTINCT o.rule) AS rules
-RETURN hop, p.uid AS prediction, m.name AS model, m.version AS version, m.uid AS model_version,
-       coalesce(m.placeholder, m IS NULL) AS unresolved, p.output AS output,
-       CASE WHEN size(rules) = 0 THEN null ELSE rules[0] END AS override
+UNWIND $chain AS p
+WITH p WHERE p.hop > 0 OR p.uid = $prediction
+OPTIONAL MATCH (m:Node {uid: p.model_version})
+RETURN p.hop AS hop, p.uid AS prediction, m.name AS model, m.version AS version, m.uid AS model_version,
+       coalesce(m.placeholder, m IS NULL) AS unresolved, p.output AS output, p.override.rule AS override
 ORDER BY hop, prediction, model_version
 """

@@ -1,11 +1,14 @@
-"""Prediction logs (JSON lines or CSV, plain or gzipped) -> Prediction records.
+"""Prediction logs (JSON lines or CSV, plain or gzipped) -> prediction facts.
 
-Streams the file line by line in constant memory. Each good record becomes a
-``Prediction`` node ``PREDICTED_BY`` its ``ModelVersion``, ``PART_OF`` an
-hourly ``PredictionGroup`` (which ``USED`` each input ``Feature`` once),
-``USED`` its upstream predictions and ``OVERRIDDEN_BY`` an ``Override``. Bad
-records become :class:`Reject` records. A :class:`Watermark` remembers how far
-the file was read, so an appended log is read from where it stopped.
+Streams the file in blocks (:mod:`.lines`, every limit enforced on the bytes)
+in constant memory. Each good record becomes a fact (:mod:`.facts`), handed
+to the pipeline in columnar batches (:class:`provex.vocab.facts.Facts`) for
+the prediction store; the graph makes its hourly groups (and, below a rate,
+a node per prediction) from them. Bad records become :class:`Reject`
+records. A :class:`Watermark` remembers how far the file was read and a hash
+of those bytes, so an appended log is read from where it stopped, and a log
+changed before that point (a rejected line fixed in place) is read again
+from the top: the store drops the lines it already holds.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from provex.ingest import jsontext
+from provex.ingest.predictions import lines as linereader
+from provex.ingest.predictions.facts import Batch, fact
 from provex.ingest.predictions.infer import VERSION as INFER_VERSION
 from provex.ingest.predictions.infer import Inference
-from provex.ingest.predictions.mapping import Mapping, PredictionRecord, RecordError, canonical, load_mapping, parse_record
+from provex.ingest.predictions.mapping import Mapping, RecordError, canonical, load_mapping, parse_record
 from provex.ingest.source import Position, Source, local, strings
-from provex.vocab import model, values
-from provex.vocab.errors import SourceError
-from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
+from provex.vocab import values
+from provex.vocab.errors import SourceError, UsageError
+from provex.vocab.facts import Facts
+from provex.vocab.records import Flag, Record, Reject, Watermark
 
 WATERMARK = "log"
 HEAD_BYTES = 1024
@@ -38,73 +44,114 @@ MAX_FLAGGED_REFS = 100  # distinct unresolved model refs listed one by one
 MAX_TRACKED_REFS = 10_000  # bound on the refs counted per pass (constant memory)
 GZIP_MAGIC = b"\x1f\x8b"
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log")
-MAX_LINE = 16 * 1024 * 1024  # bytes; a longer line is rejected without being held in memory
-MAX_FEATURES = 1_000  # inputs of one record linked as Feature nodes (the rest stay in its properties)
+MAX_LINE = linereader.MAX_LINE  # bytes; a longer line is rejected without being held in memory
+MAX_INPUT_KEYS = 10_000  # distinct input names in one file before a flag says the log is unusually wide
+NODE_MODES = ("auto", "all", "none")
 
 
 @dataclass
 class _Progress:
-    """What one pass has seen: line count, bytes, groups and features emitted."""
+    """What one pass has seen: line count and bytes (from the reader), facts gathered, notes."""
 
-    lines: int = 0  # complete (newline-terminated) lines consumed
+    lines: int = 0  # complete lines consumed
     offset: int = 0  # uncompressed bytes of those lines
-    groups: set[str] = field(default_factory=set)
-    group_features: set[tuple[str, str]] = field(default_factory=set)
-    features: set[str] = field(default_factory=set)
+    reader: linereader.Lines | None = None
+    batch: Batch | None = None
+    input_keys: set[str] = field(default_factory=set)
     unresolved: Counter = field(default_factory=Counter)
     naive_times: int = 0
     inferred: Inference = field(default_factory=lambda: Inference(Mapping()))  # names and shapes (infer.py)
 
+    def sync(self) -> None:
+        if self.reader is not None:
+            self.lines, self.offset = self.reader.lines, self.reader.offset
+
 
 def read(file: str | Path, *, mapping: str | Path | None = None, model: str | None = None,
-         state: dict[str, Any] | None = None, position: Position | None = None) -> Iterator[Record]:
-    """Yield records for one prediction log. ``state`` is the previous watermark;
-    ``position`` follows the bytes read (of a plain file; a gzipped one has no known total)."""
+         state: dict[str, Any] | None = None, position: Position | None = None) -> Iterator[Record | Facts]:
+    """Yield facts (in batches), rejects, flags and the watermark for one
+    prediction log. ``state`` is the previous watermark; ``position`` follows
+    the bytes read (of a plain file; a gzipped one has no known total)."""
     path = Path(file)
     spec = load_mapping(mapping, model)
     head, size, gzipped = _inspect(path)
     settings = _settings_digest(mapping, model)
-    start = _resume_point((state or {}).get(WATERMARK), head, size, gzipped, settings)
-    progress = _Progress(lines=start.get("lines", 0), offset=start.get("offset", 0), inferred=Inference(spec))
-    if position is not None:
-        position.follow(None if gzipped else size, "bytes", lambda: progress.offset)
+    mark = _resume_point((state or {}).get(WATERMARK), size, settings)
     source = str(path)
+    progress = _Progress(inferred=Inference(spec), batch=Batch(source))
+    if position is not None:
+        position.follow(None if gzipped else size, "bytes", lambda: progress.reader.offset if progress.reader else 0)
     try:
-        yield from _records(path, spec, gzipped, start, progress, source)
+        yield from _pass(path, spec, gzipped, head, mark, progress, source)
+    except linereader.Changed:  # the bytes before the watermark changed: read it all again
+        progress = _Progress(inferred=Inference(spec), batch=Batch(source))
+        yield from _pass(path, spec, gzipped, head, {}, progress, source)
+    if len(progress.batch):
+        yield progress.batch.take()
+    yield from progress.inferred.finish(source)
+    yield from _flags(progress, source)
+    if progress.reader is not None:
+        yield Watermark(WATERMARK, {"lines": progress.lines, "offset": progress.offset, "size": size,
+                                    "prefix_sha": progress.reader.prefix_sha(), "settings": settings})
+
+
+def _pass(path: Path, spec: Mapping, gzipped: bool, head: bytes, mark: dict[str, Any], progress: _Progress,
+          source: str) -> Iterator[Record | Facts]:
+    """One pass over the file from the watermark (or the top); a read failure
+    or a limit stops it with one reject after the lines already read."""
+    try:
+        yield from _records(path, spec, gzipped, head, mark, progress, source)
         for number, doc in progress.inferred.leftovers():
             yield from _one(doc, spec, path, number, json.dumps(doc, default=str), progress, source, from_csv=False)
+    except linereader.TooLarge as exc:
+        progress.sync()
+        yield Reject(source, progress.lines + 1, str(exc))
     except (OSError, EOFError, zlib.error) as exc:
+        progress.sync()
         what = "the gzip data is corrupt or truncated" if gzipped else "reading failed"
         yield Reject(source, progress.lines + 1,
                      f"{what} after line {progress.lines} ({exc}); the lines before it were ingested. "
                      "Re-create the file (gzip it again if compressed) and ingest it again.")
-        return
-    yield from progress.inferred.finish(source)
-    yield from _flags(progress, source)
-    yield Watermark(WATERMARK, {"lines": progress.lines, "offset": progress.offset, "size": size,
-                                "head_sha": hashlib.sha256(head).hexdigest(), "head_len": len(head),
-                                "settings": settings})
+    progress.sync()
+
+
+MAX_PREVIEW_FIELDS = 50  # fields of a previewed record shown one by one (--dry-run)
 
 
 def preview(file: str | Path, *, mapping: str | Path | None = None, model: str | None = None,
             limit: int = 5) -> dict[str, Any]:
     """``--dry-run``: what was inferred and the first ``limit`` predictions as they
-    would be stored (with the rejects met on the way); reads no further, writes nothing."""
+    would be stored (with the rejects met on the way); reads no further, writes
+    nothing. A record's fields past MAX_PREVIEW_FIELDS are counted, not listed."""
     path = Path(file)
     spec = load_mapping(mapping, model)
-    _head, _size, gzipped = _inspect(path)
-    progress = _Progress(inferred=Inference(spec))
+    head, _size, gzipped = _inspect(path)
+    progress = _Progress(inferred=Inference(spec), batch=Batch(str(path)))
     rows: list[dict[str, Any]] = []
     rejects: list[Reject] = []
-    for record in _records(path, spec, gzipped, {}, progress, str(path)):
-        if isinstance(record, Node) and record.ref.label == "Prediction":
-            rows.append(dict(record.props))
-        elif isinstance(record, Reject):
+    for record in _records(path, spec, gzipped, head, {}, progress, str(path), flush=1):
+        if isinstance(record, Facts):
+            rows.extend(_shown(row) for row in record.rows())
+        elif isinstance(record, Reject) and len(rejects) < limit * 10:
             rejects.append(record)
         if len(rows) >= limit:
             break
+    progress.sync()
     return {"file": str(path), "lines_read": progress.lines, "inferred": progress.inferred.describe(),
-            "predictions": rows, "rejects": [{"where": r.location(), "reason": r.reason} for r in rejects]}
+            "predictions": rows[:limit], "rejects": [{"where": r.location(), "reason": r.reason} for r in rejects]}
+
+
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A fact as --dry-run shows it: inputs one by one (up to MAX_PREVIEW_FIELDS), no bookkeeping."""
+    out = {k: v for k, v in row.items() if k not in ("uid", "inputs", "source", "line", "digest", "hour")}
+    inputs = json.loads(row["inputs"]) if row.get("inputs") else {}
+    out["output"] = json.loads(row["output"]) if row.get("output") else None
+    for i, (name, value) in enumerate(inputs.items()):
+        if i == MAX_PREVIEW_FIELDS:
+            out["input..."] = f"{len(inputs) - MAX_PREVIEW_FIELDS:,} more inputs (not shown)"
+            break
+        out[f"input.{name}"] = value
+    return out
 
 
 def _settings_digest(mapping: str | Path | None, model: str | None) -> str:
@@ -135,19 +182,27 @@ def _file_kind(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "a special file")
 
 
-def _resume_point(mark: Any, head: bytes, size: int, gzipped: bool, settings: str) -> dict[str, Any]:
-    """Where to start: after the lines already read if the file only grew and is
-    read with the same mapping and model."""
-    if not isinstance(mark, dict) or size < int(mark.get("size", 0)) or mark.get("settings") != settings:
+def _resume_point(mark: Any, size: int, settings: str) -> dict[str, Any]:
+    """Where to start: after the lines already read, if the file did not shrink
+    and is read with the same mapping and model (the reader then checks that
+    those bytes are unchanged)."""
+    if not isinstance(mark, dict) or mark.get("settings") != settings or "prefix_sha" not in mark:
         return {}
-    head_len = int(mark.get("head_len", 0))
-    if len(head) < head_len or hashlib.sha256(head[:head_len]).hexdigest() != mark.get("head_sha"):
+    try:
+        offset, lines = int(mark.get("offset", 0)), int(mark.get("lines", 0))
+    except (TypeError, ValueError):
         return {}
-    return {"lines": int(mark.get("lines", 0)), "offset": int(mark.get("offset", 0)), "seek": not gzipped}
+    if size < int(mark.get("size", 0) or 0) or offset <= 0:
+        return {}
+    return {"offset": offset, "lines": lines, "prefix_sha": str(mark["prefix_sha"])}
 
 
-def _open(path: Path, gzipped: bool) -> IO[bytes]:
-    return gzip.open(path, "rb") if gzipped else path.open("rb")
+def _open(path: Path, gzipped: bool) -> tuple[IO[bytes], IO[bytes] | None]:
+    """The readable stream, and for gzip the raw file under it (its position is the compressed bytes read)."""
+    if not gzipped:
+        return path.open("rb"), None
+    raw = path.open("rb")
+    return gzip.GzipFile(fileobj=raw, mode="rb"), raw
 
 
 def _is_csv(path: Path, first_line: str) -> bool:
@@ -159,73 +214,41 @@ def _is_csv(path: Path, first_line: str) -> bool:
     return not first_line.lstrip("\ufeff \t").startswith("{")
 
 
-def _records(path: Path, spec: Mapping, gzipped: bool, start: dict[str, Any], progress: _Progress,
-             source: str) -> Iterator[Record]:
-    with _open(path, gzipped) as fh:
-        first = fh.readline()
-        if not first:
-            return
+def _records(path: Path, spec: Mapping, gzipped: bool, head: bytes, mark: dict[str, Any], progress: _Progress,
+             source: str, flush: int = 0) -> Iterator[Record | Facts]:
+    first, newline = _first_line(path, gzipped)
+    stream, raw = _open(path, gzipped)
+    with stream, (raw or stream):
+        reader = linereader.Lines(stream, name=str(path), newline=newline, raw=raw)
+        progress.reader = reader
+        if mark:
+            reader.skip(mark["offset"], mark["lines"], mark["prefix_sha"])
         header = first.decode("utf-8", errors="replace")
-        resumed = bool(start.get("lines"))
-        if resumed:
-            _skip_to(fh, first, start, progress)
-            first = b""
-        else:
-            progress.lines, progress.offset = 0, 0
-        lines = _numbered(fh, first, progress)
         if _is_csv(path, header):
-            yield from _csv_records(lines, header, spec, path, progress, source, header_read=resumed)
+            records = _csv_records(iter(reader), header, spec, path, progress, source, header_read=bool(mark))
         else:
-            yield from _json_records(lines, spec, path, progress, source)
+            records = _json_records(iter(reader), spec, path, progress, source)
+        for record in records:
+            yield record
+            if flush and len(progress.batch) >= flush:
+                yield progress.batch.take()
 
 
-def _skip_to(fh: IO[bytes], first: bytes, start: dict[str, Any], progress: _Progress) -> None:
-    """Move past the lines an earlier pass read: seek plain files, skip lines of gzip."""
-    if start.get("seek"):
-        fh.seek(start["offset"])
-        progress.lines, progress.offset = start["lines"], start["offset"]
-        return
-    count, offset = 1, len(first)
-    while count < start["lines"]:
-        raw = fh.readline()
-        if not raw:
-            break
-        count, offset = count + 1, offset + len(raw)
-    progress.lines, progress.offset = count, offset
-
-
-def _numbered(fh: IO[bytes], first: bytes, progress: _Progress) -> Iterator[tuple[int, bytes]]:
-    """``(line number, bytes)``; advances the watermark past complete lines only."""
-    pending = [first] if first else []
-    for raw in _chain(pending, fh):
-        number = progress.lines + 1
-        if raw.endswith(b"\n"):
-            progress.lines, progress.offset = number, progress.offset + getattr(raw, "size", len(raw))
-        yield number, raw
-
-
-class _LongLine(bytes):
-    """The start of a line longer than MAX_LINE (``size``: its real length)."""
-
-    size: int
-
-
-def _chain(pending: list[bytes], fh: IO[bytes]) -> Iterator[bytes]:
-    yield from pending
-    while raw := fh.readline(MAX_LINE + 1):
-        if len(raw) <= MAX_LINE or raw.endswith(b"\n"):
-            yield raw
-            continue
-        long, size = _LongLine(raw[:RAW_KEEP] + b"\n"), len(raw)
-        while raw and not raw.endswith(b"\n"):  # skip the rest in bounded pieces
-            raw = fh.readline(MAX_LINE)
-            size += len(raw)
-        long.size = size
-        yield long
+def _first_line(path: Path, gzipped: bool) -> tuple[bytes, bytes]:
+    """Line 1 (at most MAX_LINE bytes of it: a CSV log's header, the format's
+    tell) and the line end the file uses."""
+    stream, raw = _open(path, gzipped)
+    with stream, (raw or stream):
+        sample = stream.read(HEAD_BYTES)
+        newline = linereader.newline_of(sample)
+        reader = linereader.Lines(stream, name=str(path), newline=newline, raw=raw, start=sample)
+        for number, line in reader:
+            return (b"" if number != 1 or isinstance(line, linereader.LongLine) else line), newline
+    return b"", newline
 
 
 def _decode(number: int, raw: bytes, source: str) -> str | Reject:
-    if isinstance(raw, _LongLine):
+    if isinstance(raw, linereader.LongLine):
         return Reject(source, number, f"line is {raw.size:,} bytes long, more than the {MAX_LINE:,} provex reads "
                       "in one line; split the record or move its large fields out of the log",
                       raw.decode("utf-8", errors="replace"))
@@ -237,7 +260,7 @@ def _decode(number: int, raw: bytes, source: str) -> str | Reject:
 
 
 def _json_records(lines: Iterator[tuple[int, bytes]], spec: Mapping, path: Path, progress: _Progress,
-                  source: str) -> Iterator[Record]:
+                  source: str) -> Iterator[Record | Facts]:
     for number, raw in lines:
         text = _decode(number, raw, source)
         if isinstance(text, Reject):
@@ -248,29 +271,33 @@ def _json_records(lines: Iterator[tuple[int, bytes]], spec: Mapping, path: Path,
         try:
             doc, dupes = jsontext.loads(text)
         except json.JSONDecodeError as exc:
-            yield Reject(source, number, f"not valid JSON ({exc.msg} at column {exc.colno}); "
-                         "each line must be one JSON object", text[:RAW_KEEP].rstrip("\n"))
+            yield Reject(source, number, f"not valid JSON ({exc.msg} at column {exc.colno}){_cr_hint(text)}; "
+                         "each line must be one JSON object", text[:RAW_KEEP].rstrip("\r\n"))
             continue
         except jsontext.JSONTextError as exc:
-            yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\n"))
+            yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\r\n"))
             continue
         if dupes:
             yield Flag("duplicate-key", f"line {number}: {jsontext.duplicate_note(dupes)}", source, number)
         if not isinstance(doc, dict):
             yield Reject(source, number, f"line is a JSON {type(doc).__name__}, not an object; "
-                         "write one {...} record per line", text[:RAW_KEEP].rstrip("\n"))
+                         "write one {...} record per line", text[:RAW_KEEP].rstrip("\r\n"))
             continue
         yield from _one(doc, spec, path, number, text, progress, source, from_csv=False)
 
 
+def _cr_hint(text: str) -> str:
+    return " (the line holds a bare CR: are its line ends CR-only in part of the file?)" if "\r" in text.rstrip("\r\n") else ""
+
+
 def _csv_records(lines: Iterator[tuple[int, bytes]], header_text: str, spec: Mapping, path: Path,
-                 progress: _Progress, source: str, header_read: bool) -> Iterator[Record]:
+                 progress: _Progress, source: str, header_read: bool) -> Iterator[Record | Facts]:
     delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
     try:
-        header = next(csv.reader([header_text.lstrip("\ufeff")], delimiter=delimiter, strict=True), [])
+        header = next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r\n")], delimiter=delimiter, strict=True), [])
     except csv.Error as exc:
         yield Reject(source, 1, f"the CSV header cannot be parsed ({exc}); the file was not read. Is it a "
-                     "prediction log? A CSV log starts with one header line of field names (no bare CR)",
+                     "prediction log? A CSV log starts with one header line of field names",
                      header_text[:RAW_KEEP])
         return
     if not header_read:
@@ -307,6 +334,7 @@ class _RowStart:
         for number, raw in lines:
             text = _decode(number, raw, source)
             text = text if isinstance(text, str) else raw.decode("utf-8", errors="replace")
+            text = text.rstrip("\r") if text.endswith("\r") else text  # a CR-only log: its lines end in CR
             if not self.parts:
                 self.number = number
             if len(self.parts) < 64:
@@ -319,18 +347,18 @@ class _RowStart:
 
 
 def _one(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: str, progress: _Progress,
-         source: str, *, from_csv: bool) -> Iterator[Record]:
+         source: str, *, from_csv: bool) -> Iterator[Record | Facts]:
     try:
         docs = progress.inferred.expand(raw, number, from_csv=from_csv)
     except RecordError as exc:
-        yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\n"))
+        yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\r\n"))
         return
     for doc in docs:
         yield from _store(doc, spec, path, number, text, progress, source, from_csv=from_csv)
 
 
 def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: str, progress: _Progress,
-           source: str, *, from_csv: bool) -> Iterator[Record]:
+           source: str, *, from_csv: bool) -> Iterator[Record | Facts]:
     try:
         doc = canonical(raw, spec, line=number, path=path, from_csv=from_csv)
         bad = values.problem(doc)
@@ -338,7 +366,7 @@ def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: st
             raise RecordError(f"the record {bad}")
         rec = parse_record(doc, spec)
     except RecordError as exc:
-        yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\n"))
+        yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\r\n"))
         return
     if not rec.zoned:
         progress.naive_times += 1
@@ -346,60 +374,14 @@ def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: st
         ref = rec.model.ref or "(no model named)"
         known = ref in progress.unresolved or len(progress.unresolved) < MAX_TRACKED_REFS
         progress.unresolved[ref if known else "(other references)"] += 1
-    yield from graph_records(rec, progress, source)
+    if len(progress.input_keys) <= MAX_INPUT_KEYS:
+        progress.input_keys.update(rec.inputs)
+    progress.batch.add(fact(rec, source, number))
+    if len(progress.batch) >= BATCH:
+        yield progress.batch.take()
 
 
-def graph_records(rec: PredictionRecord, progress: _Progress, source: str) -> Iterator[Node | Edge | Flag]:
-    """The nodes and edges for one prediction (groups and features once per pass)."""
-    ref = model.prediction(rec.prediction_id)
-    mv = model.model_version(rec.model.name, rec.model.version) if rec.model.resolved else None
-    yield Node(ref, _props(rec), source)
-    group = model.prediction_group(mv.uid if mv else "unresolved", rec.hour)
-    if mv:
-        yield Edge("PREDICTED_BY", ref, mv, source=source)
-    yield Edge("PART_OF", ref, group, source=source)
-    for upstream in rec.upstream:
-        yield Edge("USED", ref, model.prediction(upstream), source=source)
-    if rec.override:
-        over = model.override(rec.prediction_id, rec.override["rule"])
-        yield Node(over, {"rule": rec.override["rule"], "original_output": rec.override["original"],
-                          "final_output": rec.output}, source)
-        yield Edge("OVERRIDDEN_BY", ref, over, source=source)
-    if group.uid not in progress.groups:
-        progress.groups.add(group.uid)
-        yield Node(group, {"hour": rec.hour, "model": mv.uid if mv else "unresolved", "count_stale": True}, source)
-        if mv:
-            yield Edge("PREDICTED_BY", group, mv, source=source)
-    yield from _feature_links(rec, group, progress, source)
-
-
-def _feature_links(rec: PredictionRecord, group: model.Ref, progress: _Progress, source: str) -> Iterator[Node | Edge | Flag]:
-    names = list(rec.inputs)
-    if len(names) > MAX_FEATURES:
-        yield Flag("wide-inputs", f"prediction {rec.prediction_id!r} has {len(names):,} inputs; the first "
-                   f"{MAX_FEATURES:,} are linked as features (all are kept on the prediction)", source)
-    for name in names[:MAX_FEATURES]:
-        if name not in progress.features:
-            progress.features.add(name)
-            yield Node(model.feature(name), {"name": name}, source)
-        if (group.uid, name) not in progress.group_features:
-            progress.group_features.add((group.uid, name))
-            yield Edge("USED", group, model.feature(name), source=source)
-
-
-def _props(rec: PredictionRecord) -> dict[str, Any]:
-    ident = rec.model
-    props: dict[str, Any] = {
-        "prediction_id": rec.prediction_id, "timestamp": rec.timestamp, "hour": rec.hour,
-        "output": rec.output, "score": rec.score, "model_ref": ident.ref, "resolved": ident.resolved,
-        "model_name": ident.name, "model_version": ident.version, "model_alias": ident.alias,
-        "model_run_id": ident.run_id, "model_id": ident.model_id,
-        "upstream": list(rec.upstream) or None,
-        "original_output": rec.override["original"] if rec.override else None,
-        **rec.props,
-    }
-    props.update({f"input.{name}": value for name, value in rec.inputs.items()})
-    return props
+BATCH = 50_000  # facts per batch
 
 
 def _flags(progress: _Progress, source: str) -> Iterator[Flag]:
@@ -414,25 +396,37 @@ def _flags(progress: _Progress, source: str) -> Iterator[Flag]:
                    "ingested (or give --model NAME@VERSION)", source)
     if progress.naive_times:
         yield Flag("naive-timestamp", f"{progress.naive_times} timestamps have no time zone; read as UTC", source)
+    if len(progress.input_keys) > MAX_INPUT_KEYS:
+        yield Flag("many-input-names", f"the records of {source} use more than {MAX_INPUT_KEYS:,} distinct input "
+                   "names: is a value (an id, a timestamp) logged as a key? Inputs are stored as one JSON object "
+                   "each; only the first 1,000 names per record are linked as features", source)
 
 
 class PredictionLogSource(Source):
     """``kind = "predictions"``: ``files`` (one source each), optional
-    ``mapping`` (TOML renaming fields) and ``model`` (``NAME@VERSION`` for
-    records that carry none)."""
+    ``mapping`` (TOML renaming fields), ``model`` (``NAME@VERSION`` for
+    records that carry none) and ``prediction_nodes`` (auto, all or none:
+    whether the graph also gets a node per prediction)."""
 
     kind = "predictions"
     file_based = True
 
-    def __init__(self, file: str, mapping: str | None = None, model: str | None = None) -> None:
+    def __init__(self, file: str, mapping: str | None = None, model: str | None = None,
+                 prediction_nodes: str = "auto") -> None:
         super().__init__(str(Path(file).resolve()))
+        if prediction_nodes not in NODE_MODES:
+            raise UsageError(f"prediction_nodes = {prediction_nodes!r}: use one of {', '.join(NODE_MODES)}.")
         self.file, self.mapping, self.model = file, mapping, model
+        self.prediction_nodes = prediction_nodes
 
     @classmethod
     def from_config(cls, table: dict[str, Any], base: Path) -> list[Source]:
         files = strings(table, "files", required=True)
         mapping = local(base, table["mapping"]) if table.get("mapping") else None
-        return [cls(local(base, f), mapping, table.get("model")) for f in files]
+        nodes = table.get("prediction_nodes", "auto")
+        if not isinstance(nodes, str):
+            raise UsageError(f"prediction_nodes = {nodes!r}: use one of {', '.join(NODE_MODES)} (as text).")
+        return [cls(local(base, f), mapping, table.get("model"), nodes) for f in files]
 
-    def read(self, state: dict[str, Any]) -> Iterator[Record]:
+    def read(self, state: dict[str, Any]) -> Iterator[Record | Facts]:
         return read(self.file, mapping=self.mapping, model=self.model, state=state, position=self.position)

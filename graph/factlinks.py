@@ -1,0 +1,68 @@
+"""The lineage edges of individual predictions, read from the prediction store
+(they are not walked in the graph, so lineage is the same whether or not the
+predictions also have nodes): a prediction was PREDICTED_BY its model version,
+USED the upstream predictions it was fed, was OVERRIDDEN_BY a rule; and was
+USED by later predictions. Rows have the shape of a lineage level's rows
+(:mod:`provex.graph.lineage`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provex.graph import facts
+from provex.graph.groups import node_props
+from provex.store.query import downstream
+from provex.vocab import model
+
+PREFIX = model.prediction("").uid  # "prediction:"
+_NODES = ("MATCH (b:Node) WHERE b.uid IN $uids RETURN b.uid AS uid, "
+          "[l IN labels(b) WHERE l <> 'Node'][0] AS label, properties(b) AS props")
+
+
+def is_prediction(uid: str) -> bool:
+    return uid.startswith(PREFIX)
+
+
+def node(graph: Any, uid: str) -> dict[str, Any] | None:
+    """A stored prediction as a lineage node row (uid, label, props)."""
+    row = facts.get(graph, uid)
+    return None if row is None else {"uid": uid, "label": "Prediction", "props": node_props(row)}
+
+
+def level(graph: Any, frontier: list[str], direction: str) -> list[dict[str, Any]]:
+    """One level of lineage from these predictions, up or down."""
+    rows = facts.many(graph, frontier)
+    if direction == "down":
+        pairs = downstream(graph.facts, [r["uid"] for r in rows])
+        found = {r["uid"]: r for r in facts.many(graph, sorted({uid for _, uid in pairs}))}
+        return [_row(uid, up, "USED", _prediction(uid, found.get(uid)), uid) for up, uid in pairs]
+    out: list[dict[str, Any]] = []
+    versions = {r["model_version"] for r in rows if r["model_version"]}
+    known = {n["uid"]: n for n in graph.read(_NODES, {"uids": sorted(versions)})} if versions else {}
+    ups = {r["uid"]: r for r in facts.many(graph, sorted({u for r in rows for u in r["upstream"]}))}
+    for r in rows:
+        mv = r["model_version"]
+        if mv:
+            out.append(_row(r["uid"], mv, "PREDICTED_BY", known.get(mv) or _placeholder(mv, "ModelVersion"), mv))
+        for up in r["upstream"]:
+            out.append(_row(r["uid"], up, "USED", _prediction(up, ups.get(up)), up))
+        if r["override_rule"]:
+            over = model.override(r["prediction_id"], r["override_rule"]).uid
+            props = {"rule": r["override_rule"], "original_output": r["original_output"], "final_output": r["output"]}
+            out.append(_row(r["uid"], over, "OVERRIDDEN_BY", {"uid": over, "label": "Override", "props": props}, over))
+    return out
+
+
+def _prediction(uid: str, row: dict[str, Any] | None) -> dict[str, Any]:
+    if row is None:
+        return _placeholder(uid, "Prediction")
+    return {"uid": uid, "label": "Prediction", "props": node_props(row)}
+
+
+def _placeholder(uid: str, label: str) -> dict[str, Any]:
+    return {"uid": uid, "label": label, "props": {"placeholder": True}}
+
+
+def _row(src: str, dst: str, etype: str, other: dict[str, Any], uid: str) -> dict[str, Any]:
+    return {"src": src, "dst": dst, "type": etype, "eprops": {"sources": ["provex:store"]}, "uid": uid,
+            "label": other["label"], "props": other["props"]}

@@ -1,0 +1,178 @@
+"""The graph's side of an ingest's prediction facts.
+
+The store keeps every prediction (:mod:`provex.store`); the graph keeps what
+relates them:
+
+- a ``PredictionGroup`` per (model version, hour): count, first and last
+  time, overrides, example uids, the store files that hold it,
+  ``PREDICTED_BY`` its version and ``USED`` each input ``Feature``;
+- chaining between groups: a group ``USED`` an upstream group ``{count}``;
+- below a rate, a ``Prediction`` node per prediction, as logs were ingested
+  before the store (``--prediction-nodes all`` always, ``none`` never).
+
+Counts are set from the committed store, not added up, so re-running an
+ingest or one that was interrupted leaves them right. A group of
+predictions whose log named no registry version is keyed by the logged
+reference (``ref:<reference>``) until the resolver links it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from provex.graph.writer import DEFAULT_BATCH, Writer
+from provex.store import scan
+from provex.store.append import Append, Conflict
+from provex.vocab import model
+from provex.vocab.facts import REF_PARTITION
+from provex.vocab.records import Edge, Node
+
+NODE_MODES = ("auto", "all", "none")
+#: ``auto`` writes a node per prediction when no (model version, hour) of the
+#: ingest holds more than this many predictions (PROVEX_PREDICTION_NODE_RATE).
+DEFAULT_NODE_RATE = 1_000
+STORE_SOURCE = "provex:store"
+
+
+@dataclass
+class Settled:
+    """What the facts of one ingest did to the store and the graph."""
+
+    added: int = 0
+    repeated: int = 0
+    conflict_count: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+    groups: int = 0
+    nodes: bool = False
+
+
+def node_rate() -> int:
+    try:
+        return max(0, int(os.environ.get("PROVEX_PREDICTION_NODE_RATE", DEFAULT_NODE_RATE)))
+    except ValueError:
+        return DEFAULT_NODE_RATE
+
+
+def settle(graph: Any, append: Append, *, mode: str, ingest_run: str, batch_size: int = DEFAULT_BATCH) -> Settled:
+    """Settle an ingest's facts: identity and indexes, per-prediction nodes
+    (before the store commit, so an interrupted ingest writes them again),
+    the commit, then groups, features and chaining from the store."""
+    outcome = append.finish()
+    settled = Settled(outcome.added, outcome.repeated, outcome.conflict_count, outcome.conflicts)
+    new_files = [path for path, meta in append.files.items() if meta["kind"] == "data"]
+    settled.nodes = _wants_nodes(graph, mode, new_files)
+    if settled.nodes:
+        with Writer(graph, ingest_run, batch_size) as writer:
+            for row in _rows(graph, new_files):
+                writer.add_all(prediction_records(row))
+    append.commit()
+    stats = scan.group_stats(graph.facts, outcome.groups)
+    with Writer(graph, ingest_run, batch_size) as writer:
+        for stat in stats:
+            writer.add_all(group_records(stat))
+        for g, hour, name in scan.features(graph.facts, new_files):
+            group = model.prediction_group(g, hour)
+            writer.add(Node(model.feature(name), {"name": name}, STORE_SOURCE))
+            writer.add(Edge("USED", group, model.feature(name), source=STORE_SOURCE))
+        for chain in scan.chains(graph.facts, outcome.groups):
+            writer.add(Edge("USED", model.prediction_group(chain["partition"], chain["hour"]),
+                            model.prediction_group(chain["up_partition"], chain["up_hour"]),
+                            {"count": chain["count"]}, source=STORE_SOURCE))
+    settled.groups = len(stats)
+    return settled
+
+
+def _wants_nodes(graph: Any, mode: str, files: list[str]) -> bool:
+    if mode != "auto" or not files:
+        return mode == "all" and bool(files)
+    con = graph.facts.duck()
+    from provex.store.query import sql_list
+
+    peak = con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM read_parquet("
+                       f"{sql_list([graph.facts.readable(f) for f in files])}) GROUP BY model_version_uid, model_ref, hour)"
+                       ).fetchone()[0]
+    return (peak or 0) <= node_rate()
+
+
+def _rows(graph: Any, files: list[str]) -> Iterator[dict[str, Any]]:
+    from provex.store.query import by_ref, decode, sql_list
+
+    con, resolved = graph.facts.duck(), by_ref(graph.facts)
+    for file in files:
+        result = con.execute(f"SELECT * EXCLUDE (moment, digest) FROM read_parquet({sql_list([graph.facts.readable(file)])})")
+        names = [c[0] for c in result.description]
+        while chunk := result.fetchmany(10_000):
+            for values in chunk:
+                yield decode(dict(zip(names, values)), resolved)
+
+
+def group_records(stat: dict[str, Any]) -> list[Node | Edge]:
+    """A group node (absolute figures from the store) and its version edge."""
+    key = stat["g"]
+    group = model.prediction_group(key, stat["hour"])
+    resolved = not key.startswith(REF_PARTITION)
+    props = {"hour": stat["hour"], "model": key, "count": stat["count"], "first": stat["first"], "last": stat["last"],
+             "overrides": stat["overrides"], "examples": stat["examples"], "files": stat["files"],
+             "count_stale": False, "resolved": resolved}
+    if not resolved:
+        props.update({k: stat[k] for k in ("model_ref", "model_name", "model_alias", "model_run_id", "model_id")})
+    records: list[Node | Edge] = [Node(group, props, STORE_SOURCE)]
+    if resolved:
+        records.append(Edge("PREDICTED_BY", group, model.Ref("ModelVersion", key), source=STORE_SOURCE))
+    return records
+
+
+def prediction_records(row: dict[str, Any]) -> list[Node | Edge]:
+    """A prediction's node and edges, as the graph held them before the store
+    (``--prediction-nodes all``, or ``auto`` below the rate)."""
+    source = row["source"]
+    ref = model.prediction(row["prediction_id"])
+    mv = row.get("model_version")  # as logged, or as resolved since
+    group = model.prediction_group(mv or REF_PARTITION + (row.get("model_ref") or ""), row["hour"])
+    records: list[Node | Edge] = [Node(ref, node_props(row), source), Edge("PART_OF", ref, group, source=source)]
+    if mv:
+        records.append(Edge("PREDICTED_BY", ref, model.Ref("ModelVersion", mv), source=source))
+    records.extend(Edge("USED", ref, model.Ref("Prediction", up), source=source) for up in row["upstream"])
+    if row.get("override_rule"):
+        over = model.override(row["prediction_id"], row["override_rule"])
+        records.append(Node(over, {"rule": row["override_rule"], "original_output": row["original_output"],
+                                   "final_output": row["output"]}, source))
+        records.append(Edge("OVERRIDDEN_BY", ref, over, source=source))
+    return records
+
+
+def node_props(row: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "prediction_id": row["prediction_id"], "timestamp": row["timestamp"], "hour": row["hour"],
+        "output": row["output"], "score": row["score"], "model_ref": row["model_ref"],
+        "resolved": bool(row.get("model_version")), "model_name": row["model_name"],
+        "model_version": row["logged_model_version"], "model_alias": row["model_alias"],
+        "model_run_id": row["model_run_id"], "model_id": row["model_id"],
+        "upstream": [u.removeprefix("prediction:") for u in row["upstream"]] or None,
+        "original_output": row["original_output"],
+    }
+    props.update({k: row[k] for k in ("subject_id", "household_id", "input_hash", "feature_pipeline") if row.get(k)})
+    props.update({f"extra.{k}": v for k, v in (row.get("extra") or {}).items()})
+    props.update({f"input.{k}": v for k, v in (row.get("inputs") or {}).items()})
+    return props
+
+
+def conflict_reason(conflict: Conflict) -> str:
+    """The reject text of a conflicting record: both values, where the first came from."""
+    kept, later = conflict.kept, conflict.later
+    differs = [name for name in ("timestamp", "model_ref", "output", "inputs", "score", "upstream", "override_rule",
+                                 "subject_id", "household_id") if kept.get(name) != later.get(name)]
+    shown = "; ".join(f"{name} {_short(kept.get(name))} (kept) vs {_short(later.get(name))}" for name in differs[:4])
+    return (f"prediction id {kept.get('prediction_id') or conflict.uid.removeprefix('prediction:')!r} was already ingested "
+            f"from {kept.get('source')}:{kept.get('line')} with other content ({shown or 'other values'}); the first "
+            "record stays and this one was set aside. Give the record its own id, or remove the old one")
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    return text if len(text) <= 60 else text[:57] + "..."

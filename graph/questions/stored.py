@@ -1,0 +1,105 @@
+"""The store's part of the questions about predictions.
+
+A question whose answer involves individual predictions reads them from the
+prediction store (:mod:`provex.graph.facts`), never from Cypher, so it answers
+the same whether or not the predictions also have nodes. Two kinds of step:
+
+- **before** the question's Cypher (``Facts``): the predictions it starts
+  from, handed in as ``$params`` (``$chain``, ``$history``, ``$pa`` ...);
+- **after** it (``After``): the Cypher names model versions, and the store
+  fills in their predictions or counts in a time window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from provex.graph import facts
+from provex.store.query import sql_list
+from provex.vocab.errors import UsageError
+
+MAX_LOGGED = 1_000  # predictions whose input names training-serving-skew reads
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Store reads before a question's Cypher: ``read(graph, values)`` gives the ``gives`` params."""
+
+    read: Callable[[Any, Mapping[str, Any]], dict[str, Any]]
+    gives: tuple[str, ...]
+
+
+After = Callable[[Any, list[dict[str, Any]], Mapping[str, Any], int], tuple[list[dict[str, Any]], bool]]
+
+
+def _one(graph: Any, uid: str) -> dict[str, Any]:
+    row = facts.get(graph, uid)
+    if row is None:
+        raise UsageError(f"No prediction {uid!r} in the prediction store. Try `provex search {uid.removeprefix('prediction:')}`.")
+    return row
+
+
+def chain(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    _one(graph, values["prediction"])
+    return {"chain": facts.chain_param(graph, values["prediction"])}
+
+
+def history(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    rows = facts.about(graph, values["subject"], values.get("since"), values.get("until"))
+    ups = {r["uid"]: r["model_version"] for r in facts.many(graph, sorted({u for row in rows for u in row["upstream"]}))}
+    return {"history": [{**facts.param(r), "upstream_models": [ups[u] for u in r["upstream"] if ups.get(u)]}
+                        for r in rows]}
+
+
+def pair(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    a, b = _one(graph, values["a"]), _one(graph, values["b"])
+    return {"pa": facts.param(a), "pb": facts.param(b),
+            "ca": facts.chain_param(graph, a["uid"]), "cb": facts.chain_param(graph, b["uid"])}
+
+
+def fact(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {"fact": facts.param(_one(graph, values["prediction"]))}
+
+
+def logged(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    rows = facts.of_versions(graph, [values["model_version"]], limit=MAX_LOGGED)
+    return {"logged": sorted({name for row in rows for name in (row["inputs"] or {})})}
+
+
+def dangling(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Upstream predictions used by logged ones but never logged themselves."""
+    store = graph.facts
+    manifest = store.manifest()
+    links = [store.readable(f) for f, _ in manifest.of_kind("links")]
+    ids = [store.readable(f) for f in manifest.index_files("ids")]
+    if not links:
+        return {"dangling": {"count": 0, "examples": []}}
+    missing = f"SELECT DISTINCT upstream FROM read_parquet({sql_list(links)})"
+    if ids:
+        missing += f" EXCEPT SELECT uid FROM read_parquet({sql_list(ids)})"
+    count, examples = store.duck().execute(f"SELECT count(*), list(upstream ORDER BY upstream)[1:5] FROM ({missing})").fetchone()
+    return {"dangling": {"count": count, "examples": examples or []}}
+
+
+# ---- after the Cypher ---------------------------------------------------------------------------
+
+def serving_counts(graph: Any, rows: list[dict[str, Any]], values: Mapping[str, Any], limit: int) -> tuple[list, bool]:
+    """Each version's predictions while it held the alias and within the window, from the store."""
+    out = []
+    for row in rows:
+        mv = [row["model_version"]]
+        out.append({**{k: v for k, v in row.items() if k not in ("held_from", "held_to", "w0", "w1")},
+                    "predictions_while_serving": facts.count_of(graph, mv, row["held_from"], row["held_to"]),
+                    "predictions_in_window": facts.count_of(graph, mv, row["w0"], row["w1"])})
+    return out, False
+
+
+def impacted(graph: Any, rows: list[dict[str, Any]], values: Mapping[str, Any], limit: int) -> tuple[list, bool]:
+    """The predictions of the affected versions in the window, by time, and the
+    chained ones that used them (each listed once, beside the earliest
+    affected prediction it used)."""
+    from provex.graph.questions.chained import impacted_rows
+
+    return impacted_rows(graph, rows, values.get("since"), values.get("until"), limit)

@@ -1,0 +1,174 @@
+"""One ingest's append to the store: facts in, files out, one commit.
+
+While the adapter reads, facts are buffered and written every CHUNK rows as
+data files (one per partition and month, sorted by time) and as a staging
+file of their keys. :meth:`Append.finish` then applies the identity rule
+against the committed store and within the ingest (a prediction id has one
+record, the first ingested: an exact repeat is dropped silently, other
+content is a :class:`Conflict`), and writes the id, key and link indexes.
+:meth:`Append.commit` makes it all live in one manifest write. Until then
+nothing is visible, so an interrupted ingest leaves no partial file in the
+store (its files are swept by the next commit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from provex.store.location import partition_dir
+from provex.store.manifest import Manifest
+from provex.store.table import COMPRESSION, ROW_GROUP, split, to_table
+from provex.vocab.facts import Facts
+
+if TYPE_CHECKING:
+    from provex.store import Store
+
+CHUNK = 250_000  # facts buffered before their files are written
+STAGING = "staging"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A later record of a prediction id already held, with other content."""
+
+    uid: str
+    kept: dict[str, Any]  # the first record (its source, line and content)
+    later: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What :meth:`Append.finish` found: rows new to the store, exact repeats, conflicts."""
+
+    added: int = 0
+    repeated: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+    conflict_count: int = 0
+    groups: list[dict[str, Any]] = field(default_factory=list)  # (partition, hour) touched by this ingest
+
+
+class Append:
+    def __init__(self, store: Store, ingest: str) -> None:
+        self.store, self.ingest = store, ingest
+        self.location = store.location
+        self._pending: list[pa.Table] = []
+        self._buffered = 0
+        self._order = 0
+        self._seq = 0
+        self.files: dict[str, dict[str, Any]] = {}
+        self.staged: list[str] = []
+        self.outcome: Outcome | None = None
+
+    @property
+    def rows(self) -> int:
+        return self._order
+
+    def add(self, facts: Facts) -> None:
+        if not len(facts):
+            return
+        table = to_table(facts, self.ingest)
+        table = table.append_column("ord", pa.array(range(self._order, self._order + len(facts)), pa.int64()))
+        self._order += len(facts)
+        self._pending.append(table)
+        self._buffered += len(facts)
+        if self._buffered >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.concat_tables(self._pending)
+        self._pending, self._buffered = [], 0
+        keys = []
+        for part, month, rows in split(table):
+            relative = f"{partition_dir(part, month)}/{self.ingest}-{self._seq:05d}.parquet"
+            self._seq += 1
+            data = rows.drop_columns(["ord"])
+            write_table(self.location, relative, data)
+            self.files[relative] = {"kind": "data", "partition": part, "month": month, "rows": data.num_rows,
+                                    **time_range(data), "ingest": self.ingest}
+            keys.append(_keys(rows, relative, part))
+        staged = f"{STAGING}/{self.ingest}/keys-{len(self.staged):05d}.parquet"
+        write_table(self.location, staged, pa.concat_tables(keys), row_group=ROW_GROUP * 4)
+        self.staged.append(staged)
+
+    def finish(self) -> Outcome:
+        """Apply the identity rule and write the indexes (not yet live)."""
+        from provex.store.identity import settle
+
+        self._flush()
+        self.outcome = settle(self)
+        return self.outcome
+
+    def commit(self) -> None:
+        """Make this ingest's files live: one manifest write. Sweeps what
+        interrupted ingests left behind."""
+        manifests = self.store.manifests
+        manifest = manifests.load()
+        manifest.files.update(self.files)
+        manifests.save(manifest)
+        self.store.sweep(manifest)
+
+    def abort(self) -> None:
+        """Remove what this ingest wrote; nothing of it was live."""
+        self.store.sweep(self.store.manifests.load())
+
+
+def _keys(rows: pa.Table, relative: str, part: str) -> pa.Table:
+    """The staging row of each fact: what identity, the indexes and the graph need of it."""
+    n = rows.num_rows
+    return pa.table({
+        "uid": rows["uid"], "digest": rows["digest"], "ord": rows["ord"],
+        "file": pa.array([relative] * n, pa.string()), "row": pa.array(range(n), pa.int64()),
+        "part": pa.array([part] * n, pa.string()), "hour": rows["hour"], "timestamp": rows["timestamp"], "moment": rows["moment"],
+        "prediction_id": rows["prediction_id"], "subject_id": rows["subject_id"], "household_id": rows["household_id"],
+        "upstream": rows["upstream"], "override_rule": rows["override_rule"], "inputs": rows["inputs"],
+        "model_ref": rows["model_ref"], "model_name": rows["model_name"], "model_alias": rows["model_alias"],
+        "model_run_id": rows["model_run_id"], "model_id": rows["model_id"], "source": rows["source"],
+        "line": rows["line"],
+    })
+
+
+def write_table(location: Any, relative: str, table: pa.Table, row_group: int = ROW_GROUP) -> None:
+    """Write a Parquet file under a temporary name and rename it into place."""
+    fs, final = location.filesystem, location.path(relative)
+    fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
+    temp = final + ".tmp" if location.local else final
+    pq.write_table(table, temp, filesystem=fs, row_group_size=row_group, compression=COMPRESSION)
+    if temp != final:
+        fs.move(temp, final)
+
+
+@contextlib.contextmanager
+def sorted_writer(location: Any, relative: str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    fs, final = location.filesystem, location.path(relative)
+    fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
+    temp = final + ".tmp" if location.local else final
+    writer = pq.ParquetWriter(temp, schema, filesystem=fs, compression=COMPRESSION)
+    try:
+        yield writer
+    finally:
+        writer.close()
+    if temp != final:
+        fs.move(temp, final)
+
+
+def time_range(data: pa.Table) -> dict[str, str]:
+    """The first and last ``moment`` of a file sorted by it, as ISO text (the manifest's prune keys)."""
+    stamps = data["moment"]
+    return {"first": iso(stamps[0].as_py()), "last": iso(stamps[-1].as_py())}
+
+
+def live(manifest: Manifest, kind: str) -> list[str]:
+    return [path for path, _ in manifest.of_kind(kind)]
+
+
+def iso(moment: Any) -> str:
+    """A UTC time as fixed-width ISO text (microseconds always), so text order is time order."""
+    return moment.isoformat(timespec="microseconds")

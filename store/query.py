@@ -1,0 +1,172 @@
+"""Reading predictions from the store with DuckDB: by uid, by subject or
+household, by model version and time window, by id prefix.
+
+Every read picks its files from the manifest first (an id's bucket, a model
+version's partitions, the files whose time range meets the window), so it
+opens only what can hold the answer. Rows come back as plain dicts with
+their JSON fields decoded and ``model_version`` set: the version the log
+named, or the one its reference was resolved to later (``resolution``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from provex.store.location import bucket
+from provex.vocab.facts import JSON_FIELDS, REF_PARTITION
+
+if TYPE_CHECKING:
+    from provex.store import Store
+
+COLUMNS = ("uid", "prediction_id", "timestamp", "hour", "model_ref", "model_name", "model_version", "model_alias",
+           "model_run_id", "model_id", "model_version_uid", "subject_id", "household_id", "input_hash",
+           "feature_pipeline", "inputs", "output", "score", "upstream", "override_rule", "original_output", "extra",
+           "source", "line", "ingest")
+MAX_IN = 10_000  # ids per IN list
+
+
+def sql_list(paths: list[str]) -> str:
+    """A DuckDB list literal of file paths (paths come from the manifest, quoted here)."""
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def decode(row: dict[str, Any], resolved: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """A stored row as a prediction: JSON fields decoded, ``model_version`` the effective version uid."""
+    out = dict(row)
+    for name in JSON_FIELDS:
+        text = out.get(name)
+        out[name] = json.loads(text) if text is not None else None
+    out["logged_model_version"] = out.pop("model_version", None)
+    out["model_version"] = out.get("model_version_uid") or effective(out, resolved or {})
+    out["upstream"] = list(out.get("upstream") or [])
+    return out
+
+
+def effective(row: dict[str, Any], resolved: dict[str, list[dict[str, Any]]]) -> str | None:
+    """The version an unresolved reference was resolved to at the row's time, if any."""
+    for entry in resolved.get(row.get("model_ref") or "", ()):
+        if _within(row["timestamp"], entry.get("valid_from"), entry.get("valid_to")):
+            return entry["target"]
+    return None
+
+
+def _within(stamp: str, start: str | None, end: str | None) -> bool:
+    moment = _moment(stamp)
+    return (start is None or moment >= _moment(start)) and (end is None or moment < _moment(end))
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def by_ref(store: Store) -> dict[str, list[dict[str, Any]]]:
+    table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in store.resolution():
+        table[entry["ref"]].append(entry)
+    return table
+
+
+def rows_at(store: Store, where: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Raw rows at (file, row number), files read by row number only."""
+    per_file: dict[str, set[int]] = defaultdict(set)
+    for file, row in where:
+        per_file[file].add(int(row))
+    con, out = store.duck(), {}
+    for file, rows in per_file.items():
+        result = con.execute(f"SELECT {', '.join(COLUMNS)}, file_row_number FROM read_parquet(?, file_row_number = true) "
+                             f"WHERE file_row_number IN ({', '.join(map(str, sorted(rows)))})", [store.readable(file)])
+        names = [d[0] for d in result.description]
+        for values in result.fetchall():
+            record = dict(zip(names, values))
+            out[(file, record.pop("file_row_number"))] = record
+    return out
+
+
+def locate(store: Store, uids: list[str]) -> dict[str, tuple[str, int]]:
+    """uid -> (file, row) through the ids index (only the buckets the uids fall in)."""
+    manifest, con, found = store.manifest(), store.duck(), {}
+    per_bucket: dict[str, list[str]] = defaultdict(list)
+    for uid in dict.fromkeys(uids):
+        per_bucket[bucket(uid)].append(uid)
+    for b, wanted in per_bucket.items():
+        files = manifest.index_files("ids", [b])
+        for start in range(0, len(wanted), MAX_IN):
+            if not files:
+                break
+            part = wanted[start:start + MAX_IN]
+            rows = con.execute(f"SELECT uid, file, row FROM read_parquet({sql_list([store.readable(f) for f in files])}) "
+                               f"WHERE uid IN (SELECT unnest(?::VARCHAR[]))", [part]).fetchall()
+            found.update({uid: (file, row) for uid, file, row in rows})
+    return found
+
+
+def get(store: Store, uids: list[str]) -> list[dict[str, Any]]:
+    """The predictions with these uids, in the order asked (missing ones left out)."""
+    places = locate(store, uids)
+    rows = rows_at(store, list(places.values()))
+    resolved = by_ref(store)
+    return [decode(rows[places[uid]], resolved) for uid in dict.fromkeys(uids) if uid in places and places[uid] in rows]
+
+
+def by_keys(store: Store, keys: list[str], limit: int | None = None) -> list[dict[str, Any]]:
+    """Predictions about these subjects or households, oldest first."""
+    manifest, con = store.manifest(), store.duck()
+    places: set[tuple[str, int]] = set()
+    per_bucket: dict[str, list[str]] = defaultdict(list)
+    for key in dict.fromkeys(keys):
+        per_bucket[bucket(key)].append(key)
+    for b, wanted in per_bucket.items():
+        files = manifest.index_files("keys", [b])
+        if files:
+            places.update(con.execute(f"SELECT file, row FROM read_parquet({sql_list([store.readable(f) for f in files])}) "
+                                      "WHERE key IN (SELECT unnest(?::VARCHAR[]))", [wanted]).fetchall())
+    resolved = by_ref(store)
+    rows = [decode(r, resolved) for r in rows_at(store, sorted(places)).values()]
+    rows.sort(key=lambda r: (_moment(r["timestamp"]), r["uid"]))
+    return rows[:limit] if limit else rows
+
+
+def partitions_of(store: Store, model_versions: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The partitions holding predictions of these versions: their own, and
+    the references resolved to them (with the resolution entries)."""
+    wanted = set(model_versions)
+    entries = [e for e in store.resolution() if e["target"] in wanted]
+    return sorted(wanted | {REF_PARTITION + e["ref"] for e in entries}), entries
+
+
+def downstream(store: Store, uids: list[str]) -> list[tuple[str, str]]:
+    """(upstream uid, uid) for every stored prediction that used one of ``uids``."""
+    links = [store.readable(f) for f, _ in store.manifest().of_kind("links")]
+    if not links or not uids:
+        return []
+    return store.duck().execute(f"SELECT upstream, uid FROM read_parquet({sql_list(links)}) "
+                                "WHERE upstream IN (SELECT unnest(?::VARCHAR[])) ORDER BY ALL", [list(uids)]).fetchall()
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    return prefix, prefix + "\U0010ffff"
+
+
+def uid_prefix(store: Store, prefix: str, limit: int) -> list[str]:
+    """Stored prediction uids starting with ``prefix`` (sorted; the ids index prunes by range)."""
+    files = [store.readable(f) for f in store.manifest().index_files("ids")]
+    if not files:
+        return []
+    low, high = _prefix_range(prefix)
+    return [u for (u,) in store.duck().execute(
+        f"SELECT uid FROM read_parquet({sql_list(files)}) WHERE uid >= ? AND uid < ? ORDER BY uid LIMIT {int(limit)}",
+        [low, high]).fetchall()]
+
+
+def key_prefix(store: Store, prefix: str, limit: int) -> list[str]:
+    """Subject and household ids starting with ``prefix`` (distinct, sorted)."""
+    files = [store.readable(f) for f in store.manifest().index_files("keys")]
+    if not files:
+        return []
+    low, high = _prefix_range(prefix)
+    return [k for (k,) in store.duck().execute(
+        f"SELECT DISTINCT key FROM read_parquet({sql_list(files)}) WHERE key >= ? AND key < ? ORDER BY key LIMIT {int(limit)}",
+        [low, high]).fetchall()]

@@ -1,0 +1,39 @@
+"""Facts as Arrow: the schema of the store's data files, and how a batch of
+facts becomes a table sorted for its partition files."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from provex.vocab.facts import FIELDS, REF_PARTITION, Facts
+
+_TYPES = {"score": pa.float64(), "line": pa.int64(), "upstream": pa.list_(pa.string())}
+#: The data files' columns: the facts, their time as a timestamp (``moment``: text
+#: with fractions of a second does not sort as time), and the ingest that wrote them.
+AT = pa.timestamp("us", tz="UTC")
+SCHEMA = pa.schema([(name, _TYPES.get(name, pa.string())) for name in FIELDS] + [("moment", AT), ("ingest", pa.string())])
+ROW_GROUP = 16_384  # rows per row group: a point read decodes one group
+COMPRESSION = "zstd"
+
+
+def to_table(facts: Facts, ingest: str) -> pa.Table:
+    """The batch as a table of :data:`SCHEMA`, with ``part`` (its partition) and ``month`` added."""
+    columns = {name: pa.array(facts.columns[name], type=SCHEMA.field(name).type) for name in FIELDS}
+    columns["moment"] = columns["timestamp"].cast(AT)
+    columns["ingest"] = pa.array([ingest] * len(facts), type=pa.string())
+    table = pa.table(columns, schema=SCHEMA)
+    part = pc.coalesce(table["model_version_uid"],
+                       pc.binary_join_element_wise(REF_PARTITION, pc.fill_null(table["model_ref"], ""), ""))
+    return table.append_column("part", part).append_column("month", pc.utf8_slice_codeunits(table["hour"], 0, 7))
+
+
+def split(table: pa.Table) -> list[tuple[str, str, pa.Table]]:
+    """``(partition, month, rows sorted by time and uid)`` for each partition and month in ``table``."""
+    table = table.sort_by([("part", "ascending"), ("month", "ascending"), ("moment", "ascending"), ("uid", "ascending")])
+    runs = table.group_by(["part", "month"], use_threads=False).aggregate([("uid", "count")])
+    out, start = [], 0
+    for part, month, count in zip(runs["part"].to_pylist(), runs["month"].to_pylist(), runs["uid_count"].to_pylist()):
+        out.append((part, month, table.slice(start, count).drop_columns(["part", "month"])))
+        start += count
+    return out
