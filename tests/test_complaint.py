@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 
+import logged
 import pytest
 from click.testing import CliRunner
 from sample import expected
@@ -51,14 +52,7 @@ def version(name: str, v: int, commit: str, data: list[m.Ref], alpha: float) -> 
             edge("WAS_GENERATED_BY", mv, run), edge("VERSION_OF", mv, m.model(name))]
 
 
-def prediction(pid: str, mv: m.Ref, ts: str, output: float, subject: str, household: str, **inputs: float) -> list:
-    return [node(m.prediction(pid), prediction_id=pid, timestamp=ts, output=output, subject_id=subject,
-                 household_id=household, **{f"input.{k}": v for k, v in inputs.items()}),
-            edge("PREDICTED_BY", m.prediction(pid), mv)]
-
-
 def write_story(graph: Graph) -> None:
-    price, risk = m.model_version, m.model_version
     records = [node(m.model("price"), name="price"), node(m.model("risk"), name="risk"),
                node(BASE, path="data/in/base.csv", hash="ba5e" * 8, hash_kind="md5", commit=K1),
                node(EXTRA, path="data/in/extra.csv", hash="e7a" * 10 + "00", hash_kind="md5", commit=K2),
@@ -66,17 +60,18 @@ def write_story(graph: Graph) -> None:
     records += version("price", 1, K1, [BASE], 1.0) + version("price", 2, K2, [BASE, EXTRA], 1.0)
     records += version("price", 3, K3, [BASE], 1.0)
     records += version("risk", 1, K1, [BASE], 0.5) + version("risk", 2, K2, [BASE, EXTRA], 0.5)
-    records += prediction("r-1", risk("risk", 1), "2026-05-12T10:00:00Z", 0.9, "u-2", "fam-9")
-    records += prediction("q-1", price("price", 1), "2026-05-12T10:00:01Z", 800.0, "u-2", "fam-9", income=40.0, debt=4.0)
-    records += prediction("r-2", risk("risk", 2), "2026-05-15T09:00:00Z", 0.5, "u-1", "fam-9")
-    records += prediction("q-2", price("price", 2), "2026-05-15T09:00:01Z", 100.0, "u-1", "fam-9", income=30.0, debt=4.0)
-    records += prediction("q-3", price("price", 3), "2026-05-25T09:00:00Z", 700.0, "u-3", "fam-3", income=35.0)
-    records += [edge("USED", m.prediction("q-1"), m.prediction("r-1")),
-                edge("USED", m.prediction("q-2"), m.prediction("r-2")),
-                node(m.override("q-2", "floor"), rule="floor", original_output=50.0, final_output=100.0),
-                edge("OVERRIDDEN_BY", m.prediction("q-2"), m.override("q-2", "floor"))]
     with Writer(graph, "story2") as writer:
         writer.add_all(records)
+    logged.ingest(graph, [
+        logged.line("r-1", "risk", 1, "2026-05-12T10:00:00Z", 0.9, subject="u-2", household="fam-9"),
+        logged.line("q-1", "price", 1, "2026-05-12T10:00:01Z", 800.0, subject="u-2", household="fam-9",
+                    upstream=["r-1"], income=40.0, debt=4.0),
+        logged.line("r-2", "risk", 2, "2026-05-15T09:00:00Z", 0.5, subject="u-1", household="fam-9"),
+        logged.line("q-2", "price", 2, "2026-05-15T09:00:01Z", 100.0, subject="u-1", household="fam-9",
+                    upstream=["r-2"], override={"rule": "floor", "original": 50.0, "final": 100.0},
+                    income=30.0, debt=4.0),
+        logged.line("q-3", "price", 3, "2026-05-25T09:00:00Z", 700.0, subject="u-3", household="fam-3", income=35.0),
+    ])
     for v, since in ((1, "2026-05-01T00:00:00Z"), (2, T1), (3, T2)):
         with Writer(graph, f"story2-alias-{v}") as writer:
             writer.add(Edge("HAS_ALIAS", m.model("price"), m.model_version("price", v),

@@ -10,15 +10,17 @@ credit-scoring prediction, one overridden), plus a few gaps.
 from __future__ import annotations
 
 import json
+import os
 import re
 
+import logged
 import pytest
 from click.testing import CliRunner
 
 from provex.app.cli import cli
 from provex.graph import schema
 from provex.graph.connection import Graph
-from provex.graph.questions import CATALOG, ask, cypher_params, headlines
+from provex.graph.questions import CATALOG, ask, cypher_params, derived_params, headlines
 from provex.graph.writer import Writer
 from provex.vocab import model as m
 from provex.vocab.errors import UsageError
@@ -33,6 +35,7 @@ ML_1, ML_2 = m.data_version("train.parquet", "dig1"), m.data_version("train.parq
 V1, V2 = m.model_version("credit-limit", 1), m.model_version("credit-limit", 2)
 SCORING = m.model_version("credit-scoring", 1)
 GHOST = m.model_version("ghost", 9)
+NODES = os.environ.get("PROVEX_TEST_PREDICTION_NODES", "auto")  # the story's predictions: nodes or not
 
 
 def node(ref: m.Ref, **props: object) -> Node:
@@ -82,16 +85,6 @@ def alias(mv: m.Ref, since: str) -> Edge:
                 key=("alias", "valid_from"), supersedes=("alias",), source="test")
 
 
-def prediction(pid: str, mv: m.Ref, ts: str, output: float, **inputs: float) -> list:
-    hour = ts[:13]
-    group = m.prediction_group(mv.uid, hour)
-    return [node(m.prediction(pid), prediction_id=pid, timestamp=ts, output=output, subject_id="cust-1",
-                 **{f"input.{k}": v for k, v in inputs.items()}),
-            edge("PREDICTED_BY", m.prediction(pid), mv), edge("PART_OF", m.prediction(pid), group),
-            node(group, hour=hour, count=1), edge("PREDICTED_BY", group, mv),
-            *[edge("USED", group, m.feature(k)) for k in inputs]]
-
-
 def write_story(graph: Graph) -> None:
     """The miniature credit story (see the module docstring)."""
     records = [node(m.model("credit-limit"), name="credit-limit"), node(m.stage("repo", "evaluate"), name="evaluate")]
@@ -100,17 +93,16 @@ def write_story(graph: Graph) -> None:
                               {"scikit-learn": "1.5.0", "pandas": "2.2.0"}, "2026-01-05T12:00:00Z")
     records += mlflow_records("r2", C2, ML_2, PREP_2, V2, "0.3", ["income", "share_essentials"],
                               {"scikit-learn": "1.6.1"}, "2026-03-09T12:00:00Z")
-    records += prediction("p1", V1, "2026-02-01T10:15:00Z", 5000.0, income=4000.0, age=41.0)
-    records += prediction("p2", V2, "2026-03-12T14:05:00Z", 25000.0, income=4100.0, age=38.0)
-    records += [node(SCORING, name="credit-scoring", version="1"),
-                node(m.prediction("ps"), prediction_id="ps", timestamp="2026-03-12T14:04:59Z", output=0.82),
-                edge("PREDICTED_BY", m.prediction("ps"), SCORING), edge("USED", m.prediction("p2"), m.prediction("ps")),
-                node(m.override("p2", "max-limit-cap"), rule="max-limit-cap", original_output=30000.0, final_output=25000.0),
-                edge("OVERRIDDEN_BY", m.prediction("p2"), m.override("p2", "max-limit-cap")),
-                node(m.prediction("orphan"), prediction_id="orphan", timestamp="2026-03-12T15:00:00Z", output=1.0),
-                edge("PREDICTED_BY", m.prediction("orphan"), GHOST)]
+    records += [node(SCORING, name="credit-scoring", version="1")]
     with Writer(graph, "test-story") as writer:
         writer.add_all(records)
+    logged.ingest(graph, [
+        logged.line("p1", "credit-limit", 1, "2026-02-01T10:15:00Z", 5000.0, subject="cust-1", income=4000.0, age=41.0),
+        logged.line("ps", "credit-scoring", 1, "2026-03-12T14:04:59Z", 0.82),
+        logged.line("p2", "credit-limit", 2, "2026-03-12T14:05:00Z", 25000.0, subject="cust-1", upstream=["ps"],
+                    override={"rule": "max-limit-cap", "original": 30000.0, "final": 25000.0}, income=4100.0, age=38.0),
+        logged.line("orphan", "ghost", 9, "2026-03-12T15:00:00Z", 1.0),
+    ], nodes=NODES)
     with Writer(graph, "test-alias-1") as writer:
         writer.add(alias(V1, "2026-01-06T09:00:00Z"))
     with Writer(graph, "test-alias-2") as writer:
@@ -139,7 +131,7 @@ def test_catalog_names_and_declared_params_match_cypher() -> None:
         "impact-of-library", "impact-of-commit", "diff-model-versions", "serving-model-at",
         "training-serving-skew", "models-in-chain", "lineage-gaps"}
     for q in CATALOG.values():
-        assert {p.name for p in q.params} == cypher_params(q), q.name
+        assert {p.name for p in q.params} | derived_params(q) == cypher_params(q), q.name
         assert q.title and q.description and q.columns
         assert all(p.type in ("ref", "str", "int", "datetime") for p in q.params)
 
