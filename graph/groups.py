@@ -27,7 +27,8 @@ import orjson
 
 from provex.graph.writer import DEFAULT_BATCH, Writer
 from provex.store import scan
-from provex.store.append import Append, Conflict
+from provex.store.append import Append
+from provex.store.identity import Conflict
 from provex.vocab import model
 from provex.vocab.facts import REF_PARTITION
 from provex.vocab.records import Edge, Node
@@ -95,7 +96,7 @@ def _wants_nodes(graph: Any, mode: str, files: list[str]) -> bool:
 
     peak = con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM read_parquet("
                        f"{sql_list([graph.facts.readable(f) for f in files])}) GROUP BY model_version_uid, model_ref, hour)"
-                       ).fetchone()[0]
+                       ).fetchall()[0][0]
     return (peak or 0) <= node_rate()
 
 

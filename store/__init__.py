@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from pyarrow import fs as pafs
 
-from provex.store.append import STAGING, Append
+from provex.store.append import Append
+from provex.store.files import STAGING
 from provex.store.location import Location
 from provex.store.manifest import Manifest, Manifests, write_atomically
 from provex.vocab.errors import SourceError
 
 RESOLUTION = "resolution.json"
+RETIRE_AFTER = 600.0  # seconds a file merged away stays for readers that hold an older manifest
 
 
 class Store:
@@ -75,9 +78,10 @@ class Store:
     # ---- housekeeping
 
     def sweep(self, manifest: Manifest) -> int:
-        """Remove files no manifest entry names (left by interrupted ingests or
-        compactions) and empty staging folders; returns how many."""
-        fs, removed = self.location.filesystem, 0
+        """Remove the files no reader can need: those an interrupted ingest left
+        (no manifest entry), and retired ones (merged by compaction) once
+        RETIRE_AFTER has passed. Called after each commit (one writer at a time)."""
+        fs, removed, now = self.location.filesystem, 0, time.time()
         live = set(manifest.files)
         for top in ("data", "ids", "keys", "links", STAGING):
             base = self.location.path(top)
@@ -85,9 +89,16 @@ class Store:
                 continue
             for info in fs.get_file_info(pafs.FileSelector(base, recursive=True)):
                 relative = info.path[len(self.location.root) + 1:]
-                if info.type == pafs.FileType.File and (top == STAGING or relative not in live):
+                if info.type != pafs.FileType.File or relative in live:
+                    continue
+                since = manifest.retired.get(relative)
+                if since is None or now - since >= RETIRE_AFTER:
                     fs.delete_file(info.path)
                     removed += 1
+        kept = {p: t for p, t in manifest.retired.items() if now - t < RETIRE_AFTER}
+        if kept != manifest.retired:
+            manifest.retired = kept
+            self.manifests.save(manifest)
         return removed
 
     def clear(self) -> None:

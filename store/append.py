@@ -13,48 +13,22 @@ store (its files are swept by the next commit).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from provex.store import compact
+from provex.store.files import STAGING, time_range, write_table
+from provex.store.identity import Outcome, settle
 from provex.store.location import partition_dir
-from provex.store.manifest import Manifest
-from provex.store.table import COMPRESSION, ROW_GROUP, split, to_table
+from provex.store.table import ROW_GROUP, split, to_table
 from provex.vocab.facts import Facts
 
-if TYPE_CHECKING:
-    from provex.store import Store
-
 CHUNK = 250_000  # facts buffered before their files are written
-STAGING = "staging"
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A later record of a prediction id already held, with other content."""
-
-    uid: str
-    kept: dict[str, Any]  # the first record (its source, line and content)
-    later: dict[str, Any]
-
-
-@dataclass
-class Outcome:
-    """What :meth:`Append.finish` found: rows new to the store, exact repeats, conflicts."""
-
-    added: int = 0
-    repeated: int = 0
-    conflicts: list[Conflict] = field(default_factory=list)
-    conflict_count: int = 0
-    groups: list[dict[str, Any]] = field(default_factory=list)  # (partition, hour) touched by this ingest
 
 
 class Append:
-    def __init__(self, store: Store, ingest: str) -> None:
+    def __init__(self, store: Any, ingest: str) -> None:
         self.store, self.ingest = store, ingest
         self.location = store.location
         self._pending: list[pa.Table] = []
@@ -64,6 +38,7 @@ class Append:
         self.files: dict[str, dict[str, Any]] = {}
         self.staged: list[str] = []
         self.outcome: Outcome | None = None
+        self._con = store.duck()
 
     @property
     def rows(self) -> int:
@@ -72,7 +47,7 @@ class Append:
     def add(self, facts: Facts) -> None:
         if not len(facts):
             return
-        table = to_table(facts, self.ingest)
+        table = to_table(facts, self.ingest, self._con)
         table = table.append_column("ord", pa.array(range(self._order, self._order + len(facts)), pa.int64()))
         self._order += len(facts)
         self._pending.append(table)
@@ -100,8 +75,6 @@ class Append:
 
     def finish(self) -> Outcome:
         """Apply the identity rule and write the indexes (not yet live)."""
-        from provex.store.identity import settle
-
         self._flush()
         self.outcome = settle(self)
         return self.outcome
@@ -114,6 +87,8 @@ class Append:
         manifest.files.update(self.files)
         manifests.save(manifest)
         self.store.sweep(manifest)
+        if compact.due(self.store):
+            compact.compact(self.store, f"{self.ingest}-c")
 
     def abort(self) -> None:
         """Remove what this ingest wrote; nothing of it was live."""
@@ -133,42 +108,3 @@ def _keys(rows: pa.Table, relative: str, part: str) -> pa.Table:
         "model_run_id": rows["model_run_id"], "model_id": rows["model_id"], "source": rows["source"],
         "line": rows["line"],
     })
-
-
-def write_table(location: Any, relative: str, table: pa.Table, row_group: int = ROW_GROUP) -> None:
-    """Write a Parquet file under a temporary name and rename it into place."""
-    fs, final = location.filesystem, location.path(relative)
-    fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
-    temp = final + ".tmp" if location.local else final
-    pq.write_table(table, temp, filesystem=fs, row_group_size=row_group, compression=COMPRESSION)
-    if temp != final:
-        fs.move(temp, final)
-
-
-@contextlib.contextmanager
-def sorted_writer(location: Any, relative: str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    fs, final = location.filesystem, location.path(relative)
-    fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
-    temp = final + ".tmp" if location.local else final
-    writer = pq.ParquetWriter(temp, schema, filesystem=fs, compression=COMPRESSION)
-    try:
-        yield writer
-    finally:
-        writer.close()
-    if temp != final:
-        fs.move(temp, final)
-
-
-def time_range(data: pa.Table) -> dict[str, str]:
-    """The first and last ``moment`` of a file sorted by it, as ISO text (the manifest's prune keys)."""
-    stamps = data["moment"]
-    return {"first": iso(stamps[0].as_py()), "last": iso(stamps[-1].as_py())}
-
-
-def live(manifest: Manifest, kind: str) -> list[str]:
-    return [path for path, _ in manifest.of_kind(kind)]
-
-
-def iso(moment: Any) -> str:
-    """A UTC time as fixed-width ISO text (microseconds always), so text order is time order."""
-    return moment.isoformat(timespec="microseconds")

@@ -10,21 +10,39 @@ the order the ingest read its lines.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from provex.store.append import STAGING, Outcome, sorted_writer, time_range, write_table
-
-if TYPE_CHECKING:
-    from provex.store.append import Append
+from provex.store.files import STAGING, sorted_writer, time_range, write_table
 
 KEEP_CONFLICTS = 200  # conflicts returned with both values; the rest are counted
 
 
-def settle(append: Append) -> Outcome:
+@dataclass(frozen=True)
+class Conflict:
+    """A later record of a prediction id already held, with other content."""
+
+    uid: str
+    kept: dict[str, Any]  # the first record (its source, line and content)
+    later: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What an append's settling found: rows new to the store, exact repeats, conflicts."""
+
+    added: int = 0
+    repeated: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+    conflict_count: int = 0
+    groups: list[dict[str, Any]] = field(default_factory=list)  # (partition, hour) touched by this ingest
+
+
+def settle(append: Any) -> Outcome:
     """Drop repeats, find conflicts, write the indexes; returns the outcome."""
     outcome = Outcome()
     if not append.staged:
@@ -36,7 +54,7 @@ def settle(append: Append) -> Outcome:
     repeats = _repeats(con, store)
     if repeats:
         _drop(append, con, repeats, outcome)
-    outcome.added = con.execute("SELECT count(*) FROM staged").fetchone()[0]
+    outcome.added = con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
     outcome.groups = [{"partition": p, "hour": h} for p, h in
                       con.execute("SELECT DISTINCT part, hour FROM staged UNION SELECT part, hour FROM dropped_groups "
                                   "ORDER BY ALL").fetchall()]
@@ -65,7 +83,7 @@ def _repeats(con: Any, store: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, r)) for r in rows]
 
 
-def _drop(append: Append, con: Any, repeats: list[dict[str, Any]], outcome: Outcome) -> None:
+def _drop(append: Any, con: Any, repeats: list[dict[str, Any]], outcome: Outcome) -> None:
     """Remove every repeat but the first of its uid from the staged rows and
     the data files; conflicts keep both values (up to KEEP_CONFLICTS)."""
     drops: list[dict[str, Any]] = []
@@ -94,7 +112,7 @@ def _drop(append: Append, con: Any, repeats: list[dict[str, Any]], outcome: Outc
         LEFT JOIN renamed r ON r.old = s.file""")
 
 
-def _rewrite(append: Append, files: set[str], con: Any) -> dict[str, str]:
+def _rewrite(append: Any, files: set[str], con: Any) -> dict[str, str]:
     """Each data file holding a dropped row, written again without it (a new name)."""
     renamed: dict[str, str] = {}
     fs = append.location.filesystem
@@ -115,9 +133,7 @@ def _rewrite(append: Append, files: set[str], con: Any) -> dict[str, str]:
     return renamed
 
 
-def _described(append: Append, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[Any]:
-    from provex.store.append import Conflict
-
+def _described(append: Any, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[Conflict]:
     wanted = [(side["file"], side["row"]) for pair in pairs for side in pair]
     rows = append.store.rows_at(wanted)
     out = []
@@ -127,7 +143,7 @@ def _described(append: Append, pairs: list[tuple[dict[str, Any], dict[str, Any]]
     return out
 
 
-def _write_indexes(append: Append, con: Any) -> None:
+def _write_indexes(append: Any, con: Any) -> None:
     """ids/ (uid -> digest, file, row, hour) and keys/ (subject or household ->
     file, row), one file per bucket, sorted; links/ (upstream uid -> uid)."""
     _bucketed(append, con, "ids", "SELECT uid, digest, file, row, hour, left(md5(uid), 1) AS b FROM staged WHERE file <> '' "
@@ -147,7 +163,7 @@ def _write_indexes(append: Append, con: Any) -> None:
     append.location.filesystem.delete_dir_contents(append.location.path(STAGING, append.ingest), missing_dir_ok=True)
 
 
-def _bucketed(append: Append, con: Any, kind: str, query: str) -> None:
+def _bucketed(append: Any, con: Any, kind: str, query: str) -> None:
     reader = con.sql(query).to_arrow_reader(65_536)
     current, writer_cm, writer, rows = None, None, None, 0
     for batch in reader:
@@ -167,6 +183,6 @@ def _bucketed(append: Append, con: Any, kind: str, query: str) -> None:
         _register(append, kind, current, rows)
 
 
-def _register(append: Append, kind: str, b: str, rows: int) -> None:
+def _register(append: Any, kind: str, b: str, rows: int) -> None:
     append.files[f"{kind}/b={b}/{append.ingest}.parquet"] = {"kind": kind, "bucket": b, "rows": rows,
                                                               "ingest": append.ingest}

@@ -5,7 +5,7 @@ removed by the next commit). One writer at a time: the pipeline holds the
 graph's ingest lock while it appends.
 
 Each entry says what a reader needs to pick files without opening them:
-a data file's partition, day, rows and first/last time; an index file's bucket.
+a data file's partition, month, rows and first/last time; an index file's bucket.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from provex.store.location import MANIFEST, Location
 class Manifest:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = 0
+    retired: dict[str, float] = field(default_factory=dict)  # files no longer live, and since when (epoch s)
 
     def of_kind(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         return ((path, meta) for path, meta in self.files.items() if meta["kind"] == kind)
@@ -64,13 +65,14 @@ class Manifests:
             return self._cached[1]
         with fs.open_input_stream(path) as fh:
             doc = json.loads(fh.read())
-        manifest = Manifest(doc.get("files", {}), int(doc.get("version", 0)))
+        manifest = Manifest(doc.get("files", {}), int(doc.get("version", 0)), doc.get("retired", {}))
         self._cached = (stamp, manifest)
         return manifest
 
     def save(self, manifest: Manifest) -> None:
         manifest.version += 1
-        body = json.dumps({"version": manifest.version, "files": manifest.files}, sort_keys=True).encode()
+        body = json.dumps({"version": manifest.version, "files": manifest.files, "retired": manifest.retired},
+                          sort_keys=True).encode()
         write_atomically(self.location, MANIFEST, body)
         self._cached = None
 

@@ -13,13 +13,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provex.store.location import bucket
 from provex.vocab.facts import JSON_FIELDS, REF_PARTITION
-
-if TYPE_CHECKING:
-    from provex.store import Store
 
 COLUMNS = ("uid", "prediction_id", "timestamp", "hour", "model_ref", "model_name", "model_version", "model_alias",
            "model_run_id", "model_id", "model_version_uid", "subject_id", "household_id", "input_hash",
@@ -62,14 +59,14 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def by_ref(store: Store) -> dict[str, list[dict[str, Any]]]:
+def by_ref(store: Any) -> dict[str, list[dict[str, Any]]]:
     table: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in store.resolution():
         table[entry["ref"]].append(entry)
     return table
 
 
-def rows_at(store: Store, where: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+def rows_at(store: Any, where: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
     """Raw rows at (file, row number), files read by row number only."""
     per_file: dict[str, set[int]] = defaultdict(set)
     for file, row in where:
@@ -85,7 +82,7 @@ def rows_at(store: Store, where: list[tuple[str, int]]) -> dict[tuple[str, int],
     return out
 
 
-def locate(store: Store, uids: list[str]) -> dict[str, tuple[str, int]]:
+def locate(store: Any, uids: list[str]) -> dict[str, tuple[str, int]]:
     """uid -> (file, row) through the ids index (only the buckets the uids fall in)."""
     manifest, con, found = store.manifest(), store.duck(), {}
     per_bucket: dict[str, list[str]] = defaultdict(list)
@@ -103,7 +100,7 @@ def locate(store: Store, uids: list[str]) -> dict[str, tuple[str, int]]:
     return found
 
 
-def get(store: Store, uids: list[str]) -> list[dict[str, Any]]:
+def get(store: Any, uids: list[str]) -> list[dict[str, Any]]:
     """The predictions with these uids, in the order asked (missing ones left out)."""
     places = locate(store, uids)
     rows = rows_at(store, list(places.values()))
@@ -111,7 +108,7 @@ def get(store: Store, uids: list[str]) -> list[dict[str, Any]]:
     return [decode(rows[places[uid]], resolved) for uid in dict.fromkeys(uids) if uid in places and places[uid] in rows]
 
 
-def by_keys(store: Store, keys: list[str], limit: int | None = None) -> list[dict[str, Any]]:
+def by_keys(store: Any, keys: list[str], limit: int | None = None) -> list[dict[str, Any]]:
     """Predictions about these subjects or households, oldest first."""
     manifest, con = store.manifest(), store.duck()
     places: set[tuple[str, int]] = set()
@@ -129,7 +126,7 @@ def by_keys(store: Store, keys: list[str], limit: int | None = None) -> list[dic
     return rows[:limit] if limit else rows
 
 
-def partitions_of(store: Store, model_versions: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+def partitions_of(store: Any, model_versions: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """The partitions holding predictions of these versions: their own, and
     the references resolved to them (with the resolution entries)."""
     wanted = set(model_versions)
@@ -137,7 +134,7 @@ def partitions_of(store: Store, model_versions: list[str]) -> tuple[list[str], l
     return sorted(wanted | {REF_PARTITION + e["ref"] for e in entries}), entries
 
 
-def downstream(store: Store, uids: list[str]) -> list[tuple[str, str]]:
+def downstream(store: Any, uids: list[str]) -> list[tuple[str, str]]:
     """(upstream uid, uid) for every stored prediction that used one of ``uids``."""
     links = [store.readable(f) for f, _ in store.manifest().of_kind("links")]
     if not links or not uids:
@@ -150,7 +147,7 @@ def _prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix + "\U0010ffff"
 
 
-def uid_prefix(store: Store, prefix: str, limit: int) -> list[str]:
+def uid_prefix(store: Any, prefix: str, limit: int) -> list[str]:
     """Stored prediction uids starting with ``prefix`` (sorted; the ids index prunes by range)."""
     files = [store.readable(f) for f in store.manifest().index_files("ids")]
     if not files:
@@ -161,7 +158,7 @@ def uid_prefix(store: Store, prefix: str, limit: int) -> list[str]:
         [low, high]).fetchall()]
 
 
-def key_prefix(store: Store, prefix: str, limit: int) -> list[str]:
+def key_prefix(store: Any, prefix: str, limit: int) -> list[str]:
     """Subject and household ids starting with ``prefix`` (distinct, sorted)."""
     files = [store.readable(f) for f in store.manifest().index_files("keys")]
     if not files:

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provex.store.query import decode, partitions_of, sql_list
 from provex.vocab.facts import REF_PARTITION
-
-if TYPE_CHECKING:
-    from provex.store import Store
 
 EFFECTIVE = f"coalesce(d.model_version_uid, res.target, '{REF_PARTITION}' || coalesce(d.model_ref, ''))"
 _JOIN = ("LEFT JOIN res ON d.model_version_uid IS NULL AND res.ref = d.model_ref "
@@ -25,7 +22,7 @@ _JOIN = ("LEFT JOIN res ON d.model_version_uid IS NULL AND res.ref = d.model_ref
 MAX_FEATURES = 1_000  # input names of one prediction linked as features
 
 
-def connect(store: Store) -> Any:
+def connect(store: Any) -> Any:
     """A DuckDB cursor with the resolution table loaded as ``res``."""
     con = store.duck()
     con.execute("CREATE OR REPLACE TEMP TABLE res (ref VARCHAR, target VARCHAR, valid_from TIMESTAMPTZ, valid_to TIMESTAMPTZ)")
@@ -40,7 +37,7 @@ def hour_bounds(hour: str) -> tuple[str, str]:
     return start.isoformat(timespec="microseconds"), (start + timedelta(hours=1)).isoformat(timespec="microseconds")
 
 
-def _files_for(store: Store, groups: list[dict[str, Any]]) -> list[str]:
+def _files_for(store: Any, groups: list[dict[str, Any]]) -> list[str]:
     """Data files that may hold facts of these (effective version, hour) groups."""
     manifest, res = store.manifest(), store.resolution()
     files: set[str] = set()
@@ -50,7 +47,7 @@ def _files_for(store: Store, groups: list[dict[str, Any]]) -> list[str]:
     return sorted(files)
 
 
-def group_stats(store: Store, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def group_stats(store: Any, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each group's count, first and last time, overrides, example uids, the
     reference it was logged with and the files that hold it: absolute, from
     the committed store (so a re-run or an appended log keeps them right)."""
@@ -74,7 +71,7 @@ def group_stats(store: Store, groups: list[dict[str, Any]]) -> list[dict[str, An
     return [dict(zip(names, row)) for row in result.fetchall()]
 
 
-def features(store: Store, files: list[str]) -> list[tuple[str, str, str]]:
+def features(store: Any, files: list[str]) -> list[tuple[str, str, str]]:
     """Distinct (effective version, hour, input name) of the facts in these data files."""
     if not files:
         return []
@@ -85,7 +82,7 @@ def features(store: Store, files: list[str]) -> list[tuple[str, str, str]]:
         WHERE d.inputs IS NOT NULL ORDER BY ALL""").fetchall()
 
 
-def chains(store: Store, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def chains(store: Any, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For these groups: how many of their facts used a fact of each upstream group."""
     files = _files_for(store, groups)
     ids = [store.readable(f) for f in store.manifest().index_files("ids")]
@@ -105,7 +102,7 @@ def chains(store: Store, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return _upstream_groups(store, rows)
 
 
-def _upstream_groups(store: Store, rows: list[tuple]) -> list[dict[str, Any]]:
+def _upstream_groups(store: Any, rows: list[tuple]) -> list[dict[str, Any]]:
     meta = store.manifest().files
     by_ref = defaultdict(list)
     for entry in store.resolution():
@@ -125,7 +122,7 @@ def _upstream_groups(store: Store, rows: list[tuple]) -> list[dict[str, Any]]:
             for (g, h, up, uh), n in sorted(counts.items())]
 
 
-def scan(store: Store, model_versions: list[str], since: str | None = None, until: str | None = None,
+def scan(store: Any, model_versions: list[str], since: str | None = None, until: str | None = None,
          limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
     """Predictions of these versions (logged or resolved) in [since, until), by time then uid."""
     parts, _entries = partitions_of(store, model_versions)
@@ -149,7 +146,7 @@ def scan(store: Store, model_versions: list[str], since: str | None = None, unti
     return rows
 
 
-def count(store: Store, model_versions: list[str], since: str | None = None, until: str | None = None) -> int:
+def count(store: Any, model_versions: list[str], since: str | None = None, until: str | None = None) -> int:
     parts, _entries = partitions_of(store, model_versions)
     files = store.manifest().data_files(parts, since, until)
     if not files:
@@ -159,4 +156,4 @@ def count(store: Store, model_versions: list[str], since: str | None = None, unt
         SELECT count(*) FROM read_parquet({sql_list([store.readable(f) for f in files])}) d {_JOIN}
         WHERE {EFFECTIVE} IN (SELECT unnest(?::VARCHAR[]))
           AND (?::TIMESTAMPTZ IS NULL OR d.moment >= ?::TIMESTAMPTZ) AND (?::TIMESTAMPTZ IS NULL OR d.moment < ?::TIMESTAMPTZ)""",
-                       [model_versions, since, since, until, until]).fetchone()[0]
+                       [model_versions, since, since, until, until]).fetchall()[0][0]

@@ -17,16 +17,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"vocab": "provex.vocab", "ingest": "provex.ingest", "graph": "provex.graph", "app": "provex.app"}
+FOLDERS = {"vocab": "provex.vocab", "store": "provex.store", "ingest": "provex.ingest", "graph": "provex.graph",
+           "app": "provex.app"}
 
 # layer -> the provex layers it may import (besides itself); third-party modules it must not import
 ALLOWED = {
     "provex.vocab": set(),
+    "provex.store": {"provex.vocab"},
     "provex.ingest": {"provex.vocab"},
-    "provex.graph": {"provex.vocab"},
-    "provex.app": {"provex.vocab", "provex.ingest", "provex.graph"},
+    "provex.graph": {"provex.vocab", "provex.store"},
+    "provex.app": {"provex.vocab", "provex.store", "provex.ingest", "provex.graph"},
 }
-FORBIDDEN_THIRD_PARTY = {"provex.vocab": {"neo4j"}, "provex.ingest": {"neo4j"}}
+FORBIDDEN_THIRD_PARTY = {"provex.vocab": {"neo4j"}, "provex.store": {"neo4j"}, "provex.ingest": {"neo4j"}}
 
 
 def modules() -> dict[str, Path]:
@@ -178,7 +180,7 @@ def test_the_wheel_installs_one_namespace_and_runs(installed: Path):
     site = next((installed / "lib").glob("python3*/site-packages"))
     top = {p.name for p in site.iterdir()}
     assert "provex" in top
-    assert not {"app", "graph", "ingest", "vocab"} & top
+    assert not {"app", "graph", "ingest", "store", "vocab"} & top
 
     helped = _run(installed, "provex", "--help")
     assert helped.returncode == 0, helped.stderr
@@ -192,7 +194,7 @@ def test_the_wheel_installs_one_namespace_and_runs(installed: Path):
              "for n in names:\n"
              "    try: importlib.import_module(n)\n"
              "    except Exception as e: failed[n] = repr(e)\n"
-             "shadow = [t for t in ('app', 'graph', 'ingest', 'vocab') if importlib.util.find_spec(t)]\n"
+             "shadow = [t for t in ('app', 'graph', 'ingest', 'store', 'vocab') if importlib.util.find_spec(t)]\n"
              "files = sorted({m.__file__ for n, m in sys.modules.items() if n.startswith('provex.')})\n"
              "print(json.dumps({'failed': failed, 'shadow': shadow, 'files': files}))\n")
     result = _run(installed, "python", "-c", probe)

@@ -27,13 +27,13 @@ FIELDS: tuple[str, ...] = (
     "model_ref", "model_name", "model_version", "model_alias", "model_run_id", "model_id", "model_version_uid",
     "subject_id", "household_id", "input_hash", "feature_pipeline",
     "inputs", "output", "score", "upstream", "override_rule", "original_output", "extra",
-    "source", "line", "digest",
+    "source", "line",
 )
 #: Columns whose values are JSON text.
 JSON_FIELDS = ("inputs", "output", "original_output", "extra")
 #: What makes two facts with one id "the same record": everything the log
 #: said about the prediction, not where or when provex read it.
-CONTENT_FIELDS = tuple(f for f in FIELDS if f not in ("uid", "source", "line", "digest"))
+CONTENT_FIELDS = tuple(f for f in FIELDS if f not in ("uid", "source", "line"))
 #: The partition of a fact that names no registry version: its logged reference.
 REF_PARTITION = "ref:"
 
@@ -41,8 +41,8 @@ REF_PARTITION = "ref:"
 @dataclass(frozen=True)
 class Facts:
     """A batch of prediction facts from one source file, as columns of equal
-    length keyed by :data:`FIELDS`. ``digest`` (per row) is a hash of the
-    content fields: two facts with one uid and another digest conflict."""
+    length keyed by :data:`FIELDS`. The store adds each one's digest (a hash
+    of its CONTENT_FIELDS): two facts with one uid and another digest conflict."""
 
     columns: Mapping[str, Sequence[Any]]
     source: str = ""

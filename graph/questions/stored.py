@@ -79,7 +79,7 @@ def dangling(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     missing = f"SELECT DISTINCT upstream FROM read_parquet({sql_list(links)})"
     if ids:
         missing += f" EXCEPT SELECT uid FROM read_parquet({sql_list(ids)})"
-    count, examples = store.duck().execute(f"SELECT count(*), list(upstream ORDER BY upstream)[1:5] FROM ({missing})").fetchone()
+    count, examples = store.duck().execute(f"SELECT count(*), list(upstream ORDER BY upstream)[1:5] FROM ({missing})").fetchall()[0]
     return {"dangling": {"count": count, "examples": examples or []}}
 
 

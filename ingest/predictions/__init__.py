@@ -28,6 +28,7 @@ from typing import IO, Any
 from provex.ingest import jsontext
 from provex.ingest.predictions import lines as linereader
 from provex.ingest.predictions.facts import Batch, fact
+from provex.ingest.predictions.fastpath import FastPath
 from provex.ingest.predictions.infer import VERSION as INFER_VERSION
 from provex.ingest.predictions.infer import Inference
 from provex.ingest.predictions.mapping import Mapping, RecordError, canonical, load_mapping, parse_record
@@ -58,6 +59,8 @@ class _Progress:
     reader: linereader.Lines | None = None
     batch: Batch | None = None
     input_keys: set[str] = field(default_factory=set)
+    input_shapes: set[tuple[str, ...]] = field(default_factory=set)
+    fast: FastPath | None = None
     unresolved: Counter = field(default_factory=Counter)
     naive_times: int = 0
     inferred: Inference = field(default_factory=lambda: Inference(Mapping()))  # names and shapes (infer.py)
@@ -78,16 +81,17 @@ def read(file: str | Path, *, mapping: str | Path | None = None, model: str | No
     settings = _settings_digest(mapping, model)
     mark = _resume_point((state or {}).get(WATERMARK), size, settings)
     source = str(path)
-    progress = _Progress(inferred=Inference(spec), batch=Batch(source))
+    progress = _Progress(inferred=Inference(spec), batch=Batch(source), fast=FastPath(spec))
     if position is not None:
         position.follow(None if gzipped else size, "bytes", lambda: progress.reader.offset if progress.reader else 0)
     try:
         yield from _pass(path, spec, gzipped, head, mark, progress, source)
     except linereader.Changed:  # the bytes before the watermark changed: read it all again
-        progress = _Progress(inferred=Inference(spec), batch=Batch(source))
+        progress = _Progress(inferred=Inference(spec), batch=Batch(source), fast=FastPath(spec))
         yield from _pass(path, spec, gzipped, head, {}, progress, source)
     if len(progress.batch):
         yield progress.batch.take()
+    progress.inferred.notes.update(progress.fast.notes)
     yield from progress.inferred.finish(source)
     yield from _flags(progress, source)
     if progress.reader is not None:
@@ -126,7 +130,7 @@ def preview(file: str | Path, *, mapping: str | Path | None = None, model: str |
     path = Path(file)
     spec = load_mapping(mapping, model)
     head, _size, gzipped = _inspect(path)
-    progress = _Progress(inferred=Inference(spec), batch=Batch(str(path)))
+    progress = _Progress(inferred=Inference(spec), batch=Batch(str(path)), fast=FastPath(spec))
     rows: list[dict[str, Any]] = []
     rejects: list[Reject] = []
     for record in _records(path, spec, gzipped, head, {}, progress, str(path), flush=1):
@@ -261,7 +265,16 @@ def _decode(number: int, raw: bytes, source: str) -> str | Reject:
 
 def _json_records(lines: Iterator[tuple[int, bytes]], spec: Mapping, path: Path, progress: _Progress,
                   source: str) -> Iterator[Record | Facts]:
+    fast, batch = progress.fast, progress.batch
     for number, raw in lines:
+        values = fast.row(raw, source, number) if fast is not None and not isinstance(raw, linereader.LongLine) else None
+        if values is not None:
+            if fast.last_inputs:
+                _count_inputs(progress, fast.last_inputs)
+            batch.add(values)
+            if len(batch) >= BATCH:
+                yield batch.take()
+            continue
         text = _decode(number, raw, source)
         if isinstance(text, Reject):
             yield text
@@ -348,17 +361,22 @@ class _RowStart:
 
 def _one(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: str, progress: _Progress,
          source: str, *, from_csv: bool) -> Iterator[Record | Facts]:
+    before = Counter(progress.inferred.notes)
     try:
         docs = progress.inferred.expand(raw, number, from_csv=from_csv)
     except RecordError as exc:
         yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\r\n"))
         return
+    notes = progress.inferred.notes - before
     for doc in docs:
-        yield from _store(doc, spec, path, number, text, progress, source, from_csv=from_csv)
+        canon = yield from _store(doc, spec, path, number, text, progress, source, from_csv=from_csv)
+        if canon is not None and not from_csv and progress.fast is not None and len(docs) == 1:
+            progress.fast.learn(raw, docs, canon, notes, spec)
 
 
 def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: str, progress: _Progress,
            source: str, *, from_csv: bool) -> Iterator[Record | Facts]:
+    """Check one record; its fact joins the batch. Returns the canonical record (None when rejected)."""
     try:
         doc = canonical(raw, spec, line=number, path=path, from_csv=from_csv)
         bad = values.problem(doc)
@@ -367,18 +385,26 @@ def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: st
         rec = parse_record(doc, spec)
     except RecordError as exc:
         yield Reject(source, number, str(exc), text[:RAW_KEEP].rstrip("\r\n"))
-        return
+        return None
     if not rec.zoned:
         progress.naive_times += 1
     if not rec.model.resolved:
         ref = rec.model.ref or "(no model named)"
         known = ref in progress.unresolved or len(progress.unresolved) < MAX_TRACKED_REFS
         progress.unresolved[ref if known else "(other references)"] += 1
-    if len(progress.input_keys) <= MAX_INPUT_KEYS:
-        progress.input_keys.update(rec.inputs)
+    _count_inputs(progress, rec.inputs)
     progress.batch.add(fact(rec, source, number))
     if len(progress.batch) >= BATCH:
         yield progress.batch.take()
+    return doc
+
+
+def _count_inputs(progress: _Progress, inputs: dict[str, Any]) -> None:
+    """Track the distinct input names (once per set of names; bounded)."""
+    shape = tuple(inputs)
+    if shape not in progress.input_shapes and len(progress.input_keys) <= MAX_INPUT_KEYS:
+        progress.input_shapes.add(shape)
+        progress.input_keys.update(shape)
 
 
 BATCH = 50_000  # facts per batch

@@ -4,14 +4,13 @@ per prediction kept once it is in the batch."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
 
 from provex.ingest.predictions.mapping import PredictionRecord
 from provex.vocab import model
-from provex.vocab.facts import CONTENT_FIELDS, FIELDS, Facts
+from provex.vocab.facts import FIELDS, Facts
 
 BATCH = 50_000  # facts per batch handed to the pipeline
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -23,7 +22,7 @@ def dumps(value: Any) -> str:
 
 
 def fact(rec: PredictionRecord, source: str, line: int) -> list[Any]:
-    """The fact's values in :data:`FIELDS` order (``digest`` last)."""
+    """The fact's values in :data:`FIELDS` order."""
     ident, props, over = rec.model, rec.props, rec.override
     extra = {k[6:]: v for k, v in props.items() if k.startswith("extra.")}
     values = [
@@ -37,34 +36,23 @@ def fact(rec: PredictionRecord, source: str, line: int) -> list[Any]:
         dumps(extra) if extra else None,
         source, line,
     ]
-    values.append(digest(values))
     return values
 
 
-_CONTENT = [FIELDS.index(name) for name in CONTENT_FIELDS]
-
-
-def digest(values: list[Any]) -> str:
-    """A hash of what the log said about the prediction (not where it was read)."""
-    content = orjson.dumps([values[i] for i in _CONTENT], option=_OPTIONS)
-    return hashlib.blake2b(content, digest_size=8).hexdigest()
-
-
 class Batch:
-    """Facts gathered column by column; ``take`` hands them over and starts afresh."""
+    """Facts gathered row by row, handed over as columns (one transpose in C)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.columns: list[list[Any]] = [[] for _ in FIELDS]
+        self.rows: list[list[Any]] = []
 
     def __len__(self) -> int:
-        return len(self.columns[0])
+        return len(self.rows)
 
     def add(self, values: list[Any]) -> None:
-        for column, value in zip(self.columns, values):
-            column.append(value)
+        self.rows.append(values)
 
     def take(self) -> Facts:
-        facts = Facts(dict(zip(FIELDS, self.columns)), self.source)
-        self.columns = [[] for _ in FIELDS]
-        return facts
+        columns = [list(c) for c in zip(*self.rows)] if self.rows else [[] for _ in FIELDS]
+        self.rows = []
+        return Facts(dict(zip(FIELDS, columns)), self.source)

@@ -1,0 +1,52 @@
+"""Writing the store's files: every file written under a temporary name and
+renamed into place (on object storage a single PUT), so no reader ever sees
+a partial file."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from provex.store.table import COMPRESSION, ROW_GROUP
+
+STAGING = "staging"
+
+
+def write_table(location: Any, relative: str, table: pa.Table, row_group: int = ROW_GROUP) -> None:
+    """Write a Parquet file under a temporary name and rename it into place."""
+    fs, final = location.filesystem, location.path(relative)
+    fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
+    temp = final + ".tmp" if location.local else final
+    pq.write_table(table, temp, filesystem=fs, row_group_size=row_group, compression=COMPRESSION)
+    if temp != final:
+        fs.move(temp, final)
+
+
+@contextlib.contextmanager
+def sorted_writer(location: Any, relative: str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """A Parquet writer for batches arriving in order; the file appears when it is closed."""
+    fs, final = location.filesystem, location.path(relative)
+    fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
+    temp = final + ".tmp" if location.local else final
+    writer = pq.ParquetWriter(temp, schema, filesystem=fs, compression=COMPRESSION)
+    try:
+        yield writer
+    finally:
+        writer.close()
+    if temp != final:
+        fs.move(temp, final)
+
+
+def time_range(data: pa.Table) -> dict[str, str]:
+    """The first and last ``moment`` of a file sorted by it, as ISO text (the manifest's prune keys)."""
+    stamps = data["moment"]
+    return {"first": iso(stamps[0].as_py()), "last": iso(stamps[-1].as_py())}
+
+
+def iso(moment: Any) -> str:
+    """A UTC time as fixed-width ISO text (microseconds always), so text order is time order."""
+    return moment.isoformat(timespec="microseconds")
