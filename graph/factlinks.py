@@ -29,6 +29,18 @@ def node(graph: Any, uid: str) -> dict[str, Any] | None:
     return None if row is None else {"uid": uid, "label": "Prediction", "props": node_props(row)}
 
 
+def made_by(graph: Any, versions: list[str], limit: int, as_of: str | None = None) -> list[dict[str, Any]]:
+    """Downstream of model versions: their predictions (oldest first, at most ``limit``)."""
+    if not versions:
+        return []
+    rows = facts.of_versions(graph, versions, until=as_of, limit=limit)
+    return [_row(r["uid"], r["model_version"], "PREDICTED_BY", _prediction(r["uid"], r), r["uid"]) for r in rows]
+
+
+def made_by_count(graph: Any, versions: list[str], as_of: str | None = None) -> int:
+    return facts.count_of(graph, versions, until=as_of) if versions else 0
+
+
 def level(graph: Any, frontier: list[str], direction: str) -> list[dict[str, Any]]:
     """One level of lineage from these predictions, up or down."""
     rows = facts.many(graph, frontier)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provex.graph import factlinks
+from provex.graph import factlinks, facts
 from provex.graph.connection import Graph
 from provex.graph.refs import display_name, normalize_time, resolve, ts
 from provex.vocab.errors import QueryError, UsageError
@@ -33,7 +33,7 @@ IDENTITY_EDGES = ("SAME_AS",)
 ALIAS_EDGES = ("HAS_ALIAS",)
 TRAVERSED = LINEAGE_EDGES + ALIAS_EDGES + IDENTITY_EDGES
 DIRECTIONS = ("up", "down", "both")
-_NODE_TIME = "coalesce(b.timestamp, b.start_time, b.created_at, b.valid_from)"
+_NODE_TIME = "coalesce(b.timestamp, b.start_time, b.created_at, b.valid_from, b.first)"
 
 _AS_OF = (
     f"AND ($as_of IS NULL OR ("
@@ -142,11 +142,23 @@ class _Walk:
             rows = self._read(query, {**params, "limit": self.node_cap + 1}, level, direction)
             if rows is None:
                 return
-            rows = factlinks.level(self.graph, [u for u in frontier if factlinks.is_prediction(u)], direction) + rows
+            rows = rows + self._stored(frontier, direction)
             frontier = self._absorb(rows, seen, params, level, direction)
         probe = {**base, "frontier": frontier, "exclude": sorted(seen), "limit": 1}
         if frontier and self._read(query, probe, depth + 1, direction):
             self.cut(f"depth limit {depth} reached going {direction}: more lineage beyond it (raise the depth)")
+
+    def _versions(self, frontier: list[str]) -> list[str]:
+        return [u for u in frontier if self.nodes.get(u, {}).get("label") == "ModelVersion"]
+
+    def _stored(self, frontier: list[str], direction: str) -> list[dict]:
+        """This level's prediction edges, from the store: those of predictions in
+        the frontier, and (going down) the predictions of its model versions."""
+        rows = factlinks.level(self.graph, [u for u in frontier if factlinks.is_prediction(u)], direction)
+        if direction == "down":
+            as_of = self.as_of and normalize_time(self.as_of)
+            rows += factlinks.made_by(self.graph, self._versions(frontier), self.node_cap + 1, as_of)
+        return rows
 
     def _read(self, query: str, params: dict[str, Any], level: int, direction: str) -> list[dict] | None:
         remaining = self.deadline - time.monotonic()
@@ -180,12 +192,18 @@ class _Walk:
             self.edges.setdefault(key, edge_dict(row["src"], row["dst"], row["type"], eprops))
         if skipped or len(rows) > self.node_cap:
             shown = {r["uid"]: r["label"] for r in rows if r["uid"] in self.nodes}
-            self._count_cut(params, level, direction, shown)
+            self._count_cut(params, level, direction, shown, stored=[r for r in rows if r["label"] == "Prediction"])
         return nxt
 
-    def _count_cut(self, params: dict, level: int, direction: str, shown: dict[str, str]) -> None:
+    def _count_cut(self, params: dict, level: int, direction: str, shown: dict[str, str], stored: list[dict]) -> None:
         """Say how many neighbours per kind the cap left out at this level."""
         counts = self._read(LEVEL_QUERIES[(direction, True)], params, level, direction) or []
+        if direction == "down":
+            versions = self._versions(params["frontier"])
+            made = factlinks.made_by_count(self.graph, versions, self.as_of and normalize_time(self.as_of))
+            others = len({r["uid"] for r in stored if r["type"] != "PREDICTED_BY"})
+            if made + others:
+                counts = [*counts, {"label": "Prediction", "n": made + others}]
         kept: dict[str, int] = {}
         for label in shown.values():
             kept[label] = kept.get(label, 0) + 1
@@ -278,7 +296,7 @@ def _reach_through_hidden(start: str, out: dict[str, list[tuple[str, dict]]], ke
 _PATH_REL = "|".join(LINEAGE_EDGES + IDENTITY_EDGES)  # aliases are not dependencies
 PATH_QUERY = (
     "MATCH (a:Node {{uid: $a}}), (b:Node {{uid: $b}}) "
-    f"MATCH p = shortestPath((a)-[:{_PATH_REL}*..{{depth}}]-(b)) "
+    f"MATCH p = shortestPath((a)-[:{_PATH_REL}*..{{depth}}]-(b)) WHERE none(n IN nodes(p) WHERE n:Prediction) "
     "RETURN [n IN nodes(p) | {{uid: n.uid, label: [l IN labels(n) WHERE l <> 'Node'][0], props: properties(n)}}] AS nodes, "
     "[r IN relationships(p) | {{src: startNode(r).uid, dst: endNode(r).uid, type: type(r), props: properties(r)}}] AS edges"
 )
@@ -286,7 +304,8 @@ PATH_QUERY = (
 
 def path_between(graph: Graph, ref_a: str, ref_b: str, *, max_depth: int = MAX_DEPTH, time_limit: float = 10.0) -> Subgraph:
     """The shortest lineage path between two REFs, whichever way the
-    dependencies point; empty (with a note) when there is none within ``max_depth``."""
+    dependencies point; empty (with a note) when there is none within ``max_depth``.
+    A prediction joins the graph at its model version (its edge from the store)."""
     if not 1 <= int(max_depth) <= MAX_DEPTH:
         raise UsageError(f"Max depth {max_depth} is out of range: give 1 to {MAX_DEPTH}.")
     a, b = resolve(graph, ref_a), resolve(graph, ref_b)
@@ -294,14 +313,38 @@ def path_between(graph: Graph, ref_a: str, ref_b: str, *, max_depth: int = MAX_D
         row = _root(graph, a["uid"])
         return Subgraph(a["uid"], [node_dict(row["uid"], row["label"], row["props"] or {})], [], False,
                         ["both REFs name the same node"])
-    query = PATH_QUERY.format(depth=int(max_depth))
-    rows = graph.read(query, {"a": a["uid"], "b": b["uid"]}, timeout=time_limit)
-    if not rows:
-        return Subgraph(a["uid"], [], [], False,
-                        [f"no lineage path between {a['uid']} and {b['uid']} within {max_depth} hops"])
-    nodes = [node_dict(n["uid"], n["label"], n["props"] or {}) for n in rows[0]["nodes"]]
-    edges = [edge_dict(e["src"], e["dst"], e["type"], e["props"] or {}) for e in rows[0]["edges"]]
+    ends = [_anchor(graph, a["uid"]), _anchor(graph, b["uid"])]
+    if None in ends:
+        return Subgraph(a["uid"], [], [], False, [f"no lineage path between {a['uid']} and {b['uid']}: "
+                                                   "a prediction without a known model version"])
+    (start, head, head_edge), (end, tail, tail_edge) = ends
+    hops = int(max_depth) - bool(head_edge) - bool(tail_edge)
+    nodes, edges = [], []
+    if start != end:
+        rows = graph.read(PATH_QUERY.format(depth=max(hops, 1)), {"a": start, "b": end}, timeout=time_limit) if hops > 0 else []
+        if not rows:
+            return Subgraph(a["uid"], [], [], False,
+                            [f"no lineage path between {a['uid']} and {b['uid']} within {max_depth} hops"])
+        nodes = [node_dict(n["uid"], n["label"], n["props"] or {}) for n in rows[0]["nodes"]]
+        edges = [edge_dict(e["src"], e["dst"], e["type"], e["props"] or {}) for e in rows[0]["edges"]]
+    else:
+        row = _root(graph, start)
+        nodes = [node_dict(row["uid"], row["label"], row["props"] or {})]
+    nodes = head + nodes + tail
+    edges = [e for e in (head_edge, tail_edge) if e] + edges
     return Subgraph(a["uid"], nodes, edges, False, [])
+
+
+def _anchor(graph: Graph, uid: str) -> tuple[str, list[dict], dict | None] | None:
+    """Where a path from ``uid`` enters the graph: itself, or a prediction's model version."""
+    if not factlinks.is_prediction(uid):
+        return uid, [], None
+    row = factlinks.node(graph, uid)
+    version = facts.get(graph, uid)["model_version"] if row else None
+    if version is None:
+        return None
+    edge = edge_dict(uid, version, "PREDICTED_BY", {"sources": ["provex:store"]})
+    return version, [node_dict(uid, "Prediction", row["props"])], edge
 
 
 # ---- rendering -------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import logged
 import prov.model as pm
 import pytest
 from click.testing import CliRunner
@@ -27,6 +28,7 @@ DVC_RUN, TRAIN = m.run("dvc:prepare@c1"), m.run("r1")
 COMMIT, AGENT = m.code_version("c1" * 20), m.agent("Dana")
 MODEL, V1, V2 = m.model("cl"), m.model_version("cl", 1), m.model_version("cl", 2)
 P1, P2, OTHER = m.prediction("p1"), m.prediction("p2"), m.prediction("lonely")
+G1, G2 = m.prediction_group(V1.uid, "2026-02-01T00"), m.prediction_group(V2.uid, "2026-03-05T00")
 GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
 
 
@@ -53,14 +55,17 @@ def chain_records() -> list:
         node(COMMIT, sha="c1" * 20), node(AGENT, name="Dana"), node(MODEL, name="cl"),
         node(V1, name="cl", version="1", created_at="2026-01-05T12:00:00Z"),
         node(V2, name="cl", version="2", created_at="2026-03-01T12:00:00Z"),
-        node(P1, prediction_id="p1", timestamp="2026-02-01T00:00:00Z"),
-        node(P2, prediction_id="p2", timestamp="2026-03-05T00:00:00Z"),
-        node(OTHER, prediction_id="lonely"),
         edge("USED", DVC_RUN, RAW), edge("WAS_GENERATED_BY", PREP, DVC_RUN), edge("USED", DVC_RUN, COMMIT),
         edge("ASSOCIATED_WITH", COMMIT, AGENT), edge("SAME_AS", ML, PREP, method="path+commit", confidence=0.9),
         edge("USED", TRAIN, ML), edge("WAS_GENERATED_BY", V1, TRAIN), edge("WAS_GENERATED_BY", V2, TRAIN),
-        edge("VERSION_OF", V1, MODEL), edge("PREDICTED_BY", P1, V1), edge("PREDICTED_BY", P2, V2),
+        edge("VERSION_OF", V1, MODEL),
     ]
+
+
+def chain_predictions() -> list[dict]:
+    """p1 by cl v1, p2 by cl v2, and one unconnected prediction (no model named)."""
+    return [logged.line("p1", "cl", 1, "2026-02-01T00:00:00Z", 1.0), logged.line("p2", "cl", 2, "2026-03-05T00:00:00Z", 2.0),
+            logged.line("lonely", "", 0, "2026-03-06T00:00:00Z", 3.0)]
 
 
 def alias(mv: m.Ref, since: str) -> Edge:
@@ -71,6 +76,7 @@ def alias(mv: m.Ref, since: str) -> Edge:
 @pytest.fixture
 def chain(graph: Graph) -> Graph:
     write(graph, chain_records())
+    logged.ingest(graph, chain_predictions())
     write(graph, [alias(V1, "2026-01-06T00:00:00Z")], "alias-1")
     write(graph, [alias(V2, "2026-03-02T00:00:00Z")], "alias-2")
     return graph
@@ -100,7 +106,8 @@ def test_upstream_follows_lineage_and_same_as(chain: Graph) -> None:
 
 def test_downstream_reaches_models_predictions_and_aliases(chain: Graph) -> None:
     sub = traverse(chain, "data:data/raw.csv@aa11", direction="down", depth=10)
-    assert uids(sub) == {RAW.uid, DVC_RUN.uid, PREP.uid, ML.uid, TRAIN.uid, V1.uid, V2.uid, P1.uid, P2.uid, MODEL.uid}
+    assert uids(sub) == {RAW.uid, DVC_RUN.uid, PREP.uid, ML.uid, TRAIN.uid, V1.uid, V2.uid, P1.uid, P2.uid, MODEL.uid,
+                         G1.uid, G2.uid}
     assert (MODEL.uid, "HAS_ALIAS", V2.uid) in triples(sub)
     assert not sub.truncated
 
@@ -114,17 +121,17 @@ def test_depth_limit_cuts_and_says_so(chain: Graph) -> None:
 
 
 def test_node_cap_cuts_a_large_fan_out_and_counts_the_rest(graph: Graph) -> None:
-    records = [node(V1, name="cl", version="1")]
-    for i in range(2000):
-        p = m.prediction(f"fan-{i}")
-        records += [node(p, prediction_id=f"fan-{i}"), edge("PREDICTED_BY", p, V1)]
-    write(graph, records)
+    """2,000 predictions in one hour: the version's hourly group first, then its predictions, to the cap."""
+    write(graph, [node(V1, name="cl", version="1")])
+    logged.ingest(graph, [logged.line(f"fan-{i}", "cl", 1, f"2026-02-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z", 1.0)
+                          for i in range(2000)], nodes="none")
     sub = traverse(graph, V1.uid, direction="down", depth=3, node_cap=500)
     assert len(sub.nodes) == 500 and len(sub.edges) == 499
     assert sub.truncated
-    assert sub.notes == ["node cap 500 reached at depth 1 going down: 1,501 more Prediction nodes not shown"]
+    assert sub.nodes[1]["label"] == "PredictionGroup"
+    assert sub.notes == ["node cap 500 reached at depth 1 going down: 1,502 more Prediction nodes not shown"]
     full = traverse(graph, V1.uid, direction="down", depth=1, node_cap=5000)
-    assert len(full.nodes) == 2001 and not full.truncated
+    assert len(full.nodes) == 2002 and not full.truncated
 
 
 def test_kinds_filter_keeps_root_and_bridges_hidden_nodes(chain: Graph) -> None:
@@ -147,7 +154,7 @@ def test_as_of_follows_the_alias_that_held_then(chain: Graph) -> None:
     assert versions("2026-01-01T00:00:00Z") == set()
     assert versions(None) == {V1.uid, V2.uid}
     early = traverse(chain, TRAIN.uid, direction="down", depth=2, as_of="2026-02-15T00:00:00Z")
-    assert uids(early) == {TRAIN.uid, V1.uid, P1.uid, MODEL.uid}
+    assert uids(early) == {TRAIN.uid, V1.uid, P1.uid, MODEL.uid, G1.uid}
     with pytest.raises(UsageError, match="ISO 8601"):
         traverse(chain, TRAIN.uid, as_of="last tuesday")
 
