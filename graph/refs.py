@@ -105,24 +105,27 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
         if label not in KINDS:
             raise UsageError(f"Unknown node kind {label!r}; known: {', '.join(KINDS)}.")
     wanted = tuple(labels)
-    if not wanted or "Prediction" in wanted:
-        hit = _stored(graph, ref, only=wanted == ("Prediction",))
-        if hit:
-            return hit
+    predictions = not wanted or "Prediction" in wanted
+    uid = ref if ref.startswith("prediction:") else f"prediction:{ref}"
+    if predictions and stored.locate(graph.facts, [uid]):  # a stored prediction's uid or id
+        return _prediction_hit(uid)
     candidates = _uid_candidates(ref, wanted)
+    store = graph.facts
     tiers = (
-        (_EXACT, {"ref": ref}),  # the exact uid wins, whatever else matches
-        (_EXACT_ANY, {"refs": candidates[1:]}),
-        (_lookup(ID_PROPS, "=", wanted), {"ref": ref}),
-        (_PREFIX_ANY, {"refs": candidates}),
-        (_lookup(HASH_PROPS, "STARTS WITH", wanted), {"ref": ref}),
+        (_EXACT, {"ref": ref}, None),  # the exact uid wins, whatever else matches
+        (_EXACT_ANY, {"refs": candidates[1:]}, None),
+        (_lookup(ID_PROPS, "=", wanted), {"ref": ref},
+         lambda: [r["uid"] for r in stored.by_keys(store, [ref], limit=MAX_SHOWN + 1)]),
+        (_PREFIX_ANY, {"refs": candidates}, lambda: stored.uid_prefix(store, uid, MAX_SHOWN + 1)),
+        (_lookup(HASH_PROPS, "STARTS WITH", wanted), {"ref": ref}, None),
     )
     other_kind = ""
-    for query, params in tiers:
-        if not query or params.get("refs") == []:
-            continue
-        rows = [r for r in graph.read(query, {**params, "limit": MAX_SHOWN + 1}) if r["label"] != "Prediction"]
+    for query, params, from_store in tiers:
+        rows = [] if not query or params.get("refs") == [] else \
+            [r for r in graph.read(query, {**params, "limit": MAX_SHOWN + 1}) if r["label"] != "Prediction"]
         hits = [_hit(r) for r in rows if not labels or r["label"] in labels]
+        if predictions and from_store is not None:
+            hits += [_prediction_hit(u) for u in dict.fromkeys(from_store())]
         if len(hits) == 1 or (hits and query == _EXACT):
             return hits[0]
         if len(hits) > 1:
@@ -133,22 +136,10 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
     raise UsageError(other_kind or f"No node matches REF {ref!r}. Try `provex search {ref}`.")
 
 
-def _stored(graph: Graph, ref: str, *, only: bool) -> dict[str, Any] | None:
-    """A prediction from the store: by id or uid, else (asked for a prediction)
-    by a unique subject / household id or uid prefix. Predictions resolve
-    here only, never as graph nodes: the same whether or not they have one."""
-    uid = ref if ref.startswith("prediction:") else f"prediction:{ref}"
-    if stored.locate(graph.facts, [uid]):
-        return {"uid": uid, "label": "Prediction", "name": uid.removeprefix("prediction:")}
-    if not only:
-        return None
-    rows = stored.by_keys(graph.facts, [ref], limit=MAX_SHOWN + 1)
-    uids = [r["uid"] for r in rows] or stored.uid_prefix(graph.facts, uid, MAX_SHOWN + 1)
-    if len(uids) == 1:
-        return {"uid": uids[0], "label": "Prediction", "name": uids[0].removeprefix("prediction:")}
-    if uids:
-        raise UsageError(_ambiguous(ref, [{"uid": u, "label": "Prediction"} for u in uids]))
-    raise UsageError(f"No prediction matches REF {ref!r}. Try `provex search {ref}`.")
+def _prediction_hit(uid: str) -> dict[str, Any]:
+    """A prediction (from the store: predictions resolve there only, never as
+    graph nodes, so the same whether or not they have one)."""
+    return {"uid": uid, "label": "Prediction", "name": uid.removeprefix("prediction:")}
 
 
 def _ambiguous(ref: str, hits: list[dict[str, Any]]) -> str:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import logged
 import pytest
 from click.testing import CliRunner
 from sample import expected
@@ -40,14 +41,13 @@ def write_world(graph) -> None:
     for v in (1, 2):
         records += [node(m.model_version("credit-limit", v), name="credit-limit", version=str(v)),
                     Edge("VERSION_OF", m.model_version("credit-limit", v), m.model("credit-limit"), {}, source="t")]
-    for pid, subject in (("p-1", "s-1"), ("p-2", "s-2"), ("p-3", "s-3")):
-        household = "hh-7" if subject != "s-3" else "hh-8"
-        records.append(node(m.prediction(pid), prediction_id=pid, subject_id=subject, household_id=household,
-                            timestamp="2026-03-01T10:00:00Z", output=1.0))
     records += [node(m.stage("ol", name), name=name) for name in ODD_IDS]
     records.append(node(m.stage("ol", "buggy_task"), name="buggy_task"))
     with Writer(graph, "search-test") as writer:
         writer.add_all(records)
+    logged.ingest(graph, [logged.line(pid, "", 0, "2026-03-01T10:00:00Z", 1.0, subject=subject,
+                                      household="hh-7" if subject != "s-3" else "hh-8")
+                          for pid, subject in (("p-1", "s-1"), ("p-2", "s-2"), ("p-3", "s-3"))])
     schema.refresh_search(graph)
 
 
