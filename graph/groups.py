@@ -50,6 +50,7 @@ class Settled:
     conflicts: list[Conflict] = field(default_factory=list)
     groups: int = 0
     nodes: bool = False
+    written: dict[str, int] = field(default_factory=dict)  # graph nodes and edges written, by label / type
 
 
 def node_rate() -> int:
@@ -71,6 +72,7 @@ def settle(graph: Any, append: Append, *, mode: str, ingest_run: str, batch_size
         with Writer(graph, ingest_run, batch_size) as writer:
             for row in _rows(graph, new_files):
                 writer.add_all(prediction_records(row))
+        settled.written.update(writer.counts)
     append.commit()
     stats = scan.group_stats(graph.facts, outcome.groups)
     with Writer(graph, ingest_run, batch_size) as writer:
@@ -84,6 +86,8 @@ def settle(graph: Any, append: Append, *, mode: str, ingest_run: str, batch_size
             writer.add(Edge("USED", model.prediction_group(chain["partition"], chain["hour"]),
                             model.prediction_group(chain["up_partition"], chain["up_hour"]),
                             {"count": chain["count"]}, source=STORE_SOURCE))
+    for name, n in writer.counts.items():
+        settled.written[name] = settled.written.get(name, 0) + n
     settled.groups = len(stats)
     return settled
 

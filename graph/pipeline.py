@@ -141,7 +141,8 @@ def _settle(graph: Graph, facts: Any, summary: Summary, sink: RejectSink, mode: 
     summary.predictions = {"stored": settled.added, "repeated": settled.repeated,
                            "conflicting": settled.conflict_count, "groups": settled.groups,
                            "prediction_nodes": settled.nodes}
-    summary.counts["Prediction (store)"] = settled.added
+    for name, n in settled.written.items():
+        summary.counts[name] = summary.counts.get(name, 0) + n
     for conflict in settled.conflicts:
         record = Reject(str(conflict.later.get("source") or ""), conflict.later.get("line"),
                         groups.conflict_reason(conflict), "")

@@ -19,7 +19,9 @@ from provex.graph.pipeline import Summary, ingest
 from provex.graph.questions import ask
 from provex.graph.writer import Writer
 from provex.ingest import predictions
+from provex.store import query
 from provex.vocab import model as m
+from provex.vocab.facts import Facts
 from provex.vocab.records import Edge, Node, Watermark
 
 MV = m.model_version("credit-limit", "3").uid
@@ -63,6 +65,17 @@ def run(graph: Graph, path: Path, **kw: Any) -> Summary:
 
 def group_uid(mv_uid: str = MV, hour: str = "2026-04-02T10") -> str:
     return m.prediction_group(mv_uid, hour).uid
+
+
+def facts_of(records: Any) -> list[dict[str, Any]]:
+    """The predictions an adapter read yields (its fact batches), decoded."""
+    from provex.store.query import decode
+
+    return [decode(row) for r in records if isinstance(r, Facts) for row in r.rows()]
+
+
+def uids_of(records: Any) -> list[str]:
+    return [row["uid"] for row in facts_of(records)]
 
 
 # --- the graph of one log -------------------------------------------------------------------
@@ -126,16 +139,15 @@ def test_csv_gzip_with_input_columns_upstream_and_override(graph: Graph, tmp_pat
 def test_epoch_text_timestamp_and_override_without_original(tmp_path: Path) -> None:
     log = write_csv(tmp_path / "p.csv", ["prediction_id", "timestamp", "output", "override.rule"],
                     [["a", "1775124900", "5", "cap"]])
-    nodes = {r.ref.label: r.props for r in predictions.read(log) if isinstance(r, Node)}
-    assert nodes["Prediction"]["timestamp"] == "2026-04-02T10:15:00Z"
-    assert (nodes["Prediction"]["output"], nodes["Override"]["original_output"]) == (5, 5)
+    [row] = facts_of(predictions.read(log))
+    assert row["timestamp"] == "2026-04-02T10:15:00Z"
+    assert (row["output"], row["override_rule"], row["original_output"]) == (5, "cap", 5)
 
 
 def test_gzip_detected_by_magic_bytes_without_suffix(tmp_path: Path) -> None:
     log = tmp_path / "p.log"
     log.write_bytes(gzip.compress((json.dumps(rec()) + "\n").encode()))
-    nodes = [r for r in predictions.read(log) if isinstance(r, Node) and r.ref.label == "Prediction"]
-    assert [n.ref.uid for n in nodes] == ["prediction:cl-000123"]
+    assert uids_of(predictions.read(log)) == ["prediction:cl-000123"]
 
 
 def test_mapping_file_and_model_option(graph: Graph, tmp_path: Path) -> None:
@@ -204,11 +216,13 @@ def test_unresolved_predictions_link_when_mlflow_version_arrives(graph: Graph, t
     assert {f.kind for f in first.flags} == {"unresolved-model"}
     assert len(first.flags) == 3
     assert [props(graph, f"prediction:{p}")["resolved"] for p in ("by-run", "by-model-id", "by-alias")] == [False] * 3
-    unresolved = group_uid("unresolved")
-    assert props(graph, unresolved)["count"] == 3
+    by_ref = {ref: group_uid(f"ref:{ref}") for ref in (f"run:{version.run_id}", f"model_id:{model_id}",
+                                                         "models:/credit-limit@champion")}
+    assert [props(graph, uid)["count"] for uid in by_ref.values()] == [1, 1, 1]
     assert gap_examples(graph) == ["prediction:by-alias", "prediction:by-model-id", "prediction:by-run"]
 
     second = ingest(graph, kind="mlflow", uri=uri, read=lambda state: mlflow_adapter.read(uri, state=state))
+    assert second.links["prediction-groups-resolved"] == 2
     assert second.links["prediction-model-by-run-id"] == 1
     assert second.links["prediction-model-by-model-id"] == 1
     assert {(a, b) for a, b in edges(graph, "PREDICTED_BY") if a.startswith("prediction:")} == {
@@ -216,12 +230,14 @@ def test_unresolved_predictions_link_when_mlflow_version_arrives(graph: Graph, t
     assert props(graph, "prediction:by-run")["resolved"] is True
     assert props(graph, "prediction:by-alias")["resolved"] is False
     assert props(graph, "prediction:by-alias")["model_alias"] == "champion"
-    resolved_group = group_uid(mv_uid)
+    resolved_group, unresolved = group_uid(mv_uid), by_ref["models:/credit-limit@champion"]
     assert edges(graph, "PART_OF") >= {("prediction:by-run", resolved_group), ("prediction:by-alias", unresolved)}
     assert (props(graph, resolved_group)["count"], props(graph, unresolved)["count"]) == (2, 1)
+    assert count(graph, "PredictionGroup") == 2  # the run id's and the model id's groups moved to the version's
     assert (resolved_group, mv_uid) in edges(graph, "PREDICTED_BY")
     assert (resolved_group, m.feature("income").uid) in edges(graph, "USED")
     assert gap_examples(graph) == ["prediction:by-alias"]
+    assert ask(graph, "models-in-chain", {"prediction": "by-run"}).loc[0, "model_version"] == mv_uid
 
 
 def gap_examples(graph: Graph) -> list[str]:
@@ -269,7 +285,7 @@ def test_predictions_ingested_after_the_registry_resolve_at_once(graph: Graph, t
     assert summary.links["prediction-model-by-run-id"] == 1
     assert {("prediction:late", mv_uid), ("prediction:uri", mv_uid)} <= edges(graph, "PREDICTED_BY")
     assert props(graph, group_uid(mv_uid))["count"] == 2
-    assert props(graph, group_uid("unresolved"))["count"] == 0
+    assert count(graph, "PredictionGroup") == 1  # no group of unresolved predictions is left
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -319,8 +335,9 @@ def test_corrupt_gzip_keeps_lines_before_and_rejects_the_rest(graph: Graph, tmp_
     summary = run(graph, log)
     assert len(summary.rejected) == 1
     assert "gzip data is corrupt or truncated" in summary.rejected[0].reason
-    ingested = count(graph, "Prediction")
+    ingested = summary.predictions["stored"]
     assert 0 < ingested < 2000 and summary.rejected[0].line == ingested + 1
+    assert props(graph, group_uid())["count"] == ingested
     not_gzip = tmp_path / "q.jsonl.gz"
     not_gzip.write_text(json.dumps(rec()) + "\n")
     assert [type(r).__name__ for r in predictions.read(not_gzip)] == ["Reject"]
@@ -351,7 +368,7 @@ def test_appended_lines_add_only_the_new_predictions(graph: Graph, tmp_path: Pat
     run(graph, log)
     write_jsonl(log, [rec(f"p{i}") for i in range(40, 55)], mode="a")
     second = run(graph, log)
-    assert second.counts["Prediction"] == 15
+    assert second.predictions["stored"] == 15 and second.counts["Prediction"] == 15
     assert count(graph, "Prediction") == 55
     assert props(graph, group_uid())["count"] == 55
 
@@ -363,8 +380,7 @@ def test_appended_gzip_and_csv_resume_after_the_last_line(tmp_path: Path) -> Non
         mark = next(r for r in predictions.read(log) if isinstance(r, Watermark))
         with (gzip.open if name.endswith(".gz") else open)(log, "at", newline="") as fh:
             csv.writer(fh).writerow(["b0", "2026-04-02T11:00:00Z", 5])
-        new = [r.ref.uid for r in predictions.read(log, state={mark.name: mark.value})
-               if isinstance(r, Node) and r.ref.label == "Prediction"]
+        new = uids_of(predictions.read(log, state={mark.name: mark.value}))
         assert new == ["prediction:b0"], name
 
 
@@ -372,15 +388,15 @@ def test_changed_head_reads_everything_again(tmp_path: Path) -> None:
     log = write_jsonl(tmp_path / "p.jsonl", [rec(f"p{i}") for i in range(5)])
     mark = next(r for r in predictions.read(log) if isinstance(r, Watermark))
     write_jsonl(log, [rec(f"q{i}") for i in range(6)])
-    new = [r.ref.uid for r in predictions.read(log, state={mark.name: mark.value})
-           if isinstance(r, Node) and r.ref.label == "Prediction"]
+    new = uids_of(predictions.read(log, state={mark.name: mark.value}))
     assert new == [f"prediction:q{i}" for i in range(6)]
 
 
 def test_read_streams_a_large_log_in_constant_memory(tmp_path: Path) -> None:
-    """200k lines through read() (no Neo4j): memory does not grow with the lines
-    read. tracemalloc watches the last quarter of the file (tracing all of it
-    takes minutes): any per-line accumulation would show there."""
+    """200k lines through read() (no Neo4j): memory is bounded by one batch of
+    facts, not by the lines read. tracemalloc watches the last quarter of the
+    file (tracing all of it takes minutes): a per-line accumulation would stay
+    held after the last batch is handed over."""
     lines, watched = 200_000, 50_000
     log = tmp_path / "big.jsonl"
     with log.open("w") as fh:
@@ -390,19 +406,21 @@ def test_read_streams_a_large_log_in_constant_memory(tmp_path: Path) -> None:
     records = predictions.read(log)
     seen = 0
     for r in records:
-        if isinstance(r, Node) and r.ref.label == "Prediction":
-            seen += 1
-            if seen == lines - watched:
+        if isinstance(r, Facts):
+            seen += len(r)
+            if seen >= lines - watched:
                 break
     tracemalloc.start()
     try:
-        seen += sum(1 for r in records if isinstance(r, Node) and r.ref.label == "Prediction")
+        for r in records:
+            seen += len(r) if isinstance(r, Facts) else 0
+            del r
         current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert seen == lines
-    assert peak < 1_500_000, f"peak {peak / 1e6:.1f} MB while reading {watched} lines"
-    assert current < 500_000, f"{current / 1e6:.1f} MB still held after {watched} lines"
+    assert peak < 40_000_000, f"peak {peak / 1e6:.1f} MB while reading {watched} lines (one batch of facts is ~15 MB)"
+    assert current < 1_000_000, f"{current / 1e6:.1f} MB still held after {watched} lines"
 
 
 # --- the corpus -------------------------------------------------------------------------------
@@ -447,9 +465,11 @@ def test_corpus_prediction_logs_ingest_or_are_rejected(graph: Graph, corpus: Pat
         with_output = [(line, r) for line, r in rows if (r.get("prediction") or "").strip()]
         assert len(summary.rejected) == len(rows) - len(with_output), path
         assert all("output" in r.reason or "quoting" in r.reason for r in summary.rejected), path
+        stored = {r["uid"]: r for r in query.get(graph.facts, [f"prediction:groq-{path.parent.name}-{path.stem}-{line}"
+                                                                for line, _ in with_output])}
         for line, row in with_output:
-            p = props(graph, f"prediction:groq-{path.parent.name}-{path.stem}-{line}")
-            assert p["input.prompt"] == row["prompt"].strip() and same_value(p["output"], str(row["prediction"]).strip())
-            assert p["resolved"] is False
+            p = stored[f"prediction:groq-{path.parent.name}-{path.stem}-{line}"]
+            assert p["inputs"]["prompt"] == row["prompt"].strip() and same_value(p["output"], str(row["prediction"]).strip())
+            assert p["model_version"] is None
         if with_output:
             assert {f.kind for f in summary.flags} == {"unresolved-model"}

@@ -56,6 +56,7 @@ class _Progress:
 
     lines: int = 0  # complete lines consumed
     offset: int = 0  # uncompressed bytes of those lines
+    failed: bool = False  # the pass stopped at a read error or a limit: no watermark (read again next time)
     reader: linereader.Lines | None = None
     batch: Batch | None = None
     input_keys: set[str] = field(default_factory=set)
@@ -94,7 +95,7 @@ def read(file: str | Path, *, mapping: str | Path | None = None, model: str | No
     progress.inferred.notes.update(progress.fast.notes)
     yield from progress.inferred.finish(source)
     yield from _flags(progress, source)
-    if progress.reader is not None:
+    if progress.reader is not None and not progress.failed:
         yield Watermark(WATERMARK, {"lines": progress.lines, "offset": progress.offset, "size": size,
                                     "prefix_sha": progress.reader.prefix_sha(), "settings": settings})
 
@@ -109,9 +110,11 @@ def _pass(path: Path, spec: Mapping, gzipped: bool, head: bytes, mark: dict[str,
             yield from _one(doc, spec, path, number, json.dumps(doc, default=str), progress, source, from_csv=False)
     except linereader.TooLarge as exc:
         progress.sync()
+        progress.failed = True
         yield Reject(source, progress.lines + 1, str(exc))
     except (OSError, EOFError, zlib.error) as exc:
         progress.sync()
+        progress.failed = True
         what = "the gzip data is corrupt or truncated" if gzipped else "reading failed"
         yield Reject(source, progress.lines + 1,
                      f"{what} after line {progress.lines} ({exc}); the lines before it were ingested. "
@@ -239,16 +242,25 @@ def _records(path: Path, spec: Mapping, gzipped: bool, head: bytes, mark: dict[s
 
 
 def _first_line(path: Path, gzipped: bool) -> tuple[bytes, bytes]:
-    """Line 1 (at most MAX_LINE bytes of it: a CSV log's header, the format's
-    tell) and the line end the file uses."""
+    """Line 1 (a CSV log's header, the format's tell; empty when longer than
+    MAX_LINE) and the line end the file uses. Reads no further than line 1;
+    a read error here is reported by the pass that follows, at its line."""
+    buf = b""
     stream, raw = _open(path, gzipped)
     with stream, (raw or stream):
-        sample = stream.read(HEAD_BYTES)
-        newline = linereader.newline_of(sample)
-        reader = linereader.Lines(stream, name=str(path), newline=newline, raw=raw, start=sample)
-        for number, line in reader:
-            return (b"" if number != 1 or isinstance(line, linereader.LongLine) else line), newline
-    return b"", newline
+        try:
+            while len(buf) <= MAX_LINE and b"\n" not in buf and b"\r" not in buf[:-1]:
+                chunk = stream.read(HEAD_BYTES if not buf else 64 * 1024)
+                if not chunk:
+                    break
+                buf += chunk
+        except (OSError, EOFError, zlib.error):
+            pass
+    newline = linereader.newline_of(buf[:HEAD_BYTES])
+    end = buf.find(newline)
+    if end < 0:
+        return (buf if len(buf) <= MAX_LINE else b""), newline
+    return (buf[:end + 1] if end < MAX_LINE else b""), newline
 
 
 def _decode(number: int, raw: bytes, source: str) -> str | Reject:
@@ -407,7 +419,7 @@ def _count_inputs(progress: _Progress, inputs: dict[str, Any]) -> None:
         progress.input_keys.update(shape)
 
 
-BATCH = 50_000  # facts per batch
+BATCH = 10_000  # facts per batch (a batch of Python rows is ~1.5 KB a fact)
 
 
 def _flags(progress: _Progress, source: str) -> Iterator[Flag]:

@@ -12,7 +12,6 @@ from provex.ingest.predictions.mapping import PredictionRecord
 from provex.vocab import model
 from provex.vocab.facts import FIELDS, Facts
 
-BATCH = 50_000  # facts per batch handed to the pipeline
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 

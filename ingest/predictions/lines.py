@@ -74,6 +74,7 @@ class Lines:
         self.max_ratio = limit("PROVEX_MAX_GZIP_RATIO", 100)
         self._read = len(start)
         self._pending = start  # bytes already taken from fh, read first
+        self._read1 = getattr(fh, "read1", fh.read)
 
     def prefix_sha(self) -> str:
         """The hash of the bytes consumed so far (the watermark keeps it)."""
@@ -150,7 +151,7 @@ class Lines:
         if pending:
             self._pending = pending[size:]
             return pending[:size]
-        block = self.fh.read(size)
+        block = self._read1(size)  # what it has: a truncated gzip keeps the lines before the cut
         self._read += len(block)
         self._guard()
         return block
