@@ -15,10 +15,13 @@ from graphcheck import count, edges, props
 from provex.app.cli import cli
 from provex.graph import status
 from provex.graph.connection import Graph
+from provex.graph.groups import node_props
 from provex.graph.pipeline import Summary, ingest
 from provex.ingest import predictions
+from provex.store.query import decode
 from provex.vocab import model as m
-from provex.vocab.records import Flag, Node, Reject
+from provex.vocab.facts import Facts
+from provex.vocab.records import Flag, Reject
 
 TS = "2026-04-02T10:15:00Z"
 # MLflow docs, "Deploy MLflow Model as a Local Inference Server" / scoring protocol
@@ -71,8 +74,8 @@ def stored(path: Path, **kw: Any) -> tuple[dict[str, dict[str, Any]], list[Rejec
     """What read() yields, without a graph: prediction props by id, rejects, flags."""
     preds, rejects, flags = {}, [], []
     for r in predictions.read(path, **kw):
-        if isinstance(r, Node) and r.ref.label == "Prediction":
-            preds[r.props["prediction_id"]] = dict(r.props)
+        if isinstance(r, Facts):
+            preds.update({row["prediction_id"]: node_props(decode(row)) for row in r.rows()})
         elif isinstance(r, Reject):
             rejects.append(r)
         elif isinstance(r, Flag):

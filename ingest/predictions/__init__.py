@@ -59,6 +59,7 @@ class _Progress:
     failed: bool = False  # the pass stopped at a read error or a limit: no watermark (read again next time)
     reader: linereader.Lines | None = None
     batch: Batch | None = None
+    batch_size: int = 10_000  # facts per batch handed on (a batch of Python rows is ~1.5 KB a fact)
     input_keys: set[str] = field(default_factory=set)
     input_shapes: set[tuple[str, ...]] = field(default_factory=set)
     fast: FastPath | None = None
@@ -133,10 +134,10 @@ def preview(file: str | Path, *, mapping: str | Path | None = None, model: str |
     path = Path(file)
     spec = load_mapping(mapping, model)
     head, _size, gzipped = _inspect(path)
-    progress = _Progress(inferred=Inference(spec), batch=Batch(str(path)), fast=FastPath(spec))
+    progress = _Progress(inferred=Inference(spec), batch=Batch(str(path)), batch_size=1)
     rows: list[dict[str, Any]] = []
     rejects: list[Reject] = []
-    for record in _records(path, spec, gzipped, head, {}, progress, str(path), flush=1):
+    for record in _records(path, spec, gzipped, head, {}, progress, str(path)):
         if isinstance(record, Facts):
             rows.extend(_shown(row) for row in record.rows())
         elif isinstance(record, Reject) and len(rejects) < limit * 10:
@@ -222,7 +223,7 @@ def _is_csv(path: Path, first_line: str) -> bool:
 
 
 def _records(path: Path, spec: Mapping, gzipped: bool, head: bytes, mark: dict[str, Any], progress: _Progress,
-             source: str, flush: int = 0) -> Iterator[Record | Facts]:
+             source: str) -> Iterator[Record | Facts]:
     first, newline = _first_line(path, gzipped)
     stream, raw = _open(path, gzipped)
     with stream, (raw or stream):
@@ -235,10 +236,7 @@ def _records(path: Path, spec: Mapping, gzipped: bool, head: bytes, mark: dict[s
             records = _csv_records(iter(reader), header, spec, path, progress, source, header_read=bool(mark))
         else:
             records = _json_records(iter(reader), spec, path, progress, source)
-        for record in records:
-            yield record
-            if flush and len(progress.batch) >= flush:
-                yield progress.batch.take()
+        yield from records
 
 
 def _first_line(path: Path, gzipped: bool) -> tuple[bytes, bytes]:
@@ -284,7 +282,7 @@ def _json_records(lines: Iterator[tuple[int, bytes]], spec: Mapping, path: Path,
             if fast.last_inputs:
                 _count_inputs(progress, fast.last_inputs)
             batch.add(values)
-            if len(batch) >= BATCH:
+            if len(batch) >= progress.batch_size:
                 yield batch.take()
             continue
         text = _decode(number, raw, source)
@@ -406,7 +404,7 @@ def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: st
         progress.unresolved[ref if known else "(other references)"] += 1
     _count_inputs(progress, rec.inputs)
     progress.batch.add(fact(rec, source, number))
-    if len(progress.batch) >= BATCH:
+    if len(progress.batch) >= progress.batch_size:
         yield progress.batch.take()
     return doc
 
@@ -418,8 +416,6 @@ def _count_inputs(progress: _Progress, inputs: dict[str, Any]) -> None:
         progress.input_shapes.add(shape)
         progress.input_keys.update(shape)
 
-
-BATCH = 10_000  # facts per batch (a batch of Python rows is ~1.5 KB a fact)
 
 
 def _flags(progress: _Progress, source: str) -> Iterator[Flag]:
