@@ -31,7 +31,7 @@ from provex.store.append import Append
 from provex.store.identity import Conflict
 from provex.vocab import model
 from provex.vocab.facts import REF_PARTITION
-from provex.vocab.records import Edge, Node
+from provex.vocab.records import Edge, Flag, Node, Reject
 
 NODE_MODES = ("auto", "all", "none")
 #: ``auto`` writes a node per prediction when no (model version, hour) of the
@@ -51,6 +51,7 @@ class Settled:
     groups: int = 0
     nodes: bool = False
     written: dict[str, int] = field(default_factory=dict)  # graph nodes and edges written, by label / type
+    notes: list[Reject | Flag] = field(default_factory=list)  # what the writer said about the records (capped props)
 
 
 def node_rate() -> int:
@@ -71,7 +72,10 @@ def settle(graph: Any, append: Append, *, mode: str, ingest_run: str, batch_size
     if settled.nodes:
         with Writer(graph, ingest_run, batch_size) as writer:
             for row in _rows(graph, new_files):
-                writer.add_all(prediction_records(row))
+                for record in prediction_records(row):
+                    note = writer.add(record)
+                    if note is not None:
+                        settled.notes.append(note)
         settled.written.update(writer.counts)
     append.commit()
     stats = scan.group_stats(graph.facts, outcome.groups)

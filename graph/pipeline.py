@@ -143,6 +143,14 @@ def _settle(graph: Graph, facts: Any, summary: Summary, sink: RejectSink, mode: 
                            "prediction_nodes": settled.nodes}
     for name, n in settled.written.items():
         summary.counts[name] = summary.counts.get(name, 0) + n
+    for note in settled.notes:
+        if isinstance(note, Reject):
+            sink.add(note)
+            summary.rejected_count += 1
+            _keep(summary.rejected, note)
+        else:
+            summary.flag_counts[note.kind] += 1
+            _keep(summary.flags, note)
     for conflict in settled.conflicts:
         record = Reject(str(conflict.later.get("source") or ""), conflict.later.get("line"),
                         groups.conflict_reason(conflict), "")

@@ -167,7 +167,7 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
 
 
 def test_a_line_longer_than_the_cap_is_rejected_without_being_read_whole(graph, tmp_path, monkeypatch):
-    monkeypatch.setattr(predictions, "MAX_LINE", 4096)
+    monkeypatch.setattr(predictions.linereader, "MAX_LINE", 4096)
     path = tmp_path / "log.jsonl"
     path.write_text(GOOD + "\n" + line(blob="x" * 100_000) + "\n" + line(prediction_id="after") + "\n")
     summary = run_predictions(graph, path)

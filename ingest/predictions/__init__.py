@@ -47,6 +47,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log")
 MAX_LINE = linereader.MAX_LINE  # bytes; a longer line is rejected without being held in memory
 MAX_INPUT_KEYS = 10_000  # distinct input names in one file before a flag says the log is unusually wide
+MAX_FEATURES = 1_000  # inputs of one record linked as Feature nodes (all are kept in the store)
 NODE_MODES = ("auto", "all", "none")
 
 
@@ -62,6 +63,7 @@ class _Progress:
     batch_size: int = 10_000  # facts per batch handed on (a batch of Python rows is ~1.5 KB a fact)
     input_keys: set[str] = field(default_factory=set)
     input_shapes: set[tuple[str, ...]] = field(default_factory=set)
+    wide: int = 0  # records with more than MAX_FEATURES inputs
     fast: FastPath | None = None
     unresolved: Counter = field(default_factory=Counter)
     naive_times: int = 0
@@ -410,7 +412,9 @@ def _store(raw: dict[str, Any], spec: Mapping, path: Path, number: int, text: st
 
 
 def _count_inputs(progress: _Progress, inputs: dict[str, Any]) -> None:
-    """Track the distinct input names (once per set of names; bounded)."""
+    """Track the distinct input names (once per set of names; bounded) and the records wider than MAX_FEATURES."""
+    if len(inputs) > MAX_FEATURES:
+        progress.wide += 1
     shape = tuple(inputs)
     if shape not in progress.input_shapes and len(progress.input_keys) <= MAX_INPUT_KEYS:
         progress.input_shapes.add(shape)
@@ -430,6 +434,9 @@ def _flags(progress: _Progress, source: str) -> Iterator[Flag]:
                    "ingested (or give --model NAME@VERSION)", source)
     if progress.naive_times:
         yield Flag("naive-timestamp", f"{progress.naive_times} timestamps have no time zone; read as UTC", source)
+    if progress.wide:
+        yield Flag("wide-inputs", f"{progress.wide} records have more than {MAX_FEATURES:,} inputs; the first "
+                   f"{MAX_FEATURES:,} of each are linked as features (all are kept in the prediction store)", source)
     if len(progress.input_keys) > MAX_INPUT_KEYS:
         yield Flag("many-input-names", f"the records of {source} use more than {MAX_INPUT_KEYS:,} distinct input "
                    "names: is a value (an id, a timestamp) logged as a key? Inputs are stored as one JSON object "

@@ -64,9 +64,9 @@ class Lines:
     their bytes) consumed so far, the blank ones included."""
 
     def __init__(self, fh: IO[bytes], *, name: str, newline: bytes = b"\n", raw: IO[bytes] | None = None,
-                 max_line: int = MAX_LINE, start: bytes = b"") -> None:
+                 max_line: int | None = None, start: bytes = b"") -> None:
         self.fh, self.name, self.newline, self.raw = fh, name, newline, raw
-        self.max_line = max_line
+        self.max_line = max_line or MAX_LINE
         self.lines = 0
         self.offset = 0
         self.digest = hashlib.sha1()
