@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -26,13 +27,16 @@ from hypothesis import strategies as st
 from provex.graph.writer import plain_props
 from provex.ingest import dvc, openlineage, predictions
 from provex.ingest import mlflow as mlflow_adapter
+from provex.ingest.predictions.fastpath import FastPath
+from provex.store.table import to_table
 from provex.vocab import values
+from provex.vocab.facts import Facts
 from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
 
 SLOW = 10  # times as many in the long run (make test-long)
 SCALE = int(os.environ.get("PROVEX_FUZZ_SCALE", "1"))  # the long run sets it to SLOW, in a process of its own
 EXAMPLES = {name: n * SCALE for name, n in
-            {"predictions-jsonl": 300, "predictions-csv": 200, "openlineage": 200, "dvc": 60, "mlflow": 12}.items()}
+            {"predictions-jsonl": 300, "predictions-fast": 200, "predictions-csv": 200, "openlineage": 200, "dvc": 60, "mlflow": 12}.items()}
 CASES: Counter = Counter()  # cases run per adapter in this session
 TIME = "2026-04-02T10:15:00Z"
 ANY = {"deadline": None, "suppress_health_check": list(HealthCheck)}
@@ -49,7 +53,12 @@ RECORD = {"prediction_id": "p1", "timestamp": TIME, "model_name": "m", "model_ve
 def check(records: list[Record], file: str, *, lines: bool) -> None:
     """The invariants every adapter output keeps, whatever its input."""
     for rec in records:
-        assert isinstance(rec, (Node, Edge, Reject, Flag, Watermark))
+        assert isinstance(rec, (Node, Edge, Reject, Flag, Watermark, Facts))
+        if isinstance(rec, Facts):
+            to_table(rec, "fuzz", DUCK)  # the store takes the batch ...
+            for row in rec.rows():
+                assert values.problem(row) is None, row  # ... and every fact is storable as it is
+            continue
         if isinstance(rec, Reject):
             assert rec.reason.strip() and rec.file
             if lines:
@@ -65,6 +74,30 @@ def workdir(name: str) -> Path:
 
 
 # ---- prediction logs ---------------------------------------------------------------------------------
+
+DUCK = duckdb.connect()
+
+
+def general_path_only(path: Path) -> list[Record]:
+    """What read() yields with the fast path off: every line through the general path."""
+    real = FastPath.row
+    FastPath.row = lambda self, raw, source, number: None
+    try:
+        return list(predictions.read(path))
+    finally:
+        FastPath.row = real
+
+
+def comparable(records: list[Record]) -> list[Any]:
+    """Facts as rows (batching aside), rejects, flags and the watermark, in order."""
+    out: list[Any] = []
+    for rec in records:
+        if isinstance(rec, Facts):
+            out.extend(rec.rows())
+        else:
+            out.append(rec)
+    return out
+
 
 mutated_record = st.builds(lambda key, value: {**RECORD, key: value},
                            st.sampled_from([*RECORD, "upstream", "override", "extra", "\x00", "input.x"]), json_values)
@@ -84,7 +117,30 @@ def test_fuzz_prediction_jsonl(lines):
     try:
         path = tmp / "log.jsonl"
         path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
-        check(list(predictions.read(path)), str(path), lines=True)
+        records = list(predictions.read(path))
+        check(records, str(path), lines=True)
+        assert comparable(records) == comparable(general_path_only(path)), "the fast path and the general path differ"
+    finally:
+        shutil.rmtree(tmp)
+
+
+same_shape = st.fixed_dictionaries({key: st.one_of(st.just(value), json_values, odd_text) for key, value in RECORD.items()})
+raw_line = st.one_of(same_shape.map(json.dumps), same_shape.map(lambda r: json.dumps(r, separators=(",", ":"))),
+                     same_shape.map(lambda r: json.dumps(r).replace('": ', '" : ')))
+
+
+@settings(max_examples=EXAMPLES["predictions-fast"], **ANY)
+@given(st.lists(raw_line, min_size=1, max_size=8))
+def test_fuzz_prediction_lines_of_one_shape(lines):
+    """A serving log's lines share one shape: after the first, the fast path
+    reads them; it must store, reject and flag exactly as the general path."""
+    tmp = workdir("predictions-fast")
+    try:
+        path = tmp / "log.jsonl"
+        path.write_bytes("\n".join([json.dumps(RECORD), *lines]).encode("utf-8", "surrogatepass"))
+        records = list(predictions.read(path))
+        check(records, str(path), lines=True)
+        assert comparable(records) == comparable(general_path_only(path)), "the fast path and the general path differ"
     finally:
         shutil.rmtree(tmp)
 
