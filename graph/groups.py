@@ -34,8 +34,8 @@ from provex.vocab.facts import REF_PARTITION
 from provex.vocab.records import Edge, Flag, Node, Reject
 
 NODE_MODES = ("auto", "all", "none")
-#: ``auto`` writes a node per prediction when no (model version, hour) of the
-#: ingest holds more than this many predictions (PROVEX_PREDICTION_NODE_RATE).
+#: ``auto`` gives a node to each prediction of an hourly group (model version,
+#: hour) of at most this many predictions (PROVEX_PREDICTION_NODE_RATE).
 DEFAULT_NODE_RATE = 1_000
 STORE_SOURCE = "provex:store"
 
@@ -54,29 +54,12 @@ class Settled:
     notes: list[Reject | Flag] = field(default_factory=list)  # what the writer said about the records (capped props)
 
 
-def node_rate() -> int:
-    try:
-        return max(0, int(os.environ.get("PROVEX_PREDICTION_NODE_RATE", DEFAULT_NODE_RATE)))
-    except ValueError:
-        return DEFAULT_NODE_RATE
-
-
 def settle(graph: Any, append: Append, *, mode: str, ingest_run: str, batch_size: int = DEFAULT_BATCH) -> Settled:
-    """Settle an ingest's facts: identity and indexes, per-prediction nodes
-    (before the store commit, so an interrupted ingest writes them again),
-    the commit, then groups, features and chaining from the store."""
+    """Settle an ingest's facts: identity and indexes, the commit, then groups,
+    features, chaining and prediction nodes, all from the committed store."""
     outcome = append.finish()
     settled = Settled(outcome.added, outcome.repeated, outcome.conflict_count, outcome.conflicts)
     new_files = [path for path, meta in append.files.items() if meta["kind"] == "data"]
-    settled.nodes = _wants_nodes(graph, mode, new_files)
-    if settled.nodes:
-        with Writer(graph, ingest_run, batch_size) as writer:
-            for row in _rows(graph, new_files):
-                for record in prediction_records(row):
-                    note = writer.add(record)
-                    if note is not None:
-                        settled.notes.append(note)
-        settled.written.update(writer.counts)
     append.commit()
     stats = scan.group_stats(graph.facts, outcome.groups)
     with Writer(graph, ingest_run, batch_size) as writer:
@@ -90,34 +73,57 @@ def settle(graph: Any, append: Append, *, mode: str, ingest_run: str, batch_size
             writer.add(Edge("USED", model.prediction_group(chain["partition"], chain["hour"]),
                             model.prediction_group(chain["up_partition"], chain["up_hour"]),
                             {"count": chain["count"]}, source=STORE_SOURCE))
-    for name, n in writer.counts.items():
-        settled.written[name] = settled.written.get(name, 0) + n
+    settled.written.update(writer.counts)
+    settled.nodes = _prediction_nodes(graph, stats, mode, ingest_run, batch_size, settled)
     settled.groups = len(stats)
     return settled
 
 
-def _wants_nodes(graph: Any, mode: str, files: list[str]) -> bool:
-    if mode != "auto" or not files:
-        return mode == "all" and bool(files)
-    con = graph.facts.duck()
-    from provex.store.query import sql_list
+def _prediction_nodes(graph: Any, stats: list[dict[str, Any]], mode: str, ingest_run: str, batch_size: int,
+                      settled: Settled) -> bool:
+    """A node per prediction for the touched groups that get them (``all``, or
+    ``auto`` and at most the rate); ``auto`` groups past the rate lose theirs
+    (a group's nodes follow its count in the store, however it was ingested)."""
+    if mode == "none":
+        return False
+    rate = node_rate()
+    wanted = [s for s in stats if mode == "all" or s["count"] <= rate]
+    past = [model.prediction_group(s["g"], s["hour"]).uid for s in stats if mode == "auto" and s["count"] > rate]
+    if past:
+        graph.write_rows(_DROP_NODES, [{"group": uid} for uid in past], 50)
+    if wanted:
+        with Writer(graph, ingest_run, batch_size) as writer:
+            for row in _rows(graph, wanted):
+                for record in prediction_records(row):
+                    note = writer.add(record)
+                    if note is not None:
+                        settled.notes.append(note)
+        for name, n in writer.counts.items():
+            settled.written[name] = settled.written.get(name, 0) + n
+    return bool(wanted)
 
-    peak = con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM read_parquet("
-                       f"{sql_list([graph.facts.readable(f) for f in files])}) GROUP BY model_version_uid, model_ref, hour)"
-                       ).fetchall()[0][0]
-    return (peak or 0) <= node_rate()
+
+#: A group's prediction nodes and their overrides (the store keeps the predictions).
+_DROP_NODES = """
+UNWIND $rows AS r
+MATCH (p:Prediction)-[:PART_OF]->(:PredictionGroup {uid: r.group})
+OPTIONAL MATCH (p)-[:OVERRIDDEN_BY]->(o:Override)
+DETACH DELETE p, o
+"""
 
 
-def _rows(graph: Any, files: list[str]) -> Iterator[dict[str, Any]]:
-    from provex.store.query import by_ref, decode, sql_list
+def node_rate() -> int:
+    try:
+        return max(0, int(os.environ.get("PROVEX_PREDICTION_NODE_RATE", DEFAULT_NODE_RATE)))
+    except ValueError:
+        return DEFAULT_NODE_RATE
 
-    con, resolved = graph.facts.duck(), by_ref(graph.facts)
-    for file in files:
-        result = con.execute(f"SELECT * EXCLUDE (moment, digest) FROM read_parquet({sql_list([graph.facts.readable(file)])})")
-        names = [c[0] for c in result.description]
-        while chunk := result.fetchmany(10_000):
-            for values in chunk:
-                yield decode(dict(zip(names, values)), resolved)
+
+def _rows(graph: Any, groups: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The stored predictions of these groups (effective version, hour)."""
+    for stat in groups:
+        start, end = scan.hour_bounds(stat["hour"])
+        yield from scan.scan(graph.facts, [stat["g"]], start, end)
 
 
 def group_records(stat: dict[str, Any]) -> list[Node | Edge]:

@@ -96,33 +96,19 @@ def ingest(
     summary = Summary(kind, uri, run_id)
     state = status.load_state(graph, uri)
     watermarks: dict[str, Any] = {}
-    facts = None
     with _paced_gc(), Writer(graph, run_id, batch_size) as writer, RejectSink(rejects) as sink:
-        seen, next_tick = 0, TICK_EVERY
-        for record in read(state):
-            seen += len(record) if isinstance(record, Facts) else 1
-            if seen >= next_tick:
-                tick("read", seen)
-                next_tick = seen + TICK_EVERY
-            if isinstance(record, Facts):
-                facts = facts or graph.facts.append(run_id)
-                facts.add(record)
-                continue
-            if isinstance(record, (Node, Edge)):
-                record = writer.add(record)  # a Reject or Flag about it, or None
-            if isinstance(record, Reject):
-                sink.add(record)
-                summary.rejected_count += 1
-                _keep(summary.rejected, record)
-            elif isinstance(record, Flag):
-                summary.flag_counts[record.kind] += 1
-                _keep(summary.flags, record)
-            elif isinstance(record, Watermark):
-                watermarks[record.name] = record.value
-        if facts is not None:
+        reading = _Reading(graph, run_id, writer, sink, summary, tick)
+        try:
+            for record in read(state):
+                reading.take(record, watermarks)
+        except Exception:
+            reading.keep_what_was_read(prediction_nodes, batch_size)
+            raise
+        seen = reading.seen
+        if reading.facts is not None:
             tick("store", seen)
             writer.close()  # what the adapter's own records wrote lands first
-            _settle(graph, facts, summary, sink, prediction_nodes, run_id, batch_size)
+            _settle(graph, reading.facts, summary, sink, prediction_nodes, run_id, batch_size)
     summary.counts = {**dict(writer.counts), **summary.counts}
     summary.rejects_files = sink.paths
     tick("link", seen)
@@ -131,6 +117,48 @@ def ingest(
     status.record_ingest(graph, summary, {**state, **watermarks})
     tick("done", seen)
     return summary
+
+
+class _Reading:
+    """One pass over an adapter's records: each to the writer, the store, the
+    rejects or the summary; ticks the progress."""
+
+    def __init__(self, graph: Graph, run_id: str, writer: Writer, sink: RejectSink, summary: Summary, tick: Tick) -> None:
+        self.graph, self.run_id, self.writer, self.sink, self.summary, self.tick = graph, run_id, writer, sink, summary, tick
+        self.seen, self.next_tick = 0, TICK_EVERY
+        self.facts: Any = None
+
+    def take(self, record: Record, watermarks: dict[str, Any]) -> None:
+        self.seen += len(record) if isinstance(record, Facts) else 1
+        if self.seen >= self.next_tick:
+            self.tick("read", self.seen)
+            self.next_tick = self.seen + TICK_EVERY
+        if isinstance(record, Facts):
+            self.facts = self.facts or self.graph.facts.append(self.run_id)
+            self.facts.add(record)
+            return
+        if isinstance(record, (Node, Edge)):
+            record = self.writer.add(record)  # a Reject or Flag about it, or None
+        if isinstance(record, Reject):
+            self.sink.add(record)
+            self.summary.rejected_count += 1
+            _keep(self.summary.rejected, record)
+        elif isinstance(record, Flag):
+            self.summary.flag_counts[record.kind] += 1
+            _keep(self.summary.flags, record)
+        elif isinstance(record, Watermark):
+            watermarks[record.name] = record.value
+
+    def keep_what_was_read(self, mode: str, batch_size: int) -> None:
+        """The ingest stopped (a graceful stop, a failing source): the facts
+        read so far are settled, like the graph records already written; the
+        watermark is not saved, so the next ingest reads them again (repeats
+        are dropped). If settling fails too, the stop's own error is raised."""
+        if self.facts is None:
+            return
+        with contextlib.suppress(Exception):
+            self.writer.close()
+            _settle(self.graph, self.facts, self.summary, self.sink, mode, self.run_id, batch_size)
 
 
 def _settle(graph: Graph, facts: Any, summary: Summary, sink: RejectSink, mode: str, run_id: str,

@@ -142,7 +142,8 @@ def scan(store: Any, model_versions: list[str], since: str | None = None, until:
     for values in result.fetchall():
         row = dict(zip(names, values))
         effective_version = row.pop("effective")
-        rows.append({**decode(row), "model_version": effective_version})
+        resolved = None if effective_version.startswith(REF_PARTITION) else effective_version
+        rows.append({**decode(row), "model_version": resolved})
     return rows
 
 
