@@ -133,6 +133,8 @@ def resolve(graph: Graph, ref: str, *, labels: Sequence[str] = ()) -> dict[str, 
         if rows and labels and not other_kind:
             found = ", ".join(sorted({f"{r['uid']} ({r['label']})" for r in rows})[:MAX_SHOWN])
             other_kind = f"REF {ref!r} names {found}, not a {' or '.join(labels)}."
+    if not other_kind and not predictions and stored.locate(store, [uid]):
+        other_kind = f"REF {ref!r} names {uid} (Prediction), not a {' or '.join(labels)}."
     raise UsageError(other_kind or f"No node matches REF {ref!r}. Try `provex search {ref}`.")
 
 

@@ -25,7 +25,8 @@ ORDER BY kind, source
 RUNS = """
 MATCH (i:IngestRun)
 RETURN i.name AS ingest_run, i.kind AS kind, i.source_uri AS source, i.started_at AS started_at,
-       i.written AS written, i.rejected AS rejected, i.rejects AS rejects, i.flags AS flags
+       i.written AS written, i.rejected AS rejected, i.rejects AS rejects, i.flags AS flags,
+       i.predictions AS predictions
 ORDER BY started_at DESC LIMIT $limit
 """
 NODE_COUNTS = """
@@ -50,7 +51,7 @@ def record_ingest(graph: Graph, summary: Any, state: dict[str, Any]) -> None:
         "s.last_success_at = $now, s.failures = 0, s.placeholder = false "
         "MERGE (i:Node:IngestRun {uid: $iuid}) SET i.name = $run, i.kind = $kind, i.source_uri = $uri, "
         "i.started_at = $now, i.placeholder = false, i.written = $written, i.rejected = $rejected, "
-        "i.rejects = $rejects, i.flags = $flags, i.links = $links "
+        "i.rejects = $rejects, i.flags = $flags, i.links = $links, i.predictions = $predictions "
         "MERGE (i)-[:PART_OF]->(s)",
         src=source_ref(summary.uri).uid,
         iuid=ingest_run_ref(summary.ingest_run).uid,
@@ -65,6 +66,7 @@ def record_ingest(graph: Graph, summary: Any, state: dict[str, Any]) -> None:
         flags=json.dumps([{"kind": f.kind, "message": f.message, "file": f.file, "line": f.line}
                           for f in summary.flags]),
         links=json.dumps(summary.links),
+        predictions=json.dumps(details.get("predictions") or {}),
     )
 
 
@@ -133,6 +135,8 @@ def ingest_runs(graph: Graph, limit: int = 100) -> list[dict[str, Any]]:
     for run in runs:
         written = _loads(run["written"], {})
         run["written"] = written if isinstance(written, dict) else {}
+        stored = _loads(run.get("predictions"), {})
+        run["predictions"] = stored if isinstance(stored, dict) else {}
         for field in ("rejects", "flags"):
             items = _loads(run[field], [])
             run[field] = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []

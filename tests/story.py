@@ -13,12 +13,18 @@ complained-about prediction ``cl-000123``.
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from provex.graph.connection import Graph
 from provex.graph.pipeline import ingest
+from provex.ingest import predictions
 from provex.vocab import model as m
-from provex.vocab.records import Edge, Flag, Node, Reject
+from provex.vocab.records import Edge, Flag, Node, Reject, Watermark
 
 SOURCE = "tests/story"
 RAW = "data/raw/transactions.csv"
@@ -107,19 +113,25 @@ def pipeline_records(s: Story, tag: str, raw_hash: str, commit: str, version: in
     ]
 
 
-def prediction_records(mv_uid: str, ids: list[str], day: str) -> list:
-    """Predictions of one model version, one per minute from 09:00 on ``day``."""
+def prediction_lines(mv_uid: str, ids: list[str], day: str) -> list[dict]:
+    """Predictions of one model version, one per minute from 09:00 on ``day``, as a service logs them."""
     version = mv_uid.rsplit("@", 1)[1]
-    out: list = []
-    for i, pid in enumerate(ids):
-        ref = m.prediction(pid)
-        out.append(node(ref, prediction_id=pid, subject_id=f"c-{i:04d}", output=1000.0 + i, name=pid,
-                        timestamp=f"{day}T{9 + i // 60:02d}:{i % 60:02d}:00Z", model_version=version))
-        out.append(edge("PREDICTED_BY", ref, m.model_version("credit-limit", version)))
-    return out
+    return [{"prediction_id": pid, "timestamp": f"{day}T{9 + i // 60:02d}:{i % 60:02d}:00Z", "model_name": "credit-limit",
+             "model_version": version, "subject_id": f"c-{i:04d}", "output": 1000.0 + i} for i, pid in enumerate(ids)]
 
 
-def records(s: Story) -> list:
+def logged(lines: list[dict]) -> Iterator:
+    """The lines through the real prediction-log adapter (its facts, rejects and flags)."""
+    folder = Path(tempfile.mkdtemp(prefix="provex-story-"))
+    log = folder / "predictions.jsonl"
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    try:
+        yield from (r for r in predictions.read(log) if not isinstance(r, Watermark))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def records(s: Story) -> Iterator:
     """Every record of the story, plus one reject and one flag for the ingest page."""
     base = [node(m.model("credit-limit"), name="credit-limit"), node(m.dataset(RAW), path=RAW, name=RAW),
             node(m.dataset(FEATURES), path=FEATURES, name=FEATURES),
@@ -130,10 +142,10 @@ def records(s: Story) -> list:
     bad = pipeline_records(s, "bad", s.bad_raw_hash, s.bad_commit, 5, "2026-03-09T10")
     bad_ids = ["cl-000123"] + [f"cl-bad-{i:03d}" for i in range(s.bad_predictions - 1)]
     good_ids = [f"cl-good-{i:03d}" for i in range(s.good_predictions)]
-    return (base + good + bad + prediction_records(s.good_model, good_ids, "2026-03-05")
-            + prediction_records(s.bad_model, bad_ids, "2026-03-12")
-            + [Reject("transactions-2026-02.csv", 7, s.rejected_reason, "c-0007,twelve"),
-               Flag("unit-drift", "amounts look like cents", "transactions-2026-02.csv")])
+    yield from base + good + bad
+    yield from logged(prediction_lines(s.good_model, good_ids, "2026-03-05") + prediction_lines(s.bad_model, bad_ids, "2026-03-12"))
+    yield from [Reject("transactions-2026-02.csv", 7, s.rejected_reason, "c-0007,twelve"),
+                Flag("unit-drift", "amounts look like cents", "transactions-2026-02.csv")]
 
 
 def load(graph: Graph, story: Story | None = None) -> Story:

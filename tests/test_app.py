@@ -12,6 +12,7 @@ import story
 from apppage import APP, frame_with, frames, iframes, links, open_page, texts
 
 from provex.app import graphview
+from provex.graph import status
 
 WRITES = [
     "CREATE (n:Node:Run {uid: 'run:evil'})",
@@ -54,7 +55,7 @@ def test_node_page_shows_upstream_lineage_and_provenance(told):
     assert told.good_model not in lineage_nodes
     props = frame_with(at, "fact")
     facts = dict(zip(props["fact"], props["value"]))
-    assert facts["sources"] == story.SOURCE and facts["first_ingest"].startswith("story-")
+    assert facts["sources"].endswith("predictions.jsonl") and facts["first_ingest"].startswith("story-")
     html = iframes(at)
     assert len(html) == 1 and told.bad_model in html[0] and told.bad_raw in html[0]
     assert "Legend:" in texts(at) and "ModelVersion ×1" in texts(at)
@@ -120,8 +121,10 @@ def test_ingest_status_lists_source_counts_and_rejects(told, graph):
     sources = frame_with(at, "source")
     assert list(sources["source"]) == [story.SOURCE] and list(sources["rejected"]) == [1]
     runs = frame_with(at, "written")
-    expected = sum(1 for r in story.records(told) if not isinstance(r, (story.Reject, story.Flag)))
-    assert list(runs["written"]) == [expected]
+    [run] = status.ingest_runs(graph)
+    graph_records = sum(1 for r in story.records(told) if isinstance(r, (story.Node, story.Edge)))
+    assert list(runs["written"]) == [sum(run["written"].values())] and sum(run["written"].values()) > graph_records
+    assert list(runs["predictions stored"]) == [told.good_predictions + told.bad_predictions]
     rejects = frame_with(at, "reason")
     assert list(rejects["reason"]) == [told.rejected_reason]
     assert list(rejects["where"]) == ["transactions-2026-02.csv:7"]

@@ -36,7 +36,8 @@ def run_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
     for r in runs:
         written = r["written"]
         rows.append({"started_at": r["started_at"], "kind": r["kind"], "source": r["source"],
-                     "written": sum(written.values()), "rejected": r["rejected"], "flags": len(r["flags"]),
+                     "written": sum(written.values()), "predictions stored": r["predictions"].get("stored", 0),
+                     "rejected": r["rejected"], "flags": len(r["flags"]),
                      "details": ", ".join(f"{k} {v:,}" for k, v in written.items()), "ingest_run": r["ingest_run"]})
     return pd.DataFrame(rows)
 
