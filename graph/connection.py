@@ -13,10 +13,11 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import neo4j  # attributes only (neo4j.exceptions, neo4j.graph): the CLI may defer loading it (app/cli/startup.py)
 
-from provex.vocab.errors import ConnectionFailed, QueryError, scrubbed, shown_uri
+from provex.vocab.errors import ConnectionFailed, QueryError, UsageError, scrubbed, shown_uri
 
 T = TypeVar("T")
 logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
@@ -37,7 +38,7 @@ class Settings:
         database = os.environ.get("NEO4J_DATABASE", "neo4j")
         if uri:
             return Settings(
-                uri=uri,
+                uri=checked_uri(uri),
                 username=os.environ.get("NEO4J_USERNAME", "neo4j"),
                 password=os.environ.get("NEO4J_PASSWORD", ""),
                 database=database,
@@ -47,6 +48,54 @@ class Settings:
 
         server = ManagedServer.from_env()
         return Settings(server.uri, "neo4j", server.password(), database, managed=True)
+
+
+SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+_URI_HINT = ("Write it as neo4j://HOST:7687 or bolt://HOST:7687 (+s / +ssc for TLS); credentials go in "
+             "NEO4J_USERNAME / NEO4J_PASSWORD, the database in NEO4J_DATABASE. Or unset it to use the managed server.")
+
+
+def checked_uri(uri: str) -> str:
+    """``NEO4J_URI`` as the driver takes it, or a UsageError saying what is wrong
+    with it (the driver raises bare ValueErrors for some malformed URIs)."""
+    text = uri.strip()
+    shown = shown_uri(text)[:200]
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"NEO4J_URI {shown!r} is not a valid URI ({exc}). {_URI_HINT}") from None
+    problem = None
+    if parts.scheme.lower() not in SCHEMES:
+        problem = f"its scheme {parts.scheme or '(none)'!r} is not one of {', '.join(SCHEMES)}"
+    elif not parts.hostname:
+        problem = "it names no host"
+    elif not _host_ok(parts.hostname):
+        problem = f"{parts.hostname[:80]!r} is not a host name"
+    elif parts.username is not None or parts.password is not None:
+        problem = "it holds credentials"
+    elif port == 0:
+        problem = "port 0 is not a port"
+    elif parts.path not in ("", "/") or parts.fragment:
+        problem = "it has a path; the database goes in NEO4J_DATABASE"
+    elif parts.query and parts.scheme.lower().startswith("bolt"):
+        problem = "a bolt:// URI takes no query (routing context is for neo4j://)"
+    if problem:
+        raise UsageError(f"NEO4J_URI {shown!r} is not a Neo4j URI: {problem}. {_URI_HINT}")
+    return text
+
+
+def _host_ok(host: str) -> bool:
+    """A name DNS can look up (IDNA: labels of 1 to 63 characters), or an IPv6 literal."""
+    if any(c.isspace() or not c.isprintable() or c in "%/\\" for c in host):
+        return False
+    if ":" in host:
+        return True
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -78,6 +127,15 @@ def translated(uri: str) -> Iterator[None]:
         raise QueryError(scrubbed(f"Neo4j failed the query: {exc.message} ({exc.code}).")) from None
 
 
+@contextlib.contextmanager
+def _bad_uri(uri: str) -> Iterator[None]:
+    """A URI the driver cannot even parse or look up (it raises bare ValueErrors) as a usage error."""
+    try:
+        yield
+    except ValueError as exc:
+        raise UsageError(f"NEO4J_URI {shown_uri(uri)[:200]!r} cannot be used: {scrubbed(str(exc))}. {_URI_HINT}") from None
+
+
 def _client_message(exc: neo4j.exceptions.ClientError) -> str:
     code = exc.code or ""
     if "AccessMode" in code or "ForbiddenDueToTransactionType" in code:
@@ -95,7 +153,7 @@ class Graph:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        with translated(settings.uri):
+        with _bad_uri(settings.uri), translated(settings.uri):
             self._driver = neo4j.GraphDatabase.driver(
                 settings.uri,
                 auth=(settings.username, settings.password),
@@ -112,7 +170,7 @@ class Graph:
 
     def verify(self) -> str:
         """Check connectivity and credentials; return the server agent string."""
-        with translated(self.settings.uri):
+        with _bad_uri(self.settings.uri), translated(self.settings.uri):
             self._driver.verify_connectivity()
             info = self._driver.get_server_info()
             self._driver.verify_authentication()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from provex.app.cli.base import Group, connected
+from provex.app.cli.base import Group, Seconds, connected
 from provex.app.output import emit, emit_json
 from provex.app.progress import IngestProgress
 from provex.graph import pipeline, status
@@ -98,9 +98,9 @@ def print_summary(summary: pipeline.Summary, fmt: str) -> None:
 
 fmt_option = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                           show_default=True, help="Summary as text, or JSON for scripts.")
-batch_option = click.option("--batch-size", type=int, default=DEFAULT_BATCH, show_default=True,
+batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH, show_default=True,
                             help="Rows per write transaction.")
-wait_option = click.option("--wait", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
+wait_option = click.option("--wait", type=Seconds(0), default=0.0, show_default=True, metavar="SECONDS",
                            help="If another ingest holds the lock, wait this long for it (else exit 3 at once).")
 
 
