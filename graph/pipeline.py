@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from provex.graph import linking, resolve, schema, status
 from provex.graph.connection import Graph
@@ -76,7 +76,7 @@ def ingest(
     uri: str,
     read: Callable[[dict[str, Any]], Iterable[Record]],
     batch_size: int = DEFAULT_BATCH,
-    rejects: str | Path | None = None,
+    rejects: str | Path | TextIO | None = None,
     progress: Tick | None = None,
 ) -> Summary:
     """Ingest one source. Records already written stay written if ``read`` fails
@@ -90,7 +90,7 @@ def ingest(
     summary = Summary(kind, uri, run_id)
     state = status.load_state(graph, uri)
     watermarks: dict[str, Any] = {}
-    with _paced_gc(), Writer(graph, run_id, batch_size) as writer, RejectSink(rejects) as sink:
+    with _paced_gc(), Writer(graph, run_id, batch_size) as writer, RejectSink(rejects, uri) as sink:
         seen = 0
         for seen, record in enumerate(read(state), 1):
             if seen % TICK_EVERY == 0:
@@ -156,12 +156,16 @@ def _keep(items: list, item: object) -> None:
 
 
 class RejectSink:
-    """Writes rejects as JSON lines while the ingest streams: to one target file,
-    or beside each input (``<input>.rejected.jsonl``), or nowhere (``None``).
-    Each file is started afresh by the first reject of this ingest."""
+    """Writes rejects as JSON lines while the ingest streams (each row names its
+    ``file`` and line and the ``source`` ingested): to one target file, or beside
+    each input (``<input>.rejected.jsonl``), or nowhere (``None``). A target
+    path is started afresh by the first reject of this ingest; an open text
+    file (``TextIO``: the caller's, for the rejects of several ingests in one
+    file) is appended to and left open."""
 
-    def __init__(self, target: str | Path | None) -> None:
+    def __init__(self, target: str | Path | TextIO | None, source: str = "") -> None:
         self.target = target
+        self.source = source
         self._files: dict[Path, Any] = {}
 
     @property
@@ -173,13 +177,22 @@ class RejectSink:
 
     def __exit__(self, *exc: object) -> None:
         for handle in self._files.values():
-            handle.close()
+            if handle is not self.target:
+                handle.close()
 
     def add(self, rej: Reject) -> None:
         if self.target is None:
             return
-        path = Path(f"{rej.file}.rejected.jsonl") if self.target == REJECTS_BESIDE else Path(self.target)
+        handle = self._handle(rej)
+        row = {"file": rej.file, "line": rej.line, "reason": rej.reason, "raw": rej.raw, "source": self.source}
+        handle.write(json.dumps(row) + "\n")
+
+    def _handle(self, rej: Reject) -> Any:
+        if hasattr(self.target, "write"):
+            path = Path(getattr(self.target, "name", "<rejects>"))
+            self._files.setdefault(path, self.target)
+            return self.target
+        path = Path(f"{rej.file}.rejected.jsonl") if self.target == REJECTS_BESIDE else Path(self.target)  # type: ignore[arg-type]
         if path not in self._files:
             self._files[path] = path.open("w", encoding="utf-8")
-        row = {"file": rej.file, "line": rej.line, "reason": rej.reason, "raw": rej.raw}
-        self._files[path].write(json.dumps(row) + "\n")
+        return self._files[path]

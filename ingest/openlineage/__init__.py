@@ -1,7 +1,7 @@
 """OpenLineage events (RunEvent, JobEvent, DatasetEvent) -> lineage records.
 
 Reads one file or a directory (walked for ``*.json``, ``*.jsonl``,
-``*.ndjson``). A file holds one JSON event, a JSON array of events, or JSON
+``*.ndjson``; not provex's own ``*.rejected.jsonl``). A file holds one JSON event, a JSON array of events, or JSON
 lines. Events are parsed as plain dicts, tolerantly: unknown facets are
 ignored, test-matcher placeholders (``${json-unit.any-string}``) are dropped
 and flagged, and an event that lacks what the graph needs (a run id, a job
@@ -27,6 +27,7 @@ from provex.vocab.records import Flag, Record, Reject
 
 SUFFIXES = (".json", ".jsonl", ".ndjson")
 LINE_SUFFIXES = (".jsonl", ".ndjson")
+REJECTS_SUFFIX = ".rejected.jsonl"  # provex's own rejects, written beside each input: never read back as events
 PLACEHOLDER = "${json-unit"
 EVENT_TYPES = tuple(state.value for state in RunState)
 RAW_KEEP = 2000
@@ -45,7 +46,7 @@ def read(path: str | Path, *, state: dict[str, Any] | None = None) -> Iterator[R
         raise SourceError(f"OpenLineage path {root} is not a regular file or folder. Give a .json/.jsonl file "
                           "or a folder of them.")
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES
-                                                 and p.is_file())
+                                                 and not p.name.endswith(REJECTS_SUFFIX) and p.is_file())
     for file in files:
         yield from read_file(file)
 
