@@ -178,16 +178,33 @@ class GitError(Exception):
 
 
 def open_source(path: str | Path) -> FolderReader | GitReader:
-    """A GitReader when ``path`` is the top of a git repository with commits,
-    else a FolderReader (one snapshot)."""
+    """A GitReader when ``path`` is the top of a git repository with commits, or
+    a git directory itself (a bare repository, a clone's ``.git``: git reads
+    their history the same way), else a FolderReader (one snapshot)."""
     root = Path(path).resolve()
     if not root.is_dir():
         raise SourceError(f"{root}: not a readable folder. Give the path of a DVC project (a git repository "
                           "or a folder with dvc.yaml / dvc.lock / *.dvc files).")
     reader = GitReader(root)
     try:
-        top = Path(reader.git("rev-parse", "--show-toplevel").strip()).resolve()
-        reader.git("rev-parse", "--verify", "-q", "HEAD")
+        git_dir = Path(reader.git("rev-parse", "--absolute-git-dir").strip()).resolve()
     except (GitError, FileNotFoundError):
         return FolderReader(root)
+    if git_dir == root:  # a bare repository, or the .git folder of a clone: no work tree to walk
+        _has_commits(reader, root)
+        return reader
+    try:
+        top = Path(reader.git("rev-parse", "--show-toplevel").strip()).resolve()
+        reader.git("rev-parse", "--verify", "-q", "HEAD")
+    except GitError:
+        return FolderReader(root)
     return reader if top == root else FolderReader(root)
+
+
+def _has_commits(reader: GitReader, root: Path) -> None:
+    try:
+        reader.git("rev-parse", "--verify", "-q", "HEAD")
+    except GitError:
+        raise SourceError(f"{root} is a git repository without a work tree (bare) and without commits on HEAD: "
+                          "there is no history to read. Push the project's commits to it, or give a clone's "
+                          "folder.") from None
