@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import neo4j  # attributes only (neo4j.exceptions, neo4j.graph): the CLI may defer loading it (app/cli/startup.py)
 
-from provex.vocab.errors import ConnectionFailed, QueryError, UsageError, scrubbed, shown_uri
+from provex.vocab.errors import ConnectionFailed, QueryError, TooLarge, UsageError, scrubbed, shown_uri
 
 T = TypeVar("T")
 logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
@@ -102,7 +102,9 @@ def _host_ok(host: str) -> bool:
 def translated(uri: str) -> Iterator[None]:
     """Turn driver exceptions into provex errors that say how to fix them
     (a lost connection included: what was written stays, and every write is
-    an idempotent MERGE, so running the same command again is safe)."""
+    an idempotent MERGE, so running the same command again is safe). A
+    transaction that ran out of Neo4j's transaction memory is a
+    :class:`TooLarge`, never a lost connection."""
     uri = shown_uri(uri)
     try:
         yield
@@ -121,10 +123,41 @@ def translated(uri: str) -> Iterator[None]:
     except neo4j.exceptions.ConfigurationError as exc:
         raise ConnectionFailed(f"Bad Neo4j connection setting for {uri}: {scrubbed(str(exc))}. "
                                "Check NEO4J_URI (credentials go in NEO4J_USERNAME / NEO4J_PASSWORD).") from None
-    except neo4j.exceptions.ClientError as exc:
-        raise QueryError(scrubbed(_client_message(exc))) from None
     except neo4j.exceptions.Neo4jError as exc:
+        if too_large(exc):
+            raise TooLarge(_too_large_message(exc)) from None
+        if isinstance(exc, neo4j.exceptions.ClientError):
+            raise QueryError(scrubbed(_client_message(exc))) from None
         raise QueryError(scrubbed(f"Neo4j failed the query: {exc.message} ({exc.code}).")) from None
+
+
+#: Neo4j status codes of a transaction that ran out of memory (its own pool, all transactions', or the heap).
+MEMORY_CODES = ("MemoryPoolOutOfMemoryError", "TransactionMemoryLimit", "OutOfMemoryError")
+
+
+def too_large(exc: BaseException) -> bool:
+    """Whether a driver error says the transaction needed more memory than Neo4j allows."""
+    code = getattr(exc, "code", None) or ""
+    return isinstance(exc, neo4j.exceptions.Neo4jError) and any(code.endswith(c) for c in MEMORY_CODES)
+
+
+@contextlib.contextmanager
+def _not_retried_when_too_large() -> Iterator[None]:
+    """Inside a managed transaction's work: running out of transaction memory
+    raises :class:`TooLarge` at once (not a driver error, so not retried: the
+    driver would run the same transaction again and again for 30 s)."""
+    try:
+        yield
+    except neo4j.exceptions.Neo4jError as exc:
+        if too_large(exc):
+            raise TooLarge(_too_large_message(exc)) from None
+        raise
+
+
+def _too_large_message(exc: neo4j.exceptions.Neo4jError) -> str:
+    return scrubbed(f"Neo4j ran out of transaction memory ({exc.message}; {exc.code}). Raise "
+                    "db.memory.transaction.max / db.memory.transaction.total.max in neo4j.conf, or ask for less "
+                    "at once (a smaller batch, a LIMIT).")
 
 
 @contextlib.contextmanager
@@ -244,8 +277,9 @@ class Graph:
         stopped query as a transient error and run for up to 30 s more."""
 
         def work(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> tuple[list[dict[str, Any]], bool]:
-            result = tx.run(query, params or {})
-            records = result.fetch(limit + 1) if limit is not None else list(result)
+            with _not_retried_when_too_large():
+                result = tx.run(query, params or {})
+                records = result.fetch(limit + 1) if limit is not None else list(result)
             truncated = limit is not None and len(records) > limit
             return [to_plain(dict(r.items())) for r in records[:limit]], truncated
 
@@ -275,8 +309,11 @@ class Transaction:
         self._tx = tx
 
     def run(self, query: str, **params: Any) -> list[dict[str, Any]]:
-        """Run one statement; its rows as plain dicts."""
-        return [to_plain(dict(r.items())) for r in self._tx.run(query, params)]
+        """Run one statement; its rows as plain dicts. Running out of transaction
+        memory raises :class:`TooLarge` at once: the driver would send the same
+        transaction again and again (it is a transient error) for 30 s."""
+        with _not_retried_when_too_large():
+            return [to_plain(dict(r.items())) for r in self._tx.run(query, params)]
 
 
 def _operators(plan: Mapping[str, Any]) -> list[str]:

@@ -95,17 +95,18 @@ def ingest(
         for seen, record in enumerate(read(state), 1):
             if seen % TICK_EVERY == 0:
                 tick("read", seen)
+                _set_aside(writer.take_rejects(), summary, sink)
             if isinstance(record, (Node, Edge)):
                 record = writer.add(record)  # a Reject or Flag about it, or None
             if isinstance(record, Reject):
-                sink.add(record)
-                summary.rejected_count += 1
-                _keep(summary.rejected, record)
+                _set_aside([record], summary, sink)
             elif isinstance(record, Flag):
                 summary.flag_counts[record.kind] += 1
                 _keep(summary.flags, record)
             elif isinstance(record, Watermark):
                 watermarks[record.name] = record.value
+        writer.close()  # records too big to write even alone come back as rejects
+        _set_aside(writer.take_rejects(), summary, sink)
     summary.counts = dict(writer.counts)
     summary.rejects_files = sink.paths
     tick("link", seen)
@@ -147,6 +148,13 @@ _paced_gc = _Pacing()
 
 def _no_tick(phase: str, records: int) -> None:
     """No progress display."""
+
+
+def _set_aside(rejects: list[Reject], summary: Summary, sink: RejectSink) -> None:
+    for rej in rejects:
+        sink.add(rej)
+        summary.rejected_count += 1
+        _keep(summary.rejected, rej)
 
 
 def _keep(items: list, item: object) -> None:
