@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,6 +22,8 @@ import neo4j  # attributes only (neo4j.exceptions, neo4j.graph): the CLI may def
 from provex.vocab.errors import ConnectionFailed, QueryError, TooLarge, UsageError, scrubbed, shown_uri
 
 T = TypeVar("T")
+RETRY_FOR = 30.0  # seconds a write transaction is retried after transient failures (as max_transaction_retry_time)
+RETRY_FIRST = 1.0  # seconds before the first retry; doubled each time
 logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
 
 
@@ -222,34 +226,49 @@ class Graph:
         return self._driver.session(database=self.settings.database, **kwargs)
 
     def write(self, query: str, **params: Any) -> None:
-        """Run one write query in its own managed (retried) transaction."""
-        with translated(self.settings.uri), self._session() as session:
-            session.execute_write(lambda tx: tx.run(query, params).consume())
+        """Run one write query in its own retried transaction."""
+        with translated(self.settings.uri):
+            self._execute_write(lambda tx: tx.run(query, params).consume())
 
     def write_returning(self, query: str, **params: Any) -> list[dict[str, Any]]:
-        """Run one write query in its own managed (retried) transaction; its rows as plain dicts."""
-
-        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            return [to_plain(dict(r.items())) for r in tx.run(query, params)]
-
-        with translated(self.settings.uri), self._session() as session:
-            return session.execute_write(work)
+        """Run one write query in its own retried transaction; its rows as plain dicts."""
+        with translated(self.settings.uri):
+            return self._execute_write(lambda tx: [to_plain(dict(r.items())) for r in tx.run(query, params)])
 
     def write_transaction(self, work: Callable[[Transaction], T]) -> T:
-        """``work(tx)`` in one managed write transaction: all its statements land
-        together or not at all. The driver retries transient failures (a
-        deadlock, a leader switch), so ``work`` may run more than once."""
-        with translated(self.settings.uri), self._session() as session:
-            return session.execute_write(lambda tx: work(Transaction(tx)))
+        """``work(tx)`` in one write transaction: all its statements land
+        together or not at all. Transient failures (a deadlock, a leader
+        switch) are retried, so ``work`` may run more than once."""
+        with translated(self.settings.uri):
+            return self._execute_write(lambda tx: work(Transaction(tx)))
 
     def write_rows(self, query: str, rows: Iterable[Mapping[str, Any]], batch_size: int, **params: Any) -> int:
         """``UNWIND $rows ...`` in chunks of ``batch_size``; returns rows written."""
         written = 0
-        with translated(self.settings.uri), self._session() as session:
+        with translated(self.settings.uri):
             for chunk in _chunks(list(rows), batch_size):
-                session.execute_write(lambda tx, c=chunk: tx.run(query, params, rows=c).consume())
+                self._execute_write(lambda tx, c=chunk: tx.run(query, params, rows=c).consume())
                 written += len(chunk)
         return written
+
+    def _execute_write(self, work: Callable[[neo4j.Transaction], T]) -> T:
+        """``work(tx)`` in a write transaction, committed; retried as the driver's
+        ``execute_write`` retries (errors it calls retryable, for up to
+        ``RETRY_FOR`` seconds), except running out of transaction memory: that
+        is :class:`TooLarge` at once, the same transaction would fail the same
+        way (the driver's own loop resends it for 30 s, commit included)."""
+        deadline, delay = time.monotonic() + RETRY_FOR, RETRY_FIRST
+        while True:
+            try:
+                with self._session() as session, session.begin_transaction() as tx, _not_retried_when_too_large():
+                    result = work(tx)
+                    tx.commit()
+                return result
+            except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+                if not exc.is_retryable() or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not security
+            delay *= 2
 
     def read(
         self,
@@ -305,7 +324,7 @@ class Graph:
 class Transaction:
     """One open write transaction, as :meth:`Graph.write_transaction` hands it over."""
 
-    def __init__(self, tx: neo4j.ManagedTransaction) -> None:
+    def __init__(self, tx: neo4j.ManagedTransaction | neo4j.Transaction) -> None:
         self._tx = tx
 
     def run(self, query: str, **params: Any) -> list[dict[str, Any]]:

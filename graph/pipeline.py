@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from provex.graph import linking, resolve, schema, status
+from provex.graph import conflicts, linking, resolve, schema, status
 from provex.graph.connection import Graph
 from provex.graph.writer import DEFAULT_BATCH, Writer
-from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
+from provex.vocab.records import Conflict, Edge, Flag, Node, Record, Reject, Watermark
 
 REJECTS_BESIDE = "beside"  # write <input>.rejected.jsonl next to each input file
 KEEP_REASONS = 200  # rejected/flag reasons kept on the IngestRun node
@@ -91,20 +91,16 @@ def ingest(
     state = status.load_state(graph, uri)
     watermarks: dict[str, Any] = {}
     with _paced_gc(), Writer(graph, run_id, batch_size) as writer, RejectSink(rejects, uri) as sink:
+        claims = conflicts.ClaimCheck(graph)
         seen = 0
-        for seen, record in enumerate(read(state), 1):
+        for seen, item in enumerate(read(state), 1):
             if seen % TICK_EVERY == 0:
                 tick("read", seen)
                 _set_aside(writer.take_rejects(), summary, sink)
-            if isinstance(record, (Node, Edge)):
-                record = writer.add(record)  # a Reject or Flag about it, or None
-            if isinstance(record, Reject):
-                _set_aside([record], summary, sink)
-            elif isinstance(record, Flag):
-                summary.flag_counts[record.kind] += 1
-                _keep(summary.flags, record)
-            elif isinstance(record, Watermark):
-                watermarks[record.name] = record.value
+            for record in claims.admit(item):  # an Entry waits until its claims are checked
+                _take(record, writer, sink, summary, watermarks)
+        for record in claims.drain():
+            _take(record, writer, sink, summary, watermarks)
         writer.close()  # records too big to write even alone come back as rejects
         _set_aside(writer.take_rejects(), summary, sink)
     summary.counts = dict(writer.counts)
@@ -148,6 +144,25 @@ _paced_gc = _Pacing()
 
 def _no_tick(phase: str, records: int) -> None:
     """No progress display."""
+
+
+def _take(record: Record, writer: Writer, sink: RejectSink, summary: Summary, watermarks: dict[str, Any]) -> None:
+    """One record of the adapter's (or of an Entry): written, set aside, counted or kept."""
+    if isinstance(record, Conflict):  # the first record stands; this one is set aside, flagged and recorded
+        _set_aside([conflicts.reject(record)], summary, sink)
+        note = writer.add(conflicts.node(record))
+        if isinstance(note, Reject):
+            _set_aside([note], summary, sink)
+        record = conflicts.flag(record)
+    if isinstance(record, (Node, Edge)):
+        record = writer.add(record)  # a Reject or Flag about it, or None
+    if isinstance(record, Reject):
+        _set_aside([record], summary, sink)
+    elif isinstance(record, Flag):
+        summary.flag_counts[record.kind] += 1
+        _keep(summary.flags, record)
+    elif isinstance(record, Watermark):
+        watermarks[record.name] = record.value
 
 
 def _set_aside(rejects: list[Reject], summary: Summary, sink: RejectSink) -> None:
