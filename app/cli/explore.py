@@ -46,8 +46,9 @@ def search(text: str, limit: int, fmt: str) -> None:
 @format_option
 def cypher(query: str, params: tuple[str, ...], limit: int, timeout: float, fmt: str) -> None:
     """Run read-only Cypher (writes are refused), bounded in rows and time."""
+    values = parse_params(params)  # a bad value is a usage error before any connection
     with connected() as graph:
-        rows, truncated = console.run(graph, query, parse_params(params), limit=limit, timeout=timeout)
+        rows, truncated = console.run(graph, query, values, limit=limit, timeout=timeout)
     emit(rows, fmt, note=f"(stopped at {limit} rows: partial result)" if truncated else "")
 
 

@@ -255,9 +255,9 @@ def _convert(graph: Graph, q: Question, p: Param, raw: object) -> Any:
         return resolve(graph, str(raw), labels=(p.label,) if p.label else ())["uid"]
     if p.type == "int":
         text = str(raw).strip()
-        if isinstance(raw, bool) or not text.removeprefix("-").isdigit() or not text.isascii():
+        if isinstance(raw, bool) or not re.fullmatch(r"[+-]?[0-9]+", text):
             raise UsageError(f"Parameter {p.name!r} of {q.name!r} must be an integer, got {raw!r}.")
-        number = int(text) if len(text.lstrip("-0")) <= 19 else INT_MAX + 1
+        number = int(text) if len(text.lstrip("+-").lstrip("0")) <= 19 else INT_MAX + 1
         if not INT_MIN <= number <= INT_MAX:
             raise UsageError(f"Parameter {p.name!r} of {q.name!r} is beyond Neo4j's 64-bit integers, got {text[:40]!r}.")
         return number
