@@ -126,6 +126,8 @@ def test_rejects_refused_onto_any_input(tmp_path: Path) -> None:
                                                    for x in args])
         assert result.exit_code == 2 and "--rejects" in result.output, args
     assert a.read_bytes() == original and mapping.read_text() == "[fields]\n"
+    os.mkfifo(tmp_path / "fifo")  # opening it to write would wait for a reader forever
+    assert invoke("ingest", "predictions", str(a), "--rejects", str(tmp_path / "fifo")).exit_code == 2
     folder = tmp_path / "events"
     folder.mkdir()
     result = invoke("ingest", "openlineage", str(folder), "--rejects", str(folder / "sub" / "rejects.jsonl"))
@@ -214,11 +216,41 @@ def test_reading_a_file_store_creates_nothing_in_it(tmp_path: Path, monkeypatch:
     for name in (".trash", "models"):
         shutil.rmtree(root / name, ignore_errors=True)
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
-    before = tree(root)
-    records = list(mlflow_adapter.read(str(root)))
-    assert any(isinstance(r, Node) and r.ref.uid == f"run:{run.info.run_id}" for r in records)
-    assert tree(root) == before
-    assert Store(str(root)).client_uri == Store(str(root)).uri  # outside a read, MLflow is given the store itself
+    for made in ((), (".trash", "models")):  # read through a view, then (both there) as it is
+        for name in made:
+            (root / name).mkdir()
+        before = tree(root)
+        records = list(mlflow_adapter.read(str(root)))
+        assert any(isinstance(r, Node) and r.ref.uid == f"run:{run.info.run_id}" for r in records)
+        assert tree(root) == before
+
+
+def test_a_sqlite_store_is_read_read_only(tmp_path: Path) -> None:
+    """MLflow writes a Default experiment into a database without one, even to
+    read it (and migrates an old schema): provex opens SQLite read-only, and
+    refuses such a store before MLflow sees it, leaving it byte for byte."""
+    import sqlite3
+
+    from provex.ingest.mlflow.store import check_database
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(SAMPLE_BUNDLE.parent / "mlflow" / "mlflow.db", db)
+    before = db.read_bytes()
+    assert any(isinstance(r, Node) for r in mlflow_adapter.read(f"sqlite:///{db}"))
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
+    assert "mode=ro" in Store(f"sqlite:///{db}").client_uri
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA foreign_keys = OFF")
+        con.execute("DELETE FROM experiments WHERE experiment_id = 0")
+    before = db.read_bytes()
+    for check in (lambda: list(mlflow_adapter.read(f"sqlite:///{db}")), lambda: check_database(f"sqlite:///{db}")):
+        with pytest.raises(SourceError, match="no Default experiment"):
+            check()
+    assert db.read_bytes() == before
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    with pytest.raises(SourceError, match="empty database"):  # a database server's store is checked the same way
+        check_database(f"sqlite:///{empty}")
 
 
 def test_a_bare_repository_is_read_like_its_clone(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
@@ -93,6 +94,8 @@ def check_rejects(rejects: str | None, inputs: Iterable[str | None]) -> None:
     target = Path(rejects).expanduser()
     if target.is_dir():
         raise UsageError(f"--rejects {rejects} is a folder; give a file to write the rejected records to.")
+    if target.exists() and (stat.S_ISFIFO(target.stat().st_mode) or stat.S_ISSOCK(target.stat().st_mode)):
+        raise UsageError(f"--rejects {rejects} is a pipe or socket (writing would wait for a reader); give a file.")
     resolved = target.resolve()
     for path in given:
         same = resolved == path.resolve() or (target.exists() and path.exists() and os.path.samefile(target, path))

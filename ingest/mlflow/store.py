@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from provex.ingest.failures import mapped
 from provex.vocab.errors import ReadFailed, SourceError, scrubbed, shown_uri
@@ -35,6 +35,8 @@ class Store:
         self.given = shown_uri(uri)  # as messages and records show it: no password
         self.kind, self.uri, self.root = _classify(uri)
         self.client_uri = self.uri
+        if self.kind == "sqlite" and self.root is not None:  # MLflow may write on opening: read-only, it cannot
+            self.client_uri = f"sqlite:///file:{quote(self.uri.removeprefix('sqlite:///'))}?mode=ro&uri=true"
 
     @property
     def scope(self) -> str:
@@ -70,12 +72,14 @@ def _classify(uri: str) -> tuple[str, str, Path | None]:
         return "file", path.resolve().as_uri(), path.resolve()
     if parsed.scheme in ("postgresql", "mysql", "mssql") or "+" in parsed.scheme:
         _check_driver(text)
+        check_database(text)
         return "sql", text, None
     raise SourceError(f"Unsupported MLflow tracking URI {shown_uri(text)}: use http(s)://..., sqlite:///..., "
                       "a database URI, or a path to an mlruns folder.")
 
 
 MLFLOW_TABLES = ("experiments", "runs")
+DEFAULT_EXPERIMENT = "SELECT 1 FROM experiments WHERE experiment_id = 0"
 
 
 def _check_sqlite(text: str, path: Path) -> None:
@@ -84,13 +88,42 @@ def _check_sqlite(text: str, path: Path) -> None:
     try:
         with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
             names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            default = "experiments" in names and db.execute(DEFAULT_EXPERIMENT).fetchone() is not None
     except sqlite3.DatabaseError as exc:
         raise SourceError(f"{text} is not an MLflow database ({path}: {exc}). Check the path.") from None
+    _refuse(text, str(path), names, default, "an empty file")
+
+
+def check_database(text: str) -> None:
+    """A database server's store, checked the same way before MLflow opens it
+    (through SQLAlchemy, read only): MLflow creates its tables in an empty
+    database and a Default experiment in one without it."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(text)
+    try:
+        with engine.connect() as conn:
+            names = set(sqlalchemy.inspect(conn).get_table_names())
+            default = "experiments" in names and conn.execute(sqlalchemy.text(DEFAULT_EXPERIMENT)).first() is not None
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        first = scrubbed(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceError(f"Cannot read MLflow tracking URI {shown_uri(text)}: {first}. Check that the database is "
+                          "running and the URI (host, database, user) is right.") from None
+    finally:
+        engine.dispose()
+    _refuse(shown_uri(text), "the database", names, default, "an empty database")
+
+
+def _refuse(text: str, where: str, names: set[str], default: bool, empty: str) -> None:
     missing = [t for t in MLFLOW_TABLES if t not in names]
     if missing:
-        what = "an empty file" if not names else f"a database without the table(s) {', '.join(missing)}"
-        raise SourceError(f"{text} is not an MLflow tracking database ({path} is {what}). Check the path; "
+        what = empty if not names else f"a database without the table(s) {', '.join(missing)}"
+        raise SourceError(f"{text} is not an MLflow tracking database ({where} is {what}). Check the path; "
                           "provex only reads stores and never writes MLflow's tables into a file.")
+    if not default:
+        raise SourceError(f"{text} has no Default experiment (id 0): MLflow adds one to any store it opens, and "
+                          "provex never writes into a store it reads. Read a copy of the store, or restore "
+                          "experiment 0.")
 
 
 #: What MLflow itself creates in a file store it opens, when missing: the trash and the registry's folder.
