@@ -263,8 +263,14 @@ def test_a_bare_repository_is_read_like_its_clone(tmp_path: Path) -> None:
     assert graph_ids(dvc.read(work / ".git", profile=False)) == from_clone
     empty = tmp_path / "empty.git"
     subprocess.run(["git", "init", "-q", "--bare", str(empty)], check=True)
-    with pytest.raises(SourceError, match="without commits"):
+    with pytest.raises(SourceError, match="without any commit"):
         list(dvc.read(empty))
+    branch = subprocess.run(["git", "-C", str(bare), "symbolic-ref", "--short", "HEAD"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    subprocess.run(["git", "-C", str(bare), "symbolic-ref", "HEAD", "refs/heads/never-pushed"], check=True)
+    with pytest.raises(UsageError, match="--rev"):  # HEAD names a branch that is not there: say how to read another
+        list(dvc.read(bare, profile=False))
+    assert graph_ids(dvc.read(bare, rev=branch, profile=False)) == from_clone
 
 
 # ---- helpers ------------------------------------------------------------------------------------------

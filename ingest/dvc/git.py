@@ -202,9 +202,11 @@ def open_source(path: str | Path) -> FolderReader | GitReader:
 
 
 def _has_commits(reader: GitReader, root: Path) -> None:
+    """A bare repository needs a branch or tag (HEAD may name a branch never pushed: --rev reads another)."""
     try:
-        reader.git("rev-parse", "--verify", "-q", "HEAD")
+        refs = reader.git("for-each-ref", "--count=1", "--format=%(refname)", "refs/heads", "refs/tags").strip()
     except GitError:
-        raise SourceError(f"{root} is a git repository without a work tree (bare) and without commits on HEAD: "
-                          "there is no history to read. Push the project's commits to it, or give a clone's "
-                          "folder.") from None
+        refs = ""
+    if not refs:
+        raise SourceError(f"{root} is a git repository without a work tree (bare) and without any commit: there "
+                          "is no history to read. Push the project's commits to it, or give a clone's folder.")
