@@ -110,6 +110,35 @@ def test_a_revision_that_looks_like_an_option_is_refused(tmp_path: Path) -> None
     assert not Path("/tmp/provex-pwned").exists()
 
 
+# ---- a flush too big for one transaction: cut in halves by record (test_txmemory.py writes them) ------
+
+def test_a_flush_is_cut_in_halves_by_record() -> None:
+    """A record is a node with the edges that start at it; an edge from a node
+    outside the flush is a record of its own. Halves keep the order; one record
+    is not cut (the writer gives it up when it is too big alone)."""
+    from provex.graph import batch
+
+    used = ("USED", "Run", "Run", (), ())
+    nodes = {"Run": [{"uid": f"run:{i}", "props": {}, "source": "f"} for i in range(3)]}
+    edges = {used: [{"src": "run:1", "dst": "run:0", "props": {}, "source": "f"},
+                    {"src": "run:9", "dst": "run:0", "props": {}, "source": "f"},
+                    {"src": "run:2", "dst": "run:1", "props": {}, "source": "f"}]}
+    first, second = batch.halves(nodes, edges)
+    assert [r["uid"] for r in first[0]["Run"]] == ["run:0", "run:1"]
+    assert [e["src"] for e in first[1][used]] == ["run:1"]
+    assert [r["uid"] for r in second[0]["Run"]] == ["run:2"] and [e["src"] for e in second[1][used]] == ["run:2", "run:9"]
+    assert batch.halves({"Run": nodes["Run"][1:2]}, {used: edges[used][:1]}) is None
+    assert batch.halves({}, {used: edges[used][1:2]}) is None
+    pieces = [nodes, edges]
+    while True:  # halving again and again ends at single records, each kept once
+        parts = [p for n, e in zip(pieces[::2], pieces[1::2]) for p in (batch.halves(n, e) or [(n, e)])]
+        flat = [x for part in parts for x in part]
+        if flat == pieces:
+            break
+        pieces = flat
+    assert len(pieces) // 2 == 4  # three nodes with their edges, and the edge from run:9
+
+
 # ---- --rejects: never onto an input; every input's rejects kept ---------------------------------------
 
 def test_rejects_refused_onto_any_input(tmp_path: Path) -> None:

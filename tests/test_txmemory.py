@@ -26,7 +26,9 @@ from provex.vocab import model as m
 from provex.vocab.errors import TooLarge
 from provex.vocab.records import Edge, Node
 
-pytestmark = pytest.mark.neo4j
+# A second Neo4j takes 15-35 s to start on the shared 2-core machine: make test-long runs these;
+# make test runs the planning of the halves (test_integrity.py::test_a_flush_is_cut_in_halves_by_record).
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 LIMIT_MB = 4
 GOOD, TOO_BIG = 200_000, 2_000_000  # characters: a record fits alone (~5 bytes a character), twelve do not
 
@@ -95,7 +97,6 @@ def test_out_of_transaction_memory_is_too_large_at_once(empty: Graph) -> None:
     assert time.monotonic() - started < 15  # not resent for 30 s as a transient error
 
 
-@pytest.mark.slow  # the whole pipeline on a fresh server: ~8 s; the writer's part is in the gate above
 def test_big_prediction_lines_are_written_not_a_lost_connection(empty: Graph, tmp_path: Path) -> None:
     """The audit's case (30 lines of 15 MB, 'Cannot reach Neo4j', nothing written), scaled to the limit."""
     log = tmp_path / "big.jsonl"
