@@ -37,7 +37,7 @@ from provex.graph.connection import Graph
 from provex.graph.lock import IngestLock
 from provex.ingest.openlineage import EventError, event_records, read_file, strip_placeholders
 from provex.vocab.errors import UsageError
-from provex.vocab.records import Edge, Node, Record
+from provex.vocab.records import Edge, Entry, Node, Record
 
 API_PATH = "/api/v1/lineage"
 MAX_BODY = 16 * 1024 * 1024  # bytes of one event, compressed or not
@@ -197,7 +197,13 @@ class SpoolIngester:
         (self.spool.root / "rejected").mkdir(exist_ok=True)
         for path in paths:
             for record in read_file(path):
-                yield dataclasses.replace(record, source=self.uri) if isinstance(record, (Node, Edge)) else record
+                if isinstance(record, Entry):
+                    yield dataclasses.replace(record, records=tuple(self._sourced(r) for r in record.records))
+                else:
+                    yield self._sourced(record)
+
+    def _sourced(self, record: Record) -> Record:
+        return dataclasses.replace(record, source=self.uri) if isinstance(record, (Node, Edge)) else record
 
     def close(self) -> None:
         if self._graph is not None:

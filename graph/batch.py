@@ -14,6 +14,9 @@ one of five lists, written in this order:
 5. ``merge_edges`` / ``temporal``: every other edge -> MERGE (or the slot
    statement for time-ranged facts).
 
+A flush too big for one Neo4j transaction is cut in :func:`halves` (by record:
+a node with its outgoing edges) and each half written on its own.
+
 See :mod:`provex.graph.statements` for why CREATE is safe there.
 """
 
@@ -120,3 +123,50 @@ def dedupe(rows: Rows, fields: tuple[str, ...], key: tuple[str, ...] = ()) -> Ro
         else:
             merged[ident] = {**row, "props": dict(row["props"])}
     return list(merged.values())
+
+
+Part = tuple[dict[str, Rows], dict[Group, Rows]]  # (nodes by label, edges by group): a flush or a piece of one
+
+
+def halves(nodes: dict[str, Rows], edges: dict[Group, Rows]) -> tuple[Part, Part] | None:
+    """A flush cut in two, for writing again in parts when it was too big for
+    one transaction; None when it is one record. A record is a node with the
+    edges that start at it (written or given up together), or an edge whose
+    start node is not in the flush. Order is kept: the first half is written first."""
+    units = records(nodes, edges)
+    if len(units) < 2:
+        return None
+    mid = len(units) // 2
+    return assembled(units[:mid]), assembled(units[mid:])
+
+
+Unit = tuple[list[tuple[str, dict[str, Any]]], list[tuple[Group, dict[str, Any]]]]
+
+
+def records(nodes: dict[str, Rows], edges: dict[Group, Rows]) -> list[Unit]:
+    """The flush as records: ``([(label, node row)], [(group, edge row), ...])`` each."""
+    units: list[Unit] = []
+    owner: dict[str, int] = {}
+    for label, rows in nodes.items():
+        for row in rows:
+            owner[row["uid"]] = len(units)
+            units.append(([(label, row)], []))
+    for group, rows in edges.items():
+        for row in rows:
+            at = owner.get(row["src"])
+            if at is None:
+                units.append(([], [(group, row)]))
+            else:
+                units[at][1].append((group, row))
+    return units
+
+
+def assembled(units: list[Unit]) -> Part:
+    nodes: dict[str, Rows] = {}
+    edges: dict[Group, Rows] = {}
+    for node_rows, edge_rows in units:
+        for label, row in node_rows:
+            nodes.setdefault(label, []).append(row)
+        for group, row in edge_rows:
+            edges.setdefault(group, []).append(row)
+    return nodes, edges

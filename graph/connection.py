@@ -10,16 +10,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import neo4j  # attributes only (neo4j.exceptions, neo4j.graph): the CLI may defer loading it (app/cli/startup.py)
 
 from provex.store import Store
-from provex.vocab.errors import ConnectionFailed, QueryError, scrubbed, shown_uri
+from provex.vocab.errors import ConnectionFailed, QueryError, TooLarge, UsageError, scrubbed, shown_uri
 
 T = TypeVar("T")
+RETRY_FOR = 30.0  # seconds a write transaction is retried after transient failures (as max_transaction_retry_time)
+RETRY_FIRST = 1.0  # seconds before the first retry; doubled each time
 logging.getLogger("neo4j").addHandler(logging.NullHandler())  # errors reach users as ProvexError
 
 
@@ -39,7 +44,7 @@ class Settings:
         database = os.environ.get("NEO4J_DATABASE", "neo4j")
         if uri:
             return Settings(
-                uri=uri,
+                uri=checked_uri(uri),
                 username=os.environ.get("NEO4J_USERNAME", "neo4j"),
                 password=os.environ.get("NEO4J_PASSWORD", ""),
                 database=database,
@@ -51,11 +56,61 @@ class Settings:
         return Settings(server.uri, "neo4j", server.password(), database, managed=True)
 
 
+SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+_URI_HINT = ("Write it as neo4j://HOST:7687 or bolt://HOST:7687 (+s / +ssc for TLS); credentials go in "
+             "NEO4J_USERNAME / NEO4J_PASSWORD, the database in NEO4J_DATABASE. Or unset it to use the managed server.")
+
+
+def checked_uri(uri: str) -> str:
+    """``NEO4J_URI`` as the driver takes it, or a UsageError saying what is wrong
+    with it (the driver raises bare ValueErrors for some malformed URIs)."""
+    text = uri.strip()
+    shown = shown_uri(text)[:200]
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"NEO4J_URI {shown!r} is not a valid URI ({exc}). {_URI_HINT}") from None
+    problem = None
+    if parts.scheme.lower() not in SCHEMES:
+        problem = f"its scheme {parts.scheme or '(none)'!r} is not one of {', '.join(SCHEMES)}"
+    elif not parts.hostname:
+        problem = "it names no host"
+    elif not _host_ok(parts.hostname):
+        problem = f"{parts.hostname[:80]!r} is not a host name"
+    elif parts.username is not None or parts.password is not None:
+        problem = "it holds credentials"
+    elif port == 0:
+        problem = "port 0 is not a port"
+    elif parts.path not in ("", "/") or parts.fragment:
+        problem = "it has a path; the database goes in NEO4J_DATABASE"
+    elif parts.query and parts.scheme.lower().startswith("bolt"):
+        problem = "a bolt:// URI takes no query (routing context is for neo4j://)"
+    if problem:
+        raise UsageError(f"NEO4J_URI {shown!r} is not a Neo4j URI: {problem}. {_URI_HINT}")
+    return text
+
+
+def _host_ok(host: str) -> bool:
+    """A name DNS can look up (IDNA: labels of 1 to 63 characters), or an IPv6 literal."""
+    if any(c.isspace() or not c.isprintable() or c in "%/\\" for c in host):
+        return False
+    if ":" in host:
+        return True
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def translated(uri: str) -> Iterator[None]:
     """Turn driver exceptions into provex errors that say how to fix them
     (a lost connection included: what was written stays, and every write is
-    an idempotent MERGE, so running the same command again is safe)."""
+    an idempotent MERGE, so running the same command again is safe). A
+    transaction that ran out of Neo4j's transaction memory is a
+    :class:`TooLarge`, never a lost connection."""
     uri = shown_uri(uri)
     try:
         yield
@@ -74,10 +129,50 @@ def translated(uri: str) -> Iterator[None]:
     except neo4j.exceptions.ConfigurationError as exc:
         raise ConnectionFailed(f"Bad Neo4j connection setting for {uri}: {scrubbed(str(exc))}. "
                                "Check NEO4J_URI (credentials go in NEO4J_USERNAME / NEO4J_PASSWORD).") from None
-    except neo4j.exceptions.ClientError as exc:
-        raise QueryError(scrubbed(_client_message(exc))) from None
     except neo4j.exceptions.Neo4jError as exc:
+        if too_large(exc):
+            raise TooLarge(_too_large_message(exc)) from None
+        if isinstance(exc, neo4j.exceptions.ClientError):
+            raise QueryError(scrubbed(_client_message(exc))) from None
         raise QueryError(scrubbed(f"Neo4j failed the query: {exc.message} ({exc.code}).")) from None
+
+
+#: Neo4j status codes of a transaction that ran out of memory (its own pool, all transactions', or the heap).
+MEMORY_CODES = ("MemoryPoolOutOfMemoryError", "TransactionMemoryLimit", "OutOfMemoryError")
+
+
+def too_large(exc: BaseException) -> bool:
+    """Whether a driver error says the transaction needed more memory than Neo4j allows."""
+    code = getattr(exc, "code", None) or ""
+    return isinstance(exc, neo4j.exceptions.Neo4jError) and any(code.endswith(c) for c in MEMORY_CODES)
+
+
+@contextlib.contextmanager
+def _not_retried_when_too_large() -> Iterator[None]:
+    """Inside a managed transaction's work: running out of transaction memory
+    raises :class:`TooLarge` at once (not a driver error, so not retried: the
+    driver would run the same transaction again and again for 30 s)."""
+    try:
+        yield
+    except neo4j.exceptions.Neo4jError as exc:
+        if too_large(exc):
+            raise TooLarge(_too_large_message(exc)) from None
+        raise
+
+
+def _too_large_message(exc: neo4j.exceptions.Neo4jError) -> str:
+    return scrubbed(f"Neo4j ran out of transaction memory ({exc.message}; {exc.code}). Raise "
+                    "db.memory.transaction.max / db.memory.transaction.total.max in neo4j.conf, or ask for less "
+                    "at once (a smaller batch, a LIMIT).")
+
+
+@contextlib.contextmanager
+def _bad_uri(uri: str) -> Iterator[None]:
+    """A URI the driver cannot even parse or look up (it raises bare ValueErrors) as a usage error."""
+    try:
+        yield
+    except ValueError as exc:
+        raise UsageError(f"NEO4J_URI {shown_uri(uri)[:200]!r} cannot be used: {scrubbed(str(exc))}. {_URI_HINT}") from None
 
 
 def _client_message(exc: neo4j.exceptions.ClientError) -> str:
@@ -98,7 +193,7 @@ class Graph:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._facts: Store | None = None
-        with translated(settings.uri):
+        with _bad_uri(settings.uri), translated(settings.uri):
             self._driver = neo4j.GraphDatabase.driver(
                 settings.uri,
                 auth=(settings.username, settings.password),
@@ -115,7 +210,7 @@ class Graph:
 
     def verify(self) -> str:
         """Check connectivity and credentials; return the server agent string."""
-        with translated(self.settings.uri):
+        with _bad_uri(self.settings.uri), translated(self.settings.uri):
             self._driver.verify_connectivity()
             info = self._driver.get_server_info()
             self._driver.verify_authentication()
@@ -141,34 +236,49 @@ class Graph:
         return self._driver.session(database=self.settings.database, **kwargs)
 
     def write(self, query: str, **params: Any) -> None:
-        """Run one write query in its own managed (retried) transaction."""
-        with translated(self.settings.uri), self._session() as session:
-            session.execute_write(lambda tx: tx.run(query, params).consume())
+        """Run one write query in its own retried transaction."""
+        with translated(self.settings.uri):
+            self._execute_write(lambda tx: tx.run(query, params).consume())
 
     def write_returning(self, query: str, **params: Any) -> list[dict[str, Any]]:
-        """Run one write query in its own managed (retried) transaction; its rows as plain dicts."""
-
-        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            return [to_plain(dict(r.items())) for r in tx.run(query, params)]
-
-        with translated(self.settings.uri), self._session() as session:
-            return session.execute_write(work)
+        """Run one write query in its own retried transaction; its rows as plain dicts."""
+        with translated(self.settings.uri):
+            return self._execute_write(lambda tx: [to_plain(dict(r.items())) for r in tx.run(query, params)])
 
     def write_transaction(self, work: Callable[[Transaction], T]) -> T:
-        """``work(tx)`` in one managed write transaction: all its statements land
-        together or not at all. The driver retries transient failures (a
-        deadlock, a leader switch), so ``work`` may run more than once."""
-        with translated(self.settings.uri), self._session() as session:
-            return session.execute_write(lambda tx: work(Transaction(tx)))
+        """``work(tx)`` in one write transaction: all its statements land
+        together or not at all. Transient failures (a deadlock, a leader
+        switch) are retried, so ``work`` may run more than once."""
+        with translated(self.settings.uri):
+            return self._execute_write(lambda tx: work(Transaction(tx)))
 
     def write_rows(self, query: str, rows: Iterable[Mapping[str, Any]], batch_size: int, **params: Any) -> int:
         """``UNWIND $rows ...`` in chunks of ``batch_size``; returns rows written."""
         written = 0
-        with translated(self.settings.uri), self._session() as session:
+        with translated(self.settings.uri):
             for chunk in _chunks(list(rows), batch_size):
-                session.execute_write(lambda tx, c=chunk: tx.run(query, params, rows=c).consume())
+                self._execute_write(lambda tx, c=chunk: tx.run(query, params, rows=c).consume())
                 written += len(chunk)
         return written
+
+    def _execute_write(self, work: Callable[[neo4j.Transaction], T]) -> T:
+        """``work(tx)`` in a write transaction, committed; retried as the driver's
+        ``execute_write`` retries (errors it calls retryable, for up to
+        ``RETRY_FOR`` seconds), except running out of transaction memory: that
+        is :class:`TooLarge` at once, the same transaction would fail the same
+        way (the driver's own loop resends it for 30 s, commit included)."""
+        deadline, delay = time.monotonic() + RETRY_FOR, RETRY_FIRST
+        while True:
+            try:
+                with self._session() as session, session.begin_transaction() as tx, _not_retried_when_too_large():
+                    result = work(tx)
+                    tx.commit()
+                return result
+            except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+                if not exc.is_retryable() or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not security
+            delay *= 2
 
     def read(
         self,
@@ -196,8 +306,9 @@ class Graph:
         stopped query as a transient error and run for up to 30 s more."""
 
         def work(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> tuple[list[dict[str, Any]], bool]:
-            result = tx.run(query, params or {})
-            records = result.fetch(limit + 1) if limit is not None else list(result)
+            with _not_retried_when_too_large():
+                result = tx.run(query, params or {})
+                records = result.fetch(limit + 1) if limit is not None else list(result)
             truncated = limit is not None and len(records) > limit
             return [to_plain(dict(r.items())) for r in records[:limit]], truncated
 
@@ -223,12 +334,15 @@ class Graph:
 class Transaction:
     """One open write transaction, as :meth:`Graph.write_transaction` hands it over."""
 
-    def __init__(self, tx: neo4j.ManagedTransaction) -> None:
+    def __init__(self, tx: neo4j.ManagedTransaction | neo4j.Transaction) -> None:
         self._tx = tx
 
     def run(self, query: str, **params: Any) -> list[dict[str, Any]]:
-        """Run one statement; its rows as plain dicts."""
-        return [to_plain(dict(r.items())) for r in self._tx.run(query, params)]
+        """Run one statement; its rows as plain dicts. Running out of transaction
+        memory raises :class:`TooLarge` at once: the driver would send the same
+        transaction again and again (it is a transient error) for 30 s."""
+        with _not_retried_when_too_large():
+            return [to_plain(dict(r.items())) for r in self._tx.run(query, params)]
 
 
 def _operators(plan: Mapping[str, Any]) -> list[str]:

@@ -31,6 +31,7 @@ from provex.store.append import Append
 from provex.store.identity import Conflict
 from provex.vocab import model
 from provex.vocab.facts import REF_PARTITION
+from provex.vocab.records import Conflict as ConflictRecord
 from provex.vocab.records import Edge, Flag, Node, Reject
 
 NODE_MODES = ("auto", "all", "none")
@@ -177,15 +178,19 @@ def node_props(row: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
-def conflict_reason(conflict: Conflict) -> str:
-    """The reject text of a conflicting record: both values, where the first came from."""
+def as_conflict(conflict: Conflict) -> ConflictRecord:
+    """A prediction id the store already held with other content, as the
+    pipeline's conflict record: both values (where they differ), the first
+    one's file and line, and the later record's place."""
     kept, later = conflict.kept, conflict.later
     differs = [name for name in ("timestamp", "model_ref", "output", "inputs", "score", "upstream", "override_rule",
-                                 "subject_id", "household_id") if kept.get(name) != later.get(name)]
-    shown = "; ".join(f"{name} {_short(kept.get(name))} (kept) vs {_short(later.get(name))}" for name in differs[:4])
-    return (f"prediction id {kept.get('prediction_id') or conflict.uid.removeprefix('prediction:')!r} was already ingested "
-            f"from {kept.get('source')}:{kept.get('line')} with other content ({shown or 'other values'}); the first "
-            "record stays and this one was set aside. Give the record its own id, or remove the old one")
+                                 "original_output", "subject_id", "household_id", "input_hash", "feature_pipeline",
+                                 "extra") if kept.get(name) != later.get(name)]
+    first = "; ".join(f"{name} {_short(kept.get(name))}" for name in differs[:4]) or "other values"
+    return ConflictRecord(kind="prediction-id", key=conflict.uid,
+                  first=f"{first} (from {kept.get('source')}:{kept.get('line')})",
+                  later="; ".join(f"{name} {_short(later.get(name))}" for name in differs[:4]) or "other values",
+                  file=str(later.get("source") or ""), line=later.get("line"))
 
 
 def _short(value: Any) -> str:

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from provex.graph import groups, linking, resolve, schema, status
+from provex.graph import conflicts, groups, linking, resolve, schema, status
 from provex.graph.connection import Graph
 from provex.graph.writer import DEFAULT_BATCH, Writer
 from provex.vocab.facts import Facts
-from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
+from provex.vocab.records import Conflict, Edge, Flag, Node, Record, Reject, Watermark
 
 REJECTS_BESIDE = "beside"  # write <input>.rejected.jsonl next to each input file
 KEEP_REASONS = 200  # rejected/flag reasons kept on the IngestRun node
@@ -79,7 +79,7 @@ def ingest(
     uri: str,
     read: Callable[[dict[str, Any]], Iterable[Record]],
     batch_size: int = DEFAULT_BATCH,
-    rejects: str | Path | None = None,
+    rejects: str | Path | TextIO | None = None,
     progress: Tick | None = None,
     prediction_nodes: str = "auto",
 ) -> Summary:
@@ -96,18 +96,20 @@ def ingest(
     summary = Summary(kind, uri, run_id)
     state = status.load_state(graph, uri)
     watermarks: dict[str, Any] = {}
-    with _paced_gc(), Writer(graph, run_id, batch_size) as writer, RejectSink(rejects) as sink:
+    with _paced_gc(), Writer(graph, run_id, batch_size) as writer, RejectSink(rejects, uri) as sink:
         reading = _Reading(graph, run_id, writer, sink, summary, tick)
         try:
-            for record in read(state):
-                reading.take(record, watermarks)
+            for item in read(state):
+                reading.take(item, watermarks)
+            reading.drain(watermarks)
         except Exception:
             reading.keep_what_was_read(prediction_nodes, batch_size)
             raise
         seen = reading.seen
+        writer.close()  # records too big to write even alone come back as rejects
+        _set_aside(writer.take_rejects(), summary, sink)
         if reading.facts is not None:
             tick("store", seen)
-            writer.close()  # what the adapter's own records wrote lands first
             _settle(graph, reading.facts, summary, sink, prediction_nodes, run_id, batch_size)
     summary.counts = {**dict(writer.counts), **summary.counts}
     summary.rejects_files = sink.paths
@@ -120,34 +122,32 @@ def ingest(
 
 
 class _Reading:
-    """One pass over an adapter's records: each to the writer, the store, the
-    rejects or the summary; ticks the progress."""
+    """One pass over an adapter's records: entries through the claim check,
+    facts to the prediction store, the rest to the writer, the rejects or the
+    summary; ticks the progress."""
 
     def __init__(self, graph: Graph, run_id: str, writer: Writer, sink: RejectSink, summary: Summary, tick: Tick) -> None:
         self.graph, self.run_id, self.writer, self.sink, self.summary, self.tick = graph, run_id, writer, sink, summary, tick
+        self.claims = conflicts.ClaimCheck(graph)
         self.seen, self.next_tick = 0, TICK_EVERY
         self.facts: Any = None
 
-    def take(self, record: Record, watermarks: dict[str, Any]) -> None:
-        self.seen += len(record) if isinstance(record, Facts) else 1
+    def take(self, item: Record, watermarks: dict[str, Any]) -> None:
+        self.seen += len(item) if isinstance(item, Facts) else 1
         if self.seen >= self.next_tick:
             self.tick("read", self.seen)
             self.next_tick = self.seen + TICK_EVERY
-        if isinstance(record, Facts):
+            _set_aside(self.writer.take_rejects(), self.summary, self.sink)
+        if isinstance(item, Facts):
             self.facts = self.facts or self.graph.facts.append(self.run_id)
-            self.facts.add(record)
+            self.facts.add(item)
             return
-        if isinstance(record, (Node, Edge)):
-            record = self.writer.add(record)  # a Reject or Flag about it, or None
-        if isinstance(record, Reject):
-            self.sink.add(record)
-            self.summary.rejected_count += 1
-            _keep(self.summary.rejected, record)
-        elif isinstance(record, Flag):
-            self.summary.flag_counts[record.kind] += 1
-            _keep(self.summary.flags, record)
-        elif isinstance(record, Watermark):
-            watermarks[record.name] = record.value
+        for record in self.claims.admit(item):  # an Entry waits until its claims are checked
+            _take(record, self.writer, self.sink, self.summary, watermarks)
+
+    def drain(self, watermarks: dict[str, Any]) -> None:
+        for record in self.claims.drain():
+            _take(record, self.writer, self.sink, self.summary, watermarks)
 
     def keep_what_was_read(self, mode: str, batch_size: int) -> None:
         """The ingest stopped (a graceful stop, a failing source): the facts
@@ -224,6 +224,32 @@ def _no_tick(phase: str, records: int) -> None:
     """No progress display."""
 
 
+def _take(record: Record, writer: Writer, sink: RejectSink, summary: Summary, watermarks: dict[str, Any]) -> None:
+    """One record of the adapter's (or of an Entry): written, set aside, counted or kept."""
+    if isinstance(record, Conflict):  # the first record stands; this one is set aside, flagged and recorded
+        _set_aside([conflicts.reject(record)], summary, sink)
+        note = writer.add(conflicts.node(record))
+        if isinstance(note, Reject):
+            _set_aside([note], summary, sink)
+        record = conflicts.flag(record)
+    if isinstance(record, (Node, Edge)):
+        record = writer.add(record)  # a Reject or Flag about it, or None
+    if isinstance(record, Reject):
+        _set_aside([record], summary, sink)
+    elif isinstance(record, Flag):
+        summary.flag_counts[record.kind] += 1
+        _keep(summary.flags, record)
+    elif isinstance(record, Watermark):
+        watermarks[record.name] = record.value
+
+
+def _set_aside(rejects: list[Reject], summary: Summary, sink: RejectSink) -> None:
+    for rej in rejects:
+        sink.add(rej)
+        summary.rejected_count += 1
+        _keep(summary.rejected, rej)
+
+
 def _keep(items: list, item: object) -> None:
     """Keep the first KEEP_REASONS in memory; the rest are only counted (and written)."""
     if len(items) < KEEP_REASONS:
@@ -231,12 +257,16 @@ def _keep(items: list, item: object) -> None:
 
 
 class RejectSink:
-    """Writes rejects as JSON lines while the ingest streams: to one target file,
-    or beside each input (``<input>.rejected.jsonl``), or nowhere (``None``).
-    Each file is started afresh by the first reject of this ingest."""
+    """Writes rejects as JSON lines while the ingest streams (each row names its
+    ``file`` and line and the ``source`` ingested): to one target file, or beside
+    each input (``<input>.rejected.jsonl``), or nowhere (``None``). A target
+    path is started afresh by the first reject of this ingest; an open text
+    file (``TextIO``: the caller's, for the rejects of several ingests in one
+    file) is appended to and left open."""
 
-    def __init__(self, target: str | Path | None) -> None:
+    def __init__(self, target: str | Path | TextIO | None, source: str = "") -> None:
         self.target = target
+        self.source = source
         self._files: dict[Path, Any] = {}
 
     @property
@@ -248,13 +278,22 @@ class RejectSink:
 
     def __exit__(self, *exc: object) -> None:
         for handle in self._files.values():
-            handle.close()
+            if handle is not self.target:
+                handle.close()
 
     def add(self, rej: Reject) -> None:
         if self.target is None:
             return
-        path = Path(f"{rej.file}.rejected.jsonl") if self.target == REJECTS_BESIDE else Path(self.target)
+        handle = self._handle(rej)
+        row = {"file": rej.file, "line": rej.line, "reason": rej.reason, "raw": rej.raw, "source": self.source}
+        handle.write(json.dumps(row) + "\n")
+
+    def _handle(self, rej: Reject) -> Any:
+        if hasattr(self.target, "write"):
+            path = Path(getattr(self.target, "name", "<rejects>"))
+            self._files.setdefault(path, self.target)
+            return self.target
+        path = Path(f"{rej.file}.rejected.jsonl") if self.target == REJECTS_BESIDE else Path(self.target)  # type: ignore[arg-type]
         if path not in self._files:
             self._files[path] = path.open("w", encoding="utf-8")
-        row = {"file": rej.file, "line": rej.line, "reason": rej.reason, "raw": rej.raw}
-        self._files[path].write(json.dumps(row) + "\n")
+        return self._files[path]

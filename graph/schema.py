@@ -10,7 +10,7 @@ statement is then run again, when ``IF NOT EXISTS`` sees the winner's rule.
 from __future__ import annotations
 
 from provex.graph.connection import Graph
-from provex.vocab.errors import QueryError
+from provex.vocab.errors import QueryError, TooLarge
 from provex.vocab.model import BASE_LABEL, KINDS
 
 FULLTEXT_INDEX = "provex_search"
@@ -81,11 +81,20 @@ def clear(graph: Graph, batch_size: int = 10_000) -> None:
     """Delete every edge, then every node, in batches (tests, `provex reset`);
     keeps the schema. Edges first: a node with a million edges (a model
     version's predictions) deleted with them would be one transaction far
-    past the server's transaction memory. The prediction store beside the
-    graph is emptied too."""
+    past the server's transaction memory. A batch still past it (nodes with
+    huge properties) is retried ten times smaller, down to one. The
+    prediction store beside the graph is emptied too."""
     graph.facts.clear()
-    while graph.write_returning("MATCH ()-[e]->() WITH e LIMIT $size DELETE e RETURN count(*) AS c",
-                                size=batch_size * 2)[0]["c"]:
-        pass
-    while graph.read("MATCH (n) RETURN count(n) > 0 AS any")[0]["any"]:
-        graph.write("MATCH (n) WITH n LIMIT $size DETACH DELETE n", size=batch_size)
+    size = batch_size
+    while True:
+        try:
+            while graph.write_returning("MATCH ()-[e]->() WITH e LIMIT $size DELETE e RETURN count(*) AS c",
+                                        size=size * 2)[0]["c"]:
+                pass
+            while graph.read("MATCH (n) RETURN count(n) > 0 AS any")[0]["any"]:
+                graph.write("MATCH (n) WITH n LIMIT $size DETACH DELETE n", size=size)
+            return
+        except TooLarge:
+            if size == 1:
+                raise
+            size = max(1, size // 10)

@@ -51,7 +51,7 @@ def record_ingest(graph: Graph, summary: Any, state: dict[str, Any]) -> None:
         "s.last_success_at = $now, s.failures = 0, s.placeholder = false "
         "MERGE (i:Node:IngestRun {uid: $iuid}) SET i.name = $run, i.kind = $kind, i.source_uri = $uri, "
         "i.started_at = $now, i.placeholder = false, i.written = $written, i.rejected = $rejected, "
-        "i.rejects = $rejects, i.flags = $flags, i.links = $links, i.predictions = $predictions "
+        "i.rejects = $rejects, i.flags = $flags, i.flag_counts = $flag_counts, i.links = $links, i.predictions = $predictions "
         "MERGE (i)-[:PART_OF]->(s)",
         src=source_ref(summary.uri).uid,
         iuid=ingest_run_ref(summary.ingest_run).uid,
@@ -65,6 +65,7 @@ def record_ingest(graph: Graph, summary: Any, state: dict[str, Any]) -> None:
         rejects=json.dumps(details["rejects"]),
         flags=json.dumps([{"kind": f.kind, "message": f.message, "file": f.file, "line": f.line}
                           for f in summary.flags]),
+        flag_counts=json.dumps(dict(summary.flag_counts), sort_keys=True),  # every flag counted, e.g. conflicting-record
         links=json.dumps(summary.links),
         predictions=json.dumps(details.get("predictions") or {}),
     )

@@ -20,12 +20,17 @@ fail the good records written with it. A record with more than
 ``MAX_PROPS`` properties keeps the first ``MAX_PROPS`` as properties and the
 rest as JSON text in ``props_overflow`` (each new property key is a schema
 token in Neo4j: 200,000 of them stall the server), with a :class:`Flag`.
+
+A flush too big for one transaction (Neo4j's transaction memory) is written
+again in halves, down to single records; only a record too big on its own is
+given up, as a :class:`Reject` the caller collects with :meth:`Writer.take_rejects`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,7 +40,7 @@ from typing import Any
 from provex.graph import batch, statements
 from provex.graph.connection import Graph, Transaction
 from provex.vocab import values
-from provex.vocab.errors import QueryError
+from provex.vocab.errors import ConnectionFailed, QueryError, TooLarge
 from provex.vocab.model import EDGE_TYPES, KINDS, is_identifier
 from provex.vocab.records import Edge, Flag, Node, Reject
 
@@ -86,6 +91,8 @@ class Writer:
         self._pool = ThreadPoolExecutor(in_flight, thread_name_prefix="provex-writer") if background else None
         self._in_flight = in_flight  # flushes written at once (more than 1: bench/levers.py measures it)
         self._futures: list[Future] = []
+        self._lock = threading.Lock()  # guards _rejects, appended to by the writing thread
+        self._rejects: list[Reject] = []
 
     def __enter__(self) -> Writer:
         return self
@@ -165,16 +172,63 @@ class Writer:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
+    def take_rejects(self) -> list[Reject]:
+        """The records given up while writing since the last call (see :meth:`_write_parts`)."""
+        with self._lock:
+            taken, self._rejects = self._rejects, []
+        return taken
+
     def _write(self, nodes: dict[str, list[dict[str, Any]]], edges: dict[tuple, list[dict[str, Any]]]) -> None:
+        for label in nodes:
+            assert label in KINDS
+        self._write_parts(batch.deduped_nodes(nodes), edges)
+
+    def _write_parts(self, nodes: dict[str, list[dict[str, Any]]], edges: dict[tuple, list[dict[str, Any]]],
+                     tries: int = 2) -> None:
+        """A flush that Neo4j refuses as too big for one transaction (its
+        transaction memory), or that loses the connection while Neo4j still
+        answers, is cut in halves and each written on its own, down to single
+        records (a node with its outgoing edges). Only a record that fails
+        alone, twice, is given up: a Reject naming it, the rest written."""
+        try:
+            self._write_flush(nodes, edges)
+            return
+        except (TooLarge, ConnectionFailed) as exc:
+            if isinstance(exc, ConnectionFailed):
+                self.graph.verify()  # Neo4j gone: that error is raised (the flush was not too big)
+            failure = exc
+        parts = batch.halves(nodes, edges)
+        if parts is None and tries > 1 and isinstance(failure, ConnectionFailed):
+            self._write_parts(nodes, edges, tries - 1)
+        elif parts is None:
+            self._give_up(nodes, edges, failure)
+        else:
+            for part in parts:
+                self._write_parts(*part)
+
+    def _give_up(self, nodes: dict[str, list[dict[str, Any]]], edges: dict[tuple, list[dict[str, Any]]],
+                 failure: Exception) -> None:
+        node = next(((label, row) for label, rows in nodes.items() for row in rows), None)
+        edge = next(((group, row) for group, rows in edges.items() for row in rows), None)
+        n_edges = sum(len(rows) for rows in edges.values())
+        if node is not None:
+            what, source = f"{node[0]} {node[1]['uid'][:200]!r} (with its {n_edges} edges)", node[1]["source"]
+        else:
+            (etype, *_), row = edge  # type: ignore[misc]
+            what, source = f"{etype} edge {row['src'][:100]!r} -> {row['dst'][:100]!r}", row["source"]
+        why = ("is too big for one Neo4j transaction" if isinstance(failure, TooLarge)
+               else "lost the connection to Neo4j each time it was written, while Neo4j answered otherwise")
+        with self._lock:
+            self._rejects.append(Reject(source, None, f"{what} {why}, so it was not written; the rest was. {failure} "
+                                        "Make the record smaller (or raise the server's limit), then ingest again."))
+
+    def _write_flush(self, nodes: dict[str, list[dict[str, Any]]], edges: dict[tuple, list[dict[str, Any]]]) -> None:
         """One flush, in one transaction: nodes not in the graph are CREATEd with
         their edges, the rest MERGEd (:mod:`provex.graph.batch`). If another
         writer created one of those nodes meanwhile, the CREATE is refused by
         the uniqueness constraint, the transaction rolls back, and the flush is
         planned again from a fresh look-up; after a second refusal it is
         written all MERGE."""
-        for label in nodes:
-            assert label in KINDS
-        nodes = batch.deduped_nodes(nodes)
         for create in (True, True, False):
             try:
                 self.graph.write_transaction(lambda tx, c=create: self._write_in(tx, nodes, edges, c))

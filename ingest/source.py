@@ -27,6 +27,8 @@ KINDS: dict[str, str] = {
     "openlineage": "provex.ingest.openlineage:OpenLineageSource",
 }
 REMOTE_SCHEMES = ("sqlite:", "http:", "https:", "file:", "s3:", "gs:")
+#: Keys of a ``[[source]]`` table whose value, when given, is one piece of text (of any kind of source).
+TEXT_KEYS = ("kind", "path", "rev", "tracking_uri", "mapping", "model")
 
 
 class Position:
@@ -86,6 +88,10 @@ def from_config(table: dict[str, Any], base: Path, where: str) -> list[Source]:
     """The sources of one ``[[source]]`` table; ``where`` names it in errors."""
     if not isinstance(table, dict):
         raise UsageError(f"{where} is not a table; write it as [[source]] with kind = \"...\".")
+    for key in TEXT_KEYS:
+        if key in table and not isinstance(table[key], str):
+            raise UsageError(f"{where}: {key!r} must be text (in quotes), got {table[key]!r}; "
+                             f'write it as {key} = "{table[key]}".')
     kind = table.get("kind")
     if kind not in KINDS:
         raise UsageError(f"{where} has kind {kind!r}; use one of {', '.join(KINDS)}.")

@@ -152,7 +152,7 @@ def test_watch_ingests_every_config_source_each_round(graph, tmp_path):
     log = write_log(tmp_path / "preds.jsonl", ["p1", "p2"])
     config = tmp_path / "provex.toml"
     config.write_text('[[source]]\nkind = "predictions"\nfiles = ["preds.jsonl"]\n')
-    result = invoke("watch", "--config", str(config), "--every", "0", "--times", "2")
+    result = invoke("watch", "--config", str(config), "--every", "1", "--times", "2")
     assert result.exit_code == 0 and "round 2 done" in result.output
     runs = graph.read("MATCH (i:IngestRun)-[:PART_OF]->(s:Source {name: $uri}) RETURN count(i) AS c",
                       {"uri": str(log.resolve())})

@@ -31,7 +31,7 @@ from provex.ingest.predictions.fastpath import FastPath
 from provex.store.table import to_table
 from provex.vocab import values
 from provex.vocab.facts import Facts
-from provex.vocab.records import Edge, Flag, Node, Record, Reject, Watermark
+from provex.vocab.records import Edge, Entry, Flag, Node, Record, Reject, Watermark
 
 SLOW = 10  # times as many in the long run (make test-long)
 SCALE = int(os.environ.get("PROVEX_FUZZ_SCALE", "1"))  # the long run sets it to SLOW, in a process of its own
@@ -52,6 +52,7 @@ RECORD = {"prediction_id": "p1", "timestamp": TIME, "model_name": "m", "model_ve
 
 def check(records: list[Record], file: str, *, lines: bool) -> None:
     """The invariants every adapter output keeps, whatever its input."""
+    records = [r for rec in records for r in (rec.records if isinstance(rec, Entry) else (rec,))]
     for rec in records:
         assert isinstance(rec, (Node, Edge, Reject, Flag, Watermark, Facts))
         if isinstance(rec, Facts):

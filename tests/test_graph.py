@@ -162,7 +162,8 @@ def test_pipeline_keeps_good_records_sets_rejects_aside_and_saves_the_watermark(
     first = pipeline.ingest(graph, kind="predictions", uri="file-a", read=read, rejects=pipeline.REJECTS_BESIDE)
     assert first.exit_code == 1 and first.counts == {"Run": 2}
     rejected = [json.loads(line) for line in (tmp_path / "log.jsonl.rejected.jsonl").read_text().splitlines()]
-    assert rejected == [{"file": str(log), "line": 2, "reason": "missing prediction_id: add it", "raw": "{}"}]
+    assert rejected == [{"file": str(log), "line": 2, "reason": "missing prediction_id: add it", "raw": "{}",
+                         "source": "file-a"}]
     second = pipeline.ingest(graph, kind="predictions", uri="file-a", read=read)
     assert status.load_state(graph, "file-a") == {"lines": 4}
     runs = graph.read("MATCH (i:IngestRun)-[:PART_OF]->(s:Source) RETURN i.rejected AS r, i.flags AS f "

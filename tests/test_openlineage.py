@@ -221,24 +221,53 @@ def expected(ev: Any) -> str:
     return "reject"
 
 
+def job_claims(ev: dict[str, Any]) -> list[tuple[str, tuple[str, str]]]:
+    """The (runId, job) pairs a usable run event places: its own run, and its parent
+    facet's run when that names a job (placeholders dropped, as the adapter does)."""
+    claims = [(ev["run"]["runId"], (ev["job"]["namespace"], ev["job"]["name"]))]
+    facets = ev["run"].get("facets")
+    parent = facets.get("parent") if isinstance(facets, dict) else None
+    if isinstance(parent, dict) and isinstance(parent.get("run"), dict) and isinstance(parent.get("job"), dict):
+        run_id, job = parent["run"].get("runId"), parent["job"]
+        names = [job.get("namespace"), job.get("name")]
+        if isinstance(run_id, str) and run_id and not run_id.startswith("${json-unit") and all(
+                isinstance(n, str) and not n.startswith("${json-unit") for n in names):
+            claims.append((run_id, (names[0], names[1])))
+    return claims
+
+
 def test_every_corpus_event_is_ingested_or_rejected(graph: Graph, corpus: Path, tmp_path: Path) -> None:
+    """The corpus's test fixtures reuse runIds across jobs: the first event that
+    places a runId in a job stands, each later one naming another job is a
+    conflict (a reject), and no run is ever an instance of two jobs."""
     root = corpus / "openlineage"
     summary = run(graph, root, rejects=tmp_path / "rejects.jsonl")
     lines = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert len(lines) == summary.rejected_count and all(r["reason"] for r in lines)
     rejected = Counter(r["file"] for r in lines)
     want_runs: dict[str, tuple[str, str]] = {}
+    placed: dict[str, tuple[str, str]] = {}  # runId -> its job, as the events place them (parents included)
+    conflicts = 0
     for path in sorted(root.rglob("*.json")):
         events = corpus_events(path)
         kinds = [expected(ev) for ev in events]
-        assert rejected[str(path)] == kinds.count("reject"), path
-        for ev, kind in zip(events, kinds):
-            if kind == "run":
-                want_runs[ev["run"]["runId"]] = (ev["job"]["namespace"], ev["job"]["name"])
-    assert want_runs
+        for i, (ev, kind) in enumerate(zip(events, kinds)):
+            if kind != "run":
+                continue
+            mine: dict[str, tuple[str, str]] = {}
+            if any(mine.setdefault(run_id, placed.get(run_id, job)) != job for run_id, job in job_claims(ev)):
+                kinds[i] = "conflict"
+                continue
+            placed.update(mine)
+            want_runs.setdefault(ev["run"]["runId"], mine[ev["run"]["runId"]])
+        conflicts += kinds.count("conflict")
+        assert rejected[str(path)] == kinds.count("reject") + kinds.count("conflict"), path
+    assert want_runs and conflicts and summary.flag_counts["conflicting-record"] == conflicts
     instance = edges(graph, "INSTANCE_OF")
     for run_id, job in want_runs.items():
         assert (m.run(run_id).uid, m.stage(*job).uid) in instance, run_id
+    jobs_of = Counter(src for src, dst in instance if src.startswith("run:"))
+    assert max(jobs_of.values()) == 1  # never linked to both
     states = graph.read("MATCH (r:Run) WHERE r.kind = 'openlineage-run' AND r.state IS NOT NULL "
                         "RETURN r.run_id AS id, r.state AS state")
     assert {s["id"] for s in states} <= set(want_runs)

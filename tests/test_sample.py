@@ -396,7 +396,7 @@ def test_overrides(g: Graph) -> None:
 
 def test_lineage_gaps(g: Graph) -> None:
     got = {r["gap"]: r for r in rows(g, "lineage-gaps")}
-    assert len(got) == 8
+    assert len(got) == 9 and got["conflicting-records"]["count"] == 0
     never = got["model version never verified"]  # nobody ran provex reproduce --verify on the sample
     assert never["count"] == len(X["model_versions"])
     for gap in ("model version without a source run", "prediction without a resolvable model",

@@ -72,7 +72,7 @@ def test_sigterm_mid_round_then_restart_gives_the_graph_of_one_clean_run(graph, 
     assert "SIGTERM: finishing the current batch, then exiting" in err and "stopped after round 1" in err
     assert 0 < predictions(graph) <= LINES  # the predictions read are stored as one commit (mid-round: below)
     assert not graph.read("MATCH (l:IngestLock) WHERE l.token IS NOT NULL RETURN l")  # lock given back
-    restarted = subprocess.run([str(EXE), "watch", "--config", str(config), "--every", "0", "--times", "1"],
+    restarted = subprocess.run([str(EXE), "watch", "--config", str(config), "--every", "1", "--times", "1"],
                                capture_output=True, text=True, timeout=900)
     assert restarted.returncode == 0, restarted.stderr
     assert predictions(graph) == LINES
@@ -114,7 +114,7 @@ def test_failing_source_backs_off_without_stopping_the_others(graph, tmp_path):
     missing = tmp_path / "nowhere" / "events.json"
     config = config_file(tmp_path / "provex.toml", predictions_table(good),
                          f'[[source]]\nkind = "openlineage"\npaths = ["{missing}"]\n')
-    result = CliRunner().invoke(cli, ["watch", "--config", str(config), "--every", "0.2", "--times", "6",
+    result = CliRunner().invoke(cli, ["watch", "--config", str(config), "--every", "1", "--times", "6",
                                       "--max-backoff", "60", "--stale-after", "3600"])
     assert result.exit_code == 1, result.output
     assert "round 6 done" in result.output

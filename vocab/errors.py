@@ -55,6 +55,12 @@ class QueryError(ProvexError):
     exit_code = 2
 
 
+class TooLarge(ProvexError):
+    """A write needed more memory than Neo4j allows one transaction
+    (``db.memory.transaction.max`` / ``db.memory.transaction.total.max``).
+    The writer splits such a batch and writes it again in parts."""
+
+
 class SourceError(ProvexError):
     """A source (repository, tracking URI, file) cannot be read at all."""
 

@@ -11,6 +11,7 @@ downstream impact = follow incoming ones.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -48,6 +49,8 @@ KINDS: dict[str, Kind] = {
         Kind("Agent", "agent", "agent", ("name",), "a person or service"),
         Kind("Source", "source", "meta", ("kind",), "a place provex ingests from"),
         Kind("IngestRun", "ingest", "meta", ("started_at",), "one ingest of one source"),
+        Kind("Conflict", "conflict", "meta", ("kind", "key"),
+             "an input record set aside: its id was seen before with other content (the first stands)"),
         Kind("Reproduction", "reproduction", "activity", ("outcome", "started_at"), "one `provex reproduce --verify` run"),
         Kind("Replay", "replay", "activity", ("outcome", "started_at"), "one `provex replay` of a logged prediction"),
     )
@@ -170,6 +173,13 @@ def source(uri: str) -> Ref:
 
 def ingest_run(run_id: str) -> Ref:
     return _ref("IngestRun", run_id)
+
+
+def conflict(kind: str, key: str, later: str) -> Ref:
+    """One conflicting record: what collided (``kind``), on which id (``key``),
+    with which later value (by digest, so the same conflict seen again is one node)."""
+    digest = hashlib.sha256(later.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return _ref("Conflict", f"{kind}:{key}#{digest}")
 
 
 def reproduction(target_uid: str, started_at: str) -> Ref:

@@ -1,7 +1,10 @@
 """The record vocabulary every adapter yields: ``read(source) -> Iterator[Record]``.
 
 Records are small, frozen and carry a stable identity (a :class:`provex.vocab.model.Ref`),
-so writing the same record twice is harmless. Source-specific extras go into
+so writing the same record twice is harmless. An adapter may group the records
+of one input record in an :class:`Entry` with the :class:`Claim` s they stand
+on, or hand a :class:`Conflict` it found itself: the first record of an id
+stands, a later one with other content is set aside, never merged. Source-specific extras go into
 ``props`` (flat: str, int, float, bool, None or lists of those; anything else is
 stored as JSON text by the writer).
 """
@@ -81,4 +84,46 @@ class Watermark:
     value: Any
 
 
-Record = Node | Edge | Reject | Flag | Watermark | Facts
+@dataclass(frozen=True)
+class Claim:
+    """``src`` has one ``type`` edge, to ``dst`` (a run is an instance of one
+    job). The first input record that claims it stands; a later one that names
+    another ``dst`` is a :class:`Conflict` of this ``kind``."""
+
+    kind: str  # short slug naming what collides, e.g. "openlineage-run-job"
+    type: str
+    src: Ref
+    dst: Ref
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One input record (an event, a log line) as the records it makes: written
+    all together, or, when one of its ``claims`` contradicts a claim made
+    before (earlier in the ingest, or in the graph), set aside whole as a
+    :class:`Conflict`. Its records are Nodes, Edges and Flags."""
+
+    records: tuple[Node | Edge | Flag, ...]
+    claims: tuple[Claim, ...]
+    file: str
+    line: int | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An input record whose id was seen before with other content. The first
+    record stands; this one is set aside (a Reject with both values), flagged
+    (``conflicting-record``), and recorded in the graph as a ``Conflict`` node
+    of its ``kind``, which the lineage-gaps question lists."""
+
+    kind: str  # what collided, e.g. "openlineage-run-job", "prediction-id"
+    key: str  # the contested id (a node uid where there is one)
+    first: str  # the value that stands
+    later: str  # this record's value, set aside
+    file: str
+    line: int | None = None
+    raw: str = ""
+
+
+Record = Node | Edge | Reject | Flag | Watermark | Entry | Conflict | Facts

@@ -8,7 +8,10 @@ saying what failed and how to fix it, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 import sys
+import threading
 from collections.abc import Iterator
 
 import click
@@ -16,6 +19,11 @@ import click
 from provex.app.output import FORMATS
 from provex.graph.connection import Graph
 from provex.vocab.errors import ProvexError, UsageError
+from provex.vocab.values import INT_MAX, INT_MIN
+
+#: The shortest query time limit: the driver sends whole milliseconds, and 0 means no limit at all.
+MIN_TIMEOUT = 0.001
+_INTEGER = re.compile(r"^\s*[+-]?[0-9](?:_?[0-9])*\s*$")  # what int() reads as a decimal integer
 
 
 class Group(click.Group):
@@ -41,22 +49,56 @@ def connected() -> Iterator[Graph]:
         graph.close()
 
 
-def parse_params(pairs: tuple[str, ...]) -> dict[str, object]:
-    """``k=v`` pairs; integers and floats are converted, the rest stay text."""
+def parse_params(pairs: tuple[str, ...], *, typed: bool = True) -> dict[str, object]:
+    """``k=v`` pairs. ``typed``: integers (64-bit, as Neo4j stores them) and
+    finite floats are converted, the rest stay text (``nan``, ``inf`` included);
+    else every value stays text (a question converts its own, by declared type)."""
     params: dict[str, object] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise UsageError(f"Bad --param {pair!r}: write it as name=value.")
-        params[name] = _number(value)
+        params[name] = _number(name, value) if typed else value
     return params
 
 
-def _number(value: str) -> object:
-    for cast in (int, float):
-        with contextlib.suppress(ValueError):
-            return cast(value)
+def _number(name: str, value: str) -> object:
+    if _INTEGER.match(value):
+        digits = value.strip().replace("_", "").lstrip("+-").lstrip("0")
+        number = int(value) if len(digits) <= 19 else None  # int() refuses more than 4,300 digits
+        if number is None or not INT_MIN <= number <= INT_MAX:
+            raise UsageError(f"--param {name}={value[:40]}{'...' if len(value) > 40 else ''} is beyond Neo4j's 64-bit "
+                             f"integers ({INT_MIN} to {INT_MAX}); give a smaller number.")
+        return number
+    with contextlib.suppress(ValueError):
+        real = float(value)
+        if math.isfinite(real):
+            return real
     return value
+
+
+class Seconds(click.ParamType):
+    """A time in seconds: a finite number, at least ``minimum`` (above it when
+    ``above``), at most what a wait can take (``threading.TIMEOUT_MAX``, ~292
+    years). ``nan``, ``inf`` and negative values are usage errors (exit 2)."""
+
+    name = "seconds"
+
+    def __init__(self, minimum: float = 0.0, *, above: bool = False) -> None:
+        self.minimum, self.above = minimum, above
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
+        if number > threading.TIMEOUT_MAX:
+            self.fail(f"{value!r} is too long; give at most {threading.TIMEOUT_MAX:g} seconds.", param, ctx)
+        if number < self.minimum or (self.above and number == self.minimum):
+            self.fail(f"{value!r} must be {'more than' if self.above else 'at least'} {self.minimum:g} (seconds).", param, ctx)
+        return number
 
 
 format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,

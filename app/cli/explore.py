@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from provex.app.cli.base import connected, format_option, parse_params
+from provex.app.cli.base import MIN_TIMEOUT, Seconds, connected, format_option, parse_params
 from provex.app.output import emit, emit_json
 from provex.graph import console, schema, status
 from provex.graph import search as search_mod
@@ -25,7 +25,7 @@ def stats(fmt: str) -> None:
 
 @click.command()
 @click.argument("text")
-@click.option("--limit", type=int, default=20, show_default=True, help="At most this many hits.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many hits.")
 @format_option
 def search(text: str, limit: int, fmt: str) -> None:
     """Find nodes by what you know: a prediction, subject or household id, a
@@ -40,13 +40,15 @@ def search(text: str, limit: int, fmt: str) -> None:
 @click.command()
 @click.argument("query")
 @click.option("--param", "params", multiple=True, metavar="K=V", help="A query parameter ($K in the query).")
-@click.option("--limit", type=int, default=console.DEFAULT_LIMIT, show_default=True, help="Row limit.")
-@click.option("--timeout", type=float, default=console.DEFAULT_TIMEOUT, show_default=True, help="Time limit, seconds.")
+@click.option("--limit", type=click.IntRange(min=1), default=console.DEFAULT_LIMIT, show_default=True, help="Row limit.")
+@click.option("--timeout", type=Seconds(MIN_TIMEOUT), default=console.DEFAULT_TIMEOUT, show_default=True,
+              help="Time limit, seconds (at least 0.001).")
 @format_option
 def cypher(query: str, params: tuple[str, ...], limit: int, timeout: float, fmt: str) -> None:
     """Run read-only Cypher (writes are refused), bounded in rows and time."""
+    values = parse_params(params)  # a bad value is a usage error before any connection
     with connected() as graph:
-        rows, truncated = console.run(graph, query, parse_params(params), limit=limit, timeout=timeout)
+        rows, truncated = console.run(graph, query, values, limit=limit, timeout=timeout)
     emit(rows, fmt, note=f"(stopped at {limit} rows: partial result)" if truncated else "")
 
 

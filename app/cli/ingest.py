@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import click
 
-from provex.app.cli.base import Group, connected
+from provex.app.cli.base import Group, Seconds, connected
 from provex.app.output import emit, emit_json
 from provex.app.progress import IngestProgress
 from provex.graph import pipeline, status
@@ -26,15 +29,18 @@ from provex.vocab.errors import LockHeld, ProvexError, UsageError
 def run_sources(items: list[sources.Source], *, fmt: str, batch_size: int = DEFAULT_BATCH,
                 rejects: str | None = None, wait: float = 0.0) -> int:
     """Ingest each source in turn, holding the database's ingest lock; a failing
-    source does not stop the rest. The exit code is the worst of them."""
+    source does not stop the rest. The exit code is the worst of them.
+    ``rejects``: one file for every source's rejected records (check it with
+    :func:`check_rejects` first)."""
     code = 0
-    with connected() as graph, held_lock(graph, wait) as lock, IngestProgress() as shown:
+    with connected() as graph, held_lock(graph, wait) as lock, IngestProgress() as shown, \
+            rejects_file(rejects) as target:
         for src in items:
             if lock.lost:
                 raise LockHeld("Another ingest took the lock over while this one held it (its heartbeat was "
                                "late); stopped before the next source. Raise PROVEX_LOCK_STALE if ingests stall.")
             try:
-                summary = ingest_one(graph, src, shown, batch_size=batch_size, rejects=rejects)
+                summary = ingest_one(graph, src, shown, batch_size=batch_size, rejects=target)
             except ProvexError as exc:
                 if len(items) == 1:
                     raise
@@ -52,8 +58,56 @@ def held_lock(graph: Graph, wait: float, command: str = "") -> IngestLock:
     return IngestLock(graph, wait=wait, command=command, notify=lambda line: click.echo(f"note: {line}", err=True))
 
 
+@contextlib.contextmanager
+def rejects_file(path: str | None) -> Iterator[TextIO | None]:
+    """The ``--rejects`` file, started afresh once and shared by every source of
+    the command (each row names its file and source), so no source's rejects
+    replace another's. Checked against the inputs first: :func:`check_rejects`."""
+    if path is None:
+        yield None
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below, after every source
+    except OSError as exc:
+        raise UsageError(f"Cannot write rejected records to {path}: {exc.strerror or exc}. "
+                         "Give --rejects a file in a writable folder.") from None
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def check_rejects(rejects: str | None, inputs: Iterable[str | None]) -> None:
+    """Refuse a rejects file that would overwrite an input (the same file, a link
+    to it, or a file inside an input folder, read again next time) or that is
+    a folder; and, without --rejects, inputs whose ``<input>.rejected.jsonl``
+    is itself one of the inputs."""
+    given = [Path(p) for p in inputs if p]
+    if rejects is None:
+        names = {str(p.resolve()) for p in given}
+        for path in given:
+            beside = f"{path.resolve()}.rejected.jsonl"
+            if beside in names:
+                raise UsageError(f"{beside} is one of the inputs, and the rejects of {path} would be written onto it. "
+                                 "Ingest it on its own, or give --rejects another file.")
+        return
+    target = Path(rejects).expanduser()
+    if target.is_dir():
+        raise UsageError(f"--rejects {rejects} is a folder; give a file to write the rejected records to.")
+    if target.exists() and (stat.S_ISFIFO(target.stat().st_mode) or stat.S_ISSOCK(target.stat().st_mode)):
+        raise UsageError(f"--rejects {rejects} is a pipe or socket (writing would wait for a reader); give a file.")
+    resolved = target.resolve()
+    for path in given:
+        same = resolved == path.resolve() or (target.exists() and path.exists() and os.path.samefile(target, path))
+        inside = path.is_dir() and resolved.is_relative_to(path.resolve())
+        if same or inside:
+            where = "is the input" if same else "is inside the input folder"
+            raise UsageError(f"--rejects {rejects} {where} {path}: writing rejected records there would destroy "
+                             "or re-read an input. Give --rejects a file outside the inputs.")
+
+
 def ingest_one(graph: Graph, src: sources.Source, shown: IngestProgress, *, batch_size: int = DEFAULT_BATCH,
-               rejects: str | None = None, check: Callable[[], None] | None = None) -> pipeline.Summary:
+               rejects: str | TextIO | None = None, check: Callable[[], None] | None = None) -> pipeline.Summary:
     """One source through the pipeline, with progress; a failure is recorded on
     its Source node (shown by the ingest status page) and raised. ``check`` is
     called at each progress tick and may raise to stop at a batch boundary."""
@@ -99,9 +153,9 @@ def print_summary(summary: pipeline.Summary, fmt: str) -> None:
 
 fmt_option = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                           show_default=True, help="Summary as text, or JSON for scripts.")
-batch_option = click.option("--batch-size", type=int, default=DEFAULT_BATCH, show_default=True,
+batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH, show_default=True,
                             help="Rows per write transaction.")
-wait_option = click.option("--wait", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
+wait_option = click.option("--wait", type=Seconds(0), default=0.0, show_default=True, metavar="SECONDS",
                            help="If another ingest holds the lock, wait this long for it (else exit 3 at once).")
 
 
@@ -150,7 +204,9 @@ def mlflow(tracking_uri: str, experiments: tuple[str, ...], fmt: str, batch_size
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file renaming fields of your logs to provex's names.")
 @click.option("--model", default=None, metavar="NAME@VERSION", help="Model identity for records that carry none.")
-@click.option("--rejects", default=None, help="Where rejected records go (default: <input>.rejected.jsonl).")
+@click.option("--rejects", default=None,
+              help="One file for the rejected records of every input (never an input itself); "
+                   "default: <input>.rejected.jsonl beside each input.")
 @click.option("--dry-run", is_flag=True,
               help="Only show what would be stored: the inferred field mapping and the first records (nothing is written).")
 @click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True,
@@ -169,6 +225,7 @@ def predictions(files: tuple[str, ...], mapping: str | None, model: str | None, 
     if dry_run:
         _preview(files, mapping, model, limit, fmt)
         return
+    check_rejects(rejects, [*files, mapping])
     cls = sources.source_class("predictions")
     sys.exit(run_sources([cls(f, mapping, model, nodes) for f in files], fmt=fmt, batch_size=batch_size,
                          rejects=rejects, wait=wait))
@@ -196,12 +253,15 @@ def _preview(files: tuple[str, ...], mapping: str | None, model: str | None, lim
 
 @ingest.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--rejects", default=None, help="Where rejected events go (default: <input>.rejected.jsonl).")
+@click.option("--rejects", default=None,
+              help="One file for the rejected events of every input (never an input, nor inside an input folder); "
+                   "default: <input>.rejected.jsonl beside each input file.")
 @fmt_option
 @batch_option
 @wait_option
 def openlineage(paths: tuple[str, ...], rejects: str | None, fmt: str, batch_size: int, wait: float) -> None:
     """OpenLineage events: JSON or JSON-lines files, or folders of them."""
+    check_rejects(rejects, paths)
     cls = sources.source_class("openlineage")
     sys.exit(run_sources([cls(p) for p in paths], fmt=fmt, batch_size=batch_size, rejects=rejects, wait=wait))
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from provex.app.cli.base import connected, parse_params
+from provex.app.cli.base import MIN_TIMEOUT, Seconds, connected, parse_params
 from provex.app.output import ANSWER_FORMATS, emit, emit_json
 from provex.graph import export as export_mod
 from provex.graph import lineage as lineage_mod
@@ -104,8 +104,8 @@ def _question_help(name: str) -> None:
               help="A question parameter, e.g. --param model_version=model:credit-limit@5 (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), default=questions_mod.DEFAULT_LIMIT, show_default=True,
               help="At most this many rows.")
-@click.option("--timeout", type=float, default=questions_mod.DEFAULT_TIMEOUT, show_default=True,
-              help="Time limit, seconds.")
+@click.option("--timeout", type=Seconds(MIN_TIMEOUT), default=questions_mod.DEFAULT_TIMEOUT, show_default=True,
+              help="Time limit, seconds (at least 0.001).")
 @click.option("--show-cypher", is_flag=True, help="Print the question's Cypher instead of running it.")
 @click.option("--format", "fmt", type=click.Choice(ANSWER_FORMATS), default="table", show_default=True,
               help="table for people (headline first), summary (the headline only), json or csv for scripts.")
@@ -131,7 +131,7 @@ def ask(ctx: click.Context, question: str | None, params: tuple[str, ...], limit
     if show_cypher:
         click.echo(q.cypher.strip())
         return
-    values = parse_params(params)
+    values = parse_params(params, typed=False)
     with connected() as graph:
         df = questions_mod.ask(graph, q.name, values, limit=limit, timeout=timeout)
     blank = "" if fmt == "table" else None
@@ -150,7 +150,8 @@ def ask(ctx: click.Context, question: str | None, params: tuple[str, ...], limit
               help="Show only these node kinds (repeatable); hidden stretches become LINEAGE_PATH edges.")
 @click.option("--as-of", default=None, metavar="TIME",
               help="Point in time (ISO 8601): hide facts not yet or no longer true then (aliases, later runs).")
-@click.option("--time-limit", type=float, default=10.0, show_default=True, help="Time limit, seconds.")
+@click.option("--time-limit", type=Seconds(MIN_TIMEOUT), default=10.0, show_default=True,
+              help="Time limit, seconds (at least 0.001).")
 @click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="table", show_default=True,
               help="table, json, or a diagram: mermaid or dot (Graphviz).")
 def lineage(ref: str, direction: str, depth: int, node_cap: int, kinds: tuple[str, ...], as_of: str | None,

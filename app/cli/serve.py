@@ -13,6 +13,7 @@ from types import FrameType
 
 import click
 
+from provex.app.cli.base import Seconds
 from provex.app.loopback import is_loopback
 from provex.vocab.errors import UsageError
 
@@ -60,9 +61,9 @@ def api_key(key_file: str | None, no_auth: bool, host: str) -> str | None:
 @click.option("--api-key-file", type=click.Path(dir_okay=False), default=None,
               help=f"File (mode 0600) holding the bearer API key; default: the {KEY_ENV} variable.")
 @click.option("--no-auth", is_flag=True, help="Accept events without an API key (loopback addresses only).")
-@click.option("--every", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+@click.option("--every", type=Seconds(0.05), default=1.0, show_default=True,
               help="Seconds between background ingests of the spool.")
-@click.option("--lock-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+@click.option("--lock-wait", type=Seconds(0), default=60.0, show_default=True,
               help="How long a background ingest waits for another ingest's lock before retrying later.")
 def serve_lineage(host: str, port: int, spool_dir: str | None, api_key_file: str | None, no_auth: bool,
                   every: float, lock_wait: float) -> None:

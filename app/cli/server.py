@@ -19,7 +19,7 @@ def neo4j() -> None:
 
 
 @neo4j.command()
-@click.option("--port", type=int, default=None, help="Bolt port on 127.0.0.1 (default 7687 or PROVEX_NEO4J_PORT).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Bolt port on 127.0.0.1 (default 7687 or PROVEX_NEO4J_PORT).")
 @click.option("--pick-free-port", is_flag=True, help="If the port is taken, pick a free one instead of failing.")
 def start(port: int | None, pick_free_port: bool) -> None:
     """Start the managed Neo4j (reuses a running one). With NEO4J_URI set, only

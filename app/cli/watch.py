@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from provex.app.cli.base import connected
+from provex.app.cli.base import Seconds, connected
 from provex.app.cli.ingest import held_lock, ingest_one, load_config, print_summary
 from provex.app.progress import IngestProgress
 from provex.graph import status
@@ -31,6 +31,7 @@ from provex.ingest.source import Source
 from provex.vocab.errors import ProvexError
 
 EXIT_STOPPED = 0  # a watch stopped by a signal ends cleanly
+MIN_EVERY = 1.0  # seconds: a shorter round interval would loop, writing an IngestRun per round
 
 
 class Stopped(Exception):
@@ -79,7 +80,7 @@ class Backoff:
         """Record a failure; the delay before the next try."""
         n = self.failures.get(uri, 0) + 1
         self.failures[uri] = n
-        delay = min(self.cap, max(self.every, 1.0) * 2 ** (n - 1))
+        delay = min(self.cap, max(self.every, 1.0) * 2 ** min(n - 1, 64))  # the power capped: no float overflow
         self.due[uri] = now + delay
         return delay
 
@@ -91,16 +92,16 @@ class Backoff:
 @click.command()
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False),
               help="provex.toml listing the sources.")
-@click.option("--every", type=float, required=True, help="Seconds between ingests.")
-@click.option("--times", type=int, default=0, help="Stop after this many rounds (0: run until SIGTERM/SIGINT).")
-@click.option("--max-backoff", type=float, default=3600.0, show_default=True,
+@click.option("--every", type=Seconds(MIN_EVERY), required=True, help=f"Seconds between ingests (at least {MIN_EVERY:g}).")
+@click.option("--times", type=click.IntRange(min=0), default=0, help="Stop after this many rounds (0: run until SIGTERM/SIGINT).")
+@click.option("--max-backoff", type=Seconds(MIN_EVERY), default=3600.0, show_default=True,
               help="Longest wait (seconds) before retrying a failing source; the wait doubles per failure.")
-@click.option("--stale-after", type=float, default=None,
+@click.option("--stale-after", type=Seconds(0, above=True), default=None,
               help="Report a source stale after this many seconds without a success (default: 3 x --every, "
                    "at least 1 hour).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH, show_default=True,
               help="Rows per write transaction (a signal stops at a batch boundary).")
-@click.option("--wait", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+@click.option("--wait", type=Seconds(0), default=None, metavar="SECONDS",
               help="How long a round waits for another ingest's lock (default: --every); the round is "
                    "skipped if it is still held.")
 def watch(config: str, every: float, times: int, max_backoff: float, stale_after: float | None,

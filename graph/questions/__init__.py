@@ -27,6 +27,7 @@ from provex.graph.questions import impact as down
 from provex.graph.questions import upstream as up
 from provex.graph.refs import normalize_time, resolve
 from provex.vocab.errors import UsageError
+from provex.vocab.values import INT_MAX, INT_MIN
 
 DEFAULT_LIMIT = 1_000
 DEFAULT_TIMEOUT = 30.0
@@ -268,9 +269,13 @@ def _convert(graph: Graph, q: Question, p: Param, raw: object) -> Any:
     if p.type == "ref":
         return resolve(graph, str(raw), labels=(p.label,) if p.label else ())["uid"]
     if p.type == "int":
-        if isinstance(raw, bool) or not str(raw).strip().lstrip("-").isdigit():
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not re.fullmatch(r"[+-]?[0-9]+", text):
             raise UsageError(f"Parameter {p.name!r} of {q.name!r} must be an integer, got {raw!r}.")
-        return int(str(raw).strip())
+        number = int(text) if len(text.lstrip("+-").lstrip("0")) <= 19 else INT_MAX + 1
+        if not INT_MIN <= number <= INT_MAX:
+            raise UsageError(f"Parameter {p.name!r} of {q.name!r} is beyond Neo4j's 64-bit integers, got {text[:40]!r}.")
+        return number
     if p.type == "datetime":
         return normalize_time(raw, p.name)
     text = str(raw)

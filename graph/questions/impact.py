@@ -160,6 +160,12 @@ _GAPS = [
     ("referenced but never ingested (placeholder)",
      "MATCH (x:Node) WHERE x.placeholder = true AND NOT x:Prediction AND NOT x:PredictionGroup",
      "ingest the source that defines these nodes"),
+    # One row for every kind of conflict (graph/conflicts.py): a Conflict node per
+    # later record of an id that came with other content (x.kind says what collided).
+    ("conflicting-records",
+     "MATCH (x:Conflict)",
+     "an id came again with other content: the first record stands, the later one is in the rejects file; "
+     "fix the id or the content at the source, then ingest again"),
 ]
 
 #: How a gap counts its rows and picks examples: nodes by default; prediction

@@ -102,6 +102,9 @@ class GitReader:
     def commits(self, rev: str | None) -> list[Commit]:
         """Commits that touched DVC files, oldest first."""
         fmt = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
+        if rev is not None and (not isinstance(rev, str) or rev.startswith("-") or not rev.strip()):
+            raise UsageError(f"{self.root}: {rev!r} is not a git revision. Give --rev (or rev = \"...\" in "
+                             "provex.toml) as a commit, branch or range such as v1..main.")
         try:
             out = self.git("log", "--reverse", "--topo-order", f"--format={fmt}", rev or "HEAD", "--", *DVC_PATHSPECS)
         except GitError as exc:
@@ -175,16 +178,35 @@ class GitError(Exception):
 
 
 def open_source(path: str | Path) -> FolderReader | GitReader:
-    """A GitReader when ``path`` is the top of a git repository with commits,
-    else a FolderReader (one snapshot)."""
+    """A GitReader when ``path`` is the top of a git repository with commits, or
+    a git directory itself (a bare repository, a clone's ``.git``: git reads
+    their history the same way), else a FolderReader (one snapshot)."""
     root = Path(path).resolve()
     if not root.is_dir():
         raise SourceError(f"{root}: not a readable folder. Give the path of a DVC project (a git repository "
                           "or a folder with dvc.yaml / dvc.lock / *.dvc files).")
     reader = GitReader(root)
     try:
-        top = Path(reader.git("rev-parse", "--show-toplevel").strip()).resolve()
-        reader.git("rev-parse", "--verify", "-q", "HEAD")
+        git_dir = Path(reader.git("rev-parse", "--absolute-git-dir").strip()).resolve()
     except (GitError, FileNotFoundError):
         return FolderReader(root)
+    if git_dir == root:  # a bare repository, or the .git folder of a clone: no work tree to walk
+        _has_commits(reader, root)
+        return reader
+    try:
+        top = Path(reader.git("rev-parse", "--show-toplevel").strip()).resolve()
+        reader.git("rev-parse", "--verify", "-q", "HEAD")
+    except GitError:
+        return FolderReader(root)
     return reader if top == root else FolderReader(root)
+
+
+def _has_commits(reader: GitReader, root: Path) -> None:
+    """A bare repository needs a branch or tag (HEAD may name a branch never pushed: --rev reads another)."""
+    try:
+        refs = reader.git("for-each-ref", "--count=1", "--format=%(refname)", "refs/heads", "refs/tags").strip()
+    except GitError:
+        refs = ""
+    if not refs:
+        raise SourceError(f"{root} is a git repository without a work tree (bare) and without any commit: there "
+                          "is no history to read. Push the project's commits to it, or give a clone's folder.")

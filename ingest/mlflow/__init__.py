@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from provex.ingest.mlflow import registry, runs
-from provex.ingest.mlflow.store import Store, default_tracking_uri, environment, iso, make_client, store_env
+from provex.ingest.mlflow.store import Store, default_tracking_uri, environment, iso, make_client, read_only_view, store_env
 from provex.ingest.source import Source, local, strings
 from provex.vocab.errors import shown_uri
 from provex.vocab.records import Flag, Record, Watermark
@@ -37,7 +37,8 @@ def read(
     resolved against to recompute their md5, default the file store's parent)."""
     store = Store(tracking_uri)
     state = dict(state or {})
-    with environment(store_env(store)), default_tracking_uri(store.uri), warnings.catch_warnings():
+    with read_only_view(store), environment(store_env(store)), default_tracking_uri(store.client_uri), \
+            warnings.catch_warnings():
         warnings.simplefilter("ignore")
         client = make_client(store)
         if store.kind == "file":

@@ -77,7 +77,7 @@ def _fetch(ctx: Context, base: Path | None, artifact_uri: str, name: str, tmp: s
         path = base / name
         return {name: path.read_text(encoding="utf-8", errors="replace")} if path.is_file() else {}
     got = mlflow.artifacts.download_artifacts(artifact_uri=f"{artifact_uri.rstrip('/')}/{name}",
-                                              dst_path=tmp, tracking_uri=ctx.store.uri)
+                                              dst_path=tmp, tracking_uri=ctx.store.client_uri)
     return {name: Path(got).read_text(encoding="utf-8", errors="replace")}
 
 

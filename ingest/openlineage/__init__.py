@@ -1,12 +1,15 @@
 """OpenLineage events (RunEvent, JobEvent, DatasetEvent) -> lineage records.
 
 Reads one file or a directory (walked for ``*.json``, ``*.jsonl``,
-``*.ndjson``). A file holds one JSON event, a JSON array of events, or JSON
+``*.ndjson``; not provex's own ``*.rejected.jsonl``). A file holds one JSON event, a JSON array of events, or JSON
 lines. Events are parsed as plain dicts, tolerantly: unknown facets are
 ignored, test-matcher placeholders (``${json-unit.any-string}``) are dropped
 and flagged, and an event that lacks what the graph needs (a run id, a job
 name, a parseable eventTime) becomes a :class:`Reject` with the reason. The
 graph records themselves are built in :mod:`provex.ingest.openlineage.events`.
+A run event comes as one :class:`Entry` claiming the run's job (and its
+parent's): one runId sent with two jobs keeps the first, and the later event
+is set aside as a conflict.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ from provex.ingest.openlineage.events import dataset_event, job_event, run_event
 from provex.ingest.source import Source, local, strings
 from provex.vocab import values
 from provex.vocab.errors import SourceError
-from provex.vocab.records import Flag, Record, Reject
+from provex.vocab.records import Claim, Edge, Entry, Flag, Record, Reject
 
 SUFFIXES = (".json", ".jsonl", ".ndjson")
 LINE_SUFFIXES = (".jsonl", ".ndjson")
+REJECTS_SUFFIX = ".rejected.jsonl"  # provex's own rejects, written beside each input: never read back as events
 PLACEHOLDER = "${json-unit"
 EVENT_TYPES = tuple(state.value for state in RunState)
 RAW_KEEP = 2000
+RUN_JOB = "openlineage-run-job"  # the kind of conflict: one runId sent with two jobs
 
 
 class EventError(ValueError):
@@ -45,7 +50,7 @@ def read(path: str | Path, *, state: dict[str, Any] | None = None) -> Iterator[R
         raise SourceError(f"OpenLineage path {root} is not a regular file or folder. Give a .json/.jsonl file "
                           "or a folder of them.")
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES
-                                                 and p.is_file())
+                                                 and not p.name.endswith(REJECTS_SUFFIX) and p.is_file())
     for file in files:
         yield from read_file(file)
 
@@ -72,10 +77,22 @@ def read_file(file: Path) -> Iterator[Record]:
         except EventError as exc:
             yield Reject(source, line, f"{where}{exc}", json.dumps(doc)[:RAW_KEEP])
             continue
-        yield from records
+        claims = job_claims(records)
+        if claims:  # written only if no earlier event put the run (or its parent) in another job
+            yield Entry(tuple(records), claims, source, line, json.dumps(doc)[:RAW_KEEP])
+        else:
+            yield from records
     if placeholders:
         yield Flag("test-placeholder", f"{placeholders} test-matcher placeholder values (${{json-unit...}}) "
                    "were dropped; this looks like a test fixture, not a real event", source)
+
+
+def job_claims(records: list[Record]) -> tuple[Claim, ...]:
+    """A run is an instance of one job: the first event that places a runId (its
+    own, or a parent facet's) in a job stands; a later one naming another job
+    is set aside as a conflict (graph/conflicts.py), never linked to both."""
+    return tuple(Claim(RUN_JOB, r.type, r.src, r.dst) for r in records
+                 if isinstance(r, Edge) and r.type == "INSTANCE_OF" and r.src.label == "Run")
 
 
 class _Dupes:
