@@ -179,16 +179,13 @@ def _settle(graph: Graph, facts: Any, summary: Summary, sink: RejectSink, mode: 
         else:
             summary.flag_counts[note.kind] += 1
             _keep(summary.flags, note)
-    for conflict in settled.conflicts:
-        record = Reject(str(conflict.later.get("source") or ""), conflict.later.get("line"),
-                        groups.conflict_reason(conflict), "")
-        sink.add(record)
-        _keep(summary.rejected, record)
-    summary.rejected_count += settled.conflict_count
-    if settled.conflict_count:
-        summary.flag_counts["conflicting-records"] += settled.conflict_count
-        _keep(summary.flags, Flag("conflicting-records", f"{settled.conflict_count} records repeat a prediction id "
-                                  "with other content; the first records were kept", ""))
+    with Writer(graph, run_id, batch_size) as writer:
+        for conflict in settled.conflicts:  # the first record stands; this one is set aside, flagged and recorded
+            _take(groups.as_conflict(conflict), writer, sink, summary, {})
+    unlisted = settled.conflict_count - len(settled.conflicts)
+    if unlisted > 0:  # more than the store describes one by one: counted
+        summary.rejected_count += unlisted
+        summary.flag_counts[conflicts.FLAG] += unlisted
 
 
 class _Pacing:

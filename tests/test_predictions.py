@@ -473,3 +473,35 @@ def test_corpus_prediction_logs_ingest_or_are_rejected(graph: Graph, corpus: Pat
             assert p["model_version"] is None
         if with_output:
             assert {f.kind for f in summary.flags} == {"unresolved-model"}
+
+
+# --- one record per prediction id ------------------------------------------------------------------
+
+
+def test_a_prediction_id_seen_again_with_other_content_is_set_aside_with_both_values(graph: Graph, tmp_path: Path) -> None:
+    """Within one log, across logs, and made equal by a mapping: the first
+    record stands, the later one is a reject naming both values, flagged and
+    listed by lineage-gaps; an exact repeat changes nothing."""
+    first = write_jsonl(tmp_path / "a.jsonl", [rec("dup", output=4280.0), rec("dup", output=4280.0),
+                                                rec("dup", output=210.0), rec("other")])
+    summary = run(graph, first)
+    assert summary.predictions == {"stored": 2, "repeated": 1, "conflicting": 1, "groups": 1, "prediction_nodes": True}
+    [reject] = summary.rejected
+    assert (reject.file, reject.line) == (str(first), 3)
+    assert "output 4280.0" in reject.reason and "210.0" in reject.reason and f"{first}:1" in reject.reason
+    assert summary.flag_counts["conflicting-record"] == 1
+    later = write_jsonl(tmp_path / "b.jsonl", [rec("dup", model_version="5", output=210.0)])
+    again = run(graph, later)
+    assert again.predictions["conflicting"] == 1 and again.rejected[0].line == 1
+    assert query.get(graph.facts, ["prediction:dup"])[0]["output"] == 4280.0
+    assert edges(graph, "PREDICTED_BY") >= {("prediction:dup", MV)}
+    assert ("prediction:dup", m.model_version("credit-limit", "5").uid) not in edges(graph, "PREDICTED_BY")
+    chain = ask(graph, "models-in-chain", {"prediction": "dup"})
+    assert list(chain["model_version"]) == [MV]
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[fields]\nrequest = "prediction_id"\n')
+    mapped = write_jsonl(tmp_path / "c.jsonl", [{**rec(None, output=1.0), "request": "other"}])
+    assert run(graph, mapped, mapping=str(mapping)).predictions["conflicting"] == 1
+    gaps = {g["gap"]: g for g in ask(graph, "lineage-gaps", {}).to_dict("records")}
+    assert gaps["conflicting-records"]["count"] == 3
+    assert any("prediction:dup" in uid for uid in gaps["conflicting-records"]["examples"])
