@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from provex.graph.connection import Graph
 from provex.vocab import model as m
+from provex.vocab import numbers as num
 
 X = expected()
 LOW = X["complaint"]["low_limit"]
@@ -74,8 +75,8 @@ def test_home_answers_the_complaint_provenance(g: Graph) -> None:
     assert set(versions) == {mv_uid(LOW["credit_limit_version"]), mv_uid(LOW["credit_scoring_version"])}
     assert set(answer.loc[answer["aspect"] == "code commit", "key"]) == {BAD_COMMIT}
     output = answer[(answer["aspect"] == "prediction") & (answer["key"] == "output")]
-    assert dict(zip(output["prediction"], output["value"])) == {COMPLAINT: str(LOW["credit_limit"]),
-                                                               UPSTREAM: str(LOW["score"])}
+    assert dict(zip(output["prediction"], output["value"])) == {COMPLAINT: num.number(LOW["credit_limit"]),  # 210
+                                                               UPSTREAM: num.number(LOW["score"])}
     shown = {link["label"] for link in links(at)}
     assert {COMPLAINT, UPSTREAM, m.code_version(BAD_COMMIT).uid} | set(versions) <= shown
     html = iframes(at)
@@ -219,8 +220,8 @@ def test_diff_credit_limit_4_and_5_highlights_the_commit_and_data(g: Graph) -> N
 
 
 def row_value(value: Any) -> Any:
-    """A table cell, with pandas' missing values as None."""
-    return None if value is None or value != value else value
+    """A table cell, with pandas' missing values and the dash shown for them as None."""
+    return None if value is None or value != value or value == num.EMPTY else value
 
 
 def test_reproduce_credit_limit_5_names_the_bad_commit_and_data(g: Graph) -> None:
@@ -322,7 +323,7 @@ def test_compare_page_names_the_ratio_and_the_bad_data(g: Graph) -> None:
     spouse = m.prediction(C["spouse"]["credit_limit_prediction"]).uid
     at = open_page("compare", a=spouse, b=COMPLAINT)
     headline = at.success[0].value
-    assert f"{C['ratio']:.2f}x lower" in headline and f"{BAD_RAW['path']}@{BAD_RAW['md5'][:8]}" in headline
+    assert f"{C['ratio']:.3g}x lower" in headline and f"{BAD_RAW['path']}@{BAD_RAW['md5'][:8]}" in headline
     assert RAW_UID in {link["label"] for link in links(at)}
     assert f"provex replay {COMPLAINT} --against {spouse}" in [c.value for c in at.code]
 

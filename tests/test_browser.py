@@ -225,7 +225,7 @@ def walk_from_household(page, app_url: str) -> None:
     shot(page, "h3-picked")
     # 4. compare: the ratio and the data only the low limit's model used
     compare.click()
-    page.get_by_text(f"{c['ratio']:.2f}x lower", exact=False).first.wait_for()
+    page.get_by_text(f"{c['ratio']:.3g}x lower", exact=False).first.wait_for()
     settle(page)
     headline = page.locator("[data-testid='stAlertContentSuccess']").first.inner_text()
     assert named in headline and c["low_limit"]["credit_limit_version"] in headline

@@ -1,6 +1,8 @@
 """What changed (the ``what-changed`` question): the model version that made
 a prediction against the last known good one, data used by one side only
-first, with the commit that added it. The URL reproduces the page:
+first, with the commit that added it; then its upstream lineage, the path to
+the data only the new version used drawn bold (an anomalous version first),
+flagged nodes marked. The URL reproduces the page:
 ``/changed?prediction=prediction:cl-001528``."""
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ def main() -> None:
     for uid in pair:
         state.node_link(uid, label=f"Lineage of {uid}")
     state.replay_step(ref, model=pair[0] if len(pair) == 2 else None)
+    st.subheader("Lineage upstream of the prediction")
+    state.upstream_picture(ref, state.one_side_data(frame, "before", "after"))
 
 
 main()
