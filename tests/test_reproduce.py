@@ -22,8 +22,9 @@ from sample import expected, restore
 
 from provex.app.cli import cli
 from provex.app.reproduce import recipe as recipe_mod
+from provex.app.reproduce import record
 from provex.app.reproduce.verify import verify
-from provex.graph import questions, recipes
+from provex.graph import flags, questions, recipes
 from provex.graph.connection import Graph
 from provex.vocab import model as m
 
@@ -192,3 +193,11 @@ def test_a_verification_is_recorded_on_the_model_version(graph: Graph) -> None:
     assert row["provex_version"]
     gaps = {r["gap"]: r for r in questions.ask(graph, "lineage-gaps", {}).to_dict("records")}
     assert told.bad_model in gaps["model version never verified"]["examples"]  # it could not run: not verified
+    assert told.bad_model not in flags.node_flags(graph, [told.bad_model])
+    target = recipes.target(graph, told.bad_model)
+    failed = {"started_at": "2026-03-20T10:00:00+00:00", "outcome": "differs", "reason": "output models/m.pkl differs"}
+    record.record_reproduction(graph, target, failed)
+    assert flags.node_flags(graph, [told.bad_model])[told.bad_model] == [
+        "reproduction differs (2026-03-20T10:00:00+00:00): output models/m.pkl differs"]
+    record.record_reproduction(graph, target, {**failed, "started_at": "2026-03-21T10:00:00+00:00", "outcome": "reproduced"})
+    assert told.bad_model not in flags.node_flags(graph, [told.bad_model])  # the latest verification counts
