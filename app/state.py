@@ -238,17 +238,6 @@ def next_links(q: Any, params: dict[str, Any]) -> None:
             question_link(name, p)
 
 
-def replay_step(prediction: str, *, against: str | None = None, model: str | None = None) -> None:
-    """The replay as the next step: the command that loads the exact model
-    version and re-runs the logged inputs (run on purpose: it executes a model)."""
-    command = f"provex replay {prediction}" + (f" --against {against}" if against else "") + (
-        f" --model {model}" if model else "")
-    through = f"through {model} instead" if model else "through the model that made it"
-    st.markdown(f"**Replay it**: the same inputs {through}" + (
-        ", then the model and each input swapped from the other prediction, one at a time" if against else ""))
-    st.code(command, language="sh")
-
-
 def show_answer(frame: pd.DataFrame, q: Any, params: dict[str, Any], *, download: bool = True) -> None:
     """The headline above the table, then the table and the next questions."""
     st.success(frame.attrs.get("headline") or f"{len(frame):,} rows.")

@@ -12,6 +12,7 @@ import story
 from apppage import APP, frame_with, frames, iframes, links, open_page, texts
 
 from provex.app import graphdraw, graphrows, graphview
+from provex.graph import replays
 
 WRITES = [
     "CREATE (n:Node:Run {uid: 'run:evil'})",
@@ -209,15 +210,45 @@ def test_reproduce_gives_copyable_commands(told):
 
 
 def test_verify_now_runs_only_when_allowed_and_records_the_outcome(told, monkeypatch):
+    monkeypatch.delenv("PROVEX_ALLOW_RUN", raising=False)
     at = open_page("reproduce", ref=told.bad_model)
-    assert at.button(key="verify").disabled and "--allow-verify" in texts(at)
-    monkeypatch.setenv("PROVEX_ALLOW_VERIFY", "1")
+    assert at.button(key="verify").disabled and "provex app --allow-run" in texts(at)
+    monkeypatch.setenv("PROVEX_ALLOW_VERIFY", "1")  # the old name of the switch still works
     at = open_page("reproduce", ref=told.bad_model)
     assert not at.button(key="verify").disabled and "Never verified" in texts(at)
     at.button(key="verify").click().run()
     assert "could-not-run: " in texts(at) and "not made by a DVC stage run" in texts(at)  # the story has no DVC project
     at = open_page("reproduce", ref=told.bad_model)
     assert "could-not-run" in frames(at)[-1]["outcome"].tolist()
+
+
+def test_replay_runs_only_when_allowed_and_is_recorded(told, graph, monkeypatch):
+    monkeypatch.delenv("PROVEX_ALLOW_VERIFY", raising=False)
+    monkeypatch.setenv("PROVEX_ALLOW_RUN", "0")
+    at = open_page("node", ref=told.complaint, dir="up", depth="1")
+    assert at.button(key="replay").disabled and f"provex replay {told.complaint}" in [c.value for c in at.code]
+    monkeypatch.setenv("PROVEX_ALLOW_RUN", "1")
+    at = open_page("node", ref=told.complaint, dir="up", depth="1")
+    at.button(key="replay").click().run()
+    assert not at.exception and "could not run" in at.error[0].value  # the story's model is in no MLflow store
+    [row] = replays.past_replays(graph, told.complaint)
+    assert row["outcome"] == "could-not-run" and f"Recorded as {row['replay']}" in [x["label"] for x in links(at)]
+
+
+def test_allow_run_is_one_switch_with_its_old_name(monkeypatch):
+    from provex.app import allow_run
+    from provex.app.cli import app as cli_app
+
+    [option] = [p for p in cli_app.app.params if p.name == "allow"]
+    assert option.opts == ["--allow-run", "--allow-verify"] and option.is_flag
+    monkeypatch.delenv(allow_run.ENV, raising=False)  # restored (unset) after the test
+    monkeypatch.delenv(allow_run.LEGACY_ENV, raising=False)
+    for on in (True, False):
+        allow_run.set_allowed(on)
+        assert allow_run.allowed() is on
+    monkeypatch.delenv(allow_run.ENV)
+    monkeypatch.setenv(allow_run.LEGACY_ENV, "1")
+    assert allow_run.allowed()
 
 
 # ---- app/graphview.py (pure) -----------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from provex.app import state
+from provex.app import replay_view, state
 from provex.graph import questions
 
 QUESTION = "what-changed"
@@ -28,7 +28,7 @@ def main() -> None:
     pair = [v for v in versions[["before", "after"]].iloc[0].tolist() if v] if not versions.empty else []
     for uid in pair:
         state.node_link(uid, label=f"Lineage of {uid}")
-    state.replay_step(ref, model=pair[0] if len(pair) == 2 else None)
+    replay_view.step(ref, model=pair[0] if len(pair) == 2 else None)
     st.subheader("Lineage upstream of the prediction")
     state.upstream_picture(ref, state.one_side_data(frame, "before", "after"))
 

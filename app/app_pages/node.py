@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from provex.app import graphview, profile_view, state
+from provex.app import graphview, profile_view, replay_view, state
 from provex.graph import export, lineage, nodes, refs
 from provex.vocab.model import KINDS
 
@@ -144,6 +144,8 @@ def main() -> None:
                              query_params={"ref": uid})
             st.download_button("PROV-JSON", data=_json(export.prov_json(sub)), file_name="lineage.prov.json",
                                mime="application/json")
+    if found["label"] == "Prediction":
+        replay_view.step(uid)
     tab_props, tab_edges, tab_nodes = st.tabs(["Properties & provenance", "Direct edges", "Lineage nodes"])
     with tab_props:
         properties(node)
