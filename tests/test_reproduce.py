@@ -175,6 +175,10 @@ def test_credit_limit_5_is_rebuilt_and_compared_hash_by_hash(g: Graph, project: 
     data = [o for o in report["outputs"] if o["path"].startswith("data/")]
     assert data and all(o["same"] for o in data)
     assert [(x["metric"], x["same"]) for x in report["metrics"]] == [("train_median_abs_log_error", True)]
+    differing = {o["path"] for o in report["outputs"] if not o["same"]}  # the pickles, on most machines
+    assert {x["path"] for x in report["models"]} == differing
+    assert all(x["verdict"] == "same model, different bytes" for x in report["models"]), report["models"]
+    assert all(f"{p}: same model, different bytes (" in report["reason"] for p in differing)
 
 
 # ---- recording (a graph of its own) ----------------------------------------------------------------

@@ -35,6 +35,9 @@ def _verify_now(target: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         record.record_reproduction(state.graph(), target, report)
     show = st.success if report["outcome"].startswith("reproduced") else st.error
     show(f"{report['outcome']}: {report.get('reason', '')}")
+    if report.get("models"):
+        st.dataframe(pd.DataFrame([{k: m.get(k) for k in ("path", "verdict", "detail", "sample")}
+                                   for m in report["models"]]), hide_index=True)
     if report["outputs"]:
         st.dataframe(pd.DataFrame(report["outputs"]), hide_index=True)
 

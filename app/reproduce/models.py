@@ -32,7 +32,7 @@ class Loaded:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """MLflow's progress bars and warnings stay out of the CLI output."""
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
@@ -78,7 +78,7 @@ def _load(mv: Mapping[str, Any], uris: list[str]) -> Loaded:
     before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
     for uri in uris:
         try:
-            with _quiet():
+            with quiet():
                 if tracking:
                     mlflow.set_tracking_uri(tracking)
                     mlflow.set_registry_uri(tracking)
@@ -104,7 +104,7 @@ def predict(loaded: Loaded, inputs: Mapping[str, Any]) -> tuple[float, str]:
 
     frame = pd.DataFrame([dict(inputs)])
     try:
-        with _quiet():
+        with quiet():
             raw = loaded.model.predict(frame)
     except Exception as exc:  # noqa: BLE001 - the model's own error is the reason
         raise CannotRun(f"{loaded.uid} ({loaded.uri}) failed on the logged inputs: {_short(exc)}") from None
