@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provex.app.graphdraw import PATH_COLOUR, Plan, plan
+from provex.app.graphlabels import labels, short_label
 from provex.vocab.model import KINDS
 
 #: colour and vis-network shape per node kind (PROV: entities round, activities square, agents triangles);
@@ -56,8 +57,6 @@ FLAG_BORDER = "#b30000"  # a node flagged by data-anomalies, a lineage gap or a 
 FLAG_SIGN = "\u26a0 "
 DEFAULT_COLLAPSE = 25
 DEFAULT_NODE_CAP = 300
-LABEL_CHARS = 24
-LINE_CHARS = 14  # narrow label lines: many nodes side by side still fit
 _HOVER_PROPS = ("name", "version", "path", "hash", "sha", "run_id", "timestamp", "subject_id", "output",
                 "status", "start_time", "valid_from", "valid_to")
 _PROVENANCE_PROPS = ("sources", "first_ingest", "last_ingest", "first_seen", "last_seen")
@@ -88,95 +87,6 @@ def plural(label: str, count: int) -> str:
     if count != 1:
         words = words[:-1] + "ies" if words.endswith("y") and not words.endswith("ey") else words + "s"
     return f"{count:,} {words}"
-
-
-def short_label(node: Mapping[str, Any]) -> str:
-    """A few characters that identify a node on the canvas, wrapped to narrow
-    lines: ``2026-02.csv`` / ``@04fc6d27``, ``prepare`` / ``@2026-02`` (a stage
-    run), ``credit-limit@5``, ``df526a8`` (a commit)."""
-    label, uid = node.get("label", ""), str(node.get("uid", ""))
-    key = uid.split(":", 1)[1] if ":" in uid else uid
-    if label == "DataVersion":
-        path, _, digest = key.rpartition("@")
-        path, digest = str(node.get("path") or path), str(node.get("hash") or digest).rsplit(":", 1)[-1]
-        return wrap(path.rsplit("/", 1)[-1]) + f"\n@{digest[:8]}" if path else wrap(key)
-    if label == "CodeVersion":
-        return str(node.get("sha") or key)[:7]
-    if label == "Run":
-        return wrap(str(node.get("stage") or node.get("name") or node.get("run_id") or key))
-    if label == "Environment":  # "4 requirements, python 3.11.7": the python version first
-        return wrap(", ".join(reversed(str(node.get("name") or key).split(", "))))
-    if label == "LoggedModel":
-        return "model\n" + str(node.get("model_id") or key)[:10]
-    if label == "Dataset":
-        return wrap(str(node.get("path") or node.get("name") or key).rstrip("/").rsplit("/", 1)[-1])
-    if label in ("ModelVersion", "Library", "Prediction", "Feature", "Model"):
-        return wrap(key)
-    return wrap(str(node.get("name") or key))
-
-
-def _cut(text: str, limit: int = LABEL_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-_STRONG = re.compile(r"(?=@)|(?===)|(?<=, )")  # model@version, name==version, a list
-_SOFT = re.compile(r"(?<=[_/\-. ])")
-
-
-def wrap(text: str, width: int = LINE_CHARS, lines: int = 2) -> str:
-    """``text`` on at most ``lines`` lines of ``width`` characters: broken before
-    ``@`` and ``==`` or after ``, `` first, then after ``_ - / .``, cut with an
-    ellipsis when it does not fit."""
-    out = [""]
-
-    def put(token: str) -> None:
-        if out[-1] and len(out[-1]) + len(token.rstrip()) > width:
-            out.append("")
-        out[-1] += token
-
-    for piece in (p for p in _STRONG.split(text.strip()) if p):
-        if len(piece.rstrip()) <= width:
-            put(piece)
-            continue
-        for token in (t for t in _SOFT.split(piece) if t):
-            while len(token) > width:  # a token wider than a line is cut where it must
-                put(token[:width])
-                token = token[width:]
-            put(token)
-    out = [line.strip() for line in out if line.strip()]
-    if len(out) > lines:
-        out = out[: lines - 1] + [_cut(" ".join(out[lines - 1:]), width)]
-    return "\n".join(out)
-
-
-def detail(node: Mapping[str, Any]) -> str:
-    """A second label line that tells apart nodes with the same short label:
-    the folder of a data version, the commit of a run, else the end of the uid."""
-    label, uid = node.get("label"), str(node.get("uid", ""))
-    if label in ("DataVersion", "Dataset") and "/" in str(node.get("path") or ""):
-        folder = str(node["path"]).rsplit("/", 1)[0]
-        return _cut(folder.split("/", 1)[-1] if "/" in folder else folder, LINE_CHARS)
-    commit = node.get("commit") or node.get("git_commit")
-    if label == "Run" and commit:
-        return f"at {str(commit)[:7]}"
-    return "\u2026" + uid[-(LINE_CHARS - 1):] if len(uid) > LINE_CHARS else uid
-
-
-def labels(nodes: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """uid -> the label drawn under it: :func:`short_label`, plus :func:`detail`
-    on a last line where two nodes would otherwise read alike (the same file
-    name in two folders, one stage run at two commits)."""
-    out = {str(n["uid"]): short_label(n) for n in nodes}
-    alike: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for n in nodes:
-        path = str(n.get("path") or "")
-        name = path.rsplit("/", 1)[-1] if n.get("label") == "DataVersion" and path else out[str(n["uid"])]
-        alike[f"{n.get('label')}:{name}"].append(n)
-    for group in alike.values():
-        if len({str(n.get("path") or n["uid"]) for n in group}) > 1:
-            for n in group:
-                out[str(n["uid"])] += f"\n{detail(n)}"
-    return out
 
 
 def hover(node: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ import pytest
 import story
 from apppage import APP, frame_with, frames, iframes, links, open_page, texts
 
-from provex.app import graphdraw, graphrows, graphview
+from provex.app import graphdraw, graphlabels, graphrows, graphview
 from provex.graph import replays
 
 WRITES = [
@@ -342,11 +342,11 @@ def test_every_node_has_a_short_readable_label():
               "sha": "df526a8e0b13eacbf6bac36ed661cde220a7c128"},
              {"uid": "model:credit-limit@5", "label": "ModelVersion"},
              {"uid": "run:1446f52a11a04", "label": "Run", "name": "train_credit_limit_with_a_long_name_indeed"}]
-    shown = graphview.labels(nodes)
-    assert list(shown.values()) == ["2026-02.csv\n@04fc6d27\nraw/tx", "2026-02.csv\n@565f439a\nprepared/tx",
+    shown = graphlabels.labels(nodes)
+    assert list(shown.values()) == ["2026-02.csv\n@04fc6d27\nraw", "2026-02.csv\n@565f439a\nprepared",
                                     "h.csv\n@1fd1f558", "prepare\n@2026-02", "df526a8", "credit-limit@5",
                                     "train_credit_\nlimit_with_a_\u2026"]
-    assert all(len(line) <= graphview.LINE_CHARS for text in shown.values() for line in text.split("\n"))
+    assert all(len(line) <= graphlabels.LINE_CHARS for text in shown.values() for line in text.split("\n"))
 
 
 def test_flagged_nodes_are_marked_and_a_path_is_drawn_bold():
