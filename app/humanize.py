@@ -18,9 +18,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+
 from provex.vocab import numbers as num
 
 MAX_CELL = 300  # characters of one table cell before the ellipsis
+#: Above this many cells a table is shown as text without a Styler (pandas refuses to style
+#: more than 262,144 cells, and styling costs about 10 microseconds a cell).
+STYLE_LIMIT = 100_000
 
 RATIO_COLUMNS = frozenset({"ratio", "factor"})
 CHANGE_COLUMNS = frozenset({"change", "relative_change"})
@@ -70,6 +75,8 @@ def styled(frame: Any, styles: Callable[[Any], list[str]] | None = None) -> Any:
     comparison's ``a`` and ``b``), or with missing values (which the table
     would show as ``None`` whatever the Styler says), holds the text shown."""
     data = frame.copy()
+    if data.size > STYLE_LIMIT:  # too big to style: the text shown, no highlighting
+        return pd.DataFrame({col: [cell(v, col) for v in data[col]] for col in data.columns}, index=data.index)
     for col in data.columns:
         values = data[col]
         if values.map(num.missing).any() or (values.dtype == object and values.dropna().map(type).nunique() > 1):

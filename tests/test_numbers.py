@@ -89,6 +89,9 @@ def test_app_tables_keep_numbers_and_show_them_for_people() -> None:
     assert shown["a"].tolist() == ["4,280", "model:m@4"] and shown["ratio"].tolist() == ["20.4x lower", "\u2014"]
     html = styler.to_html()
     assert "12,618" in html and "20.4x lower" in html
+    big = pd.DataFrame({"n": range(humanize.STYLE_LIMIT + 1)})
+    shown = humanize.styled(big)
+    assert isinstance(shown, pd.DataFrame) and shown["n"].iloc[-1] == f"{humanize.STYLE_LIMIT:,}"  # text, unstyled
 
 
 def test_profile_statistics_written_as_text_get_their_ratio() -> None:
