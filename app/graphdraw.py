@@ -122,6 +122,10 @@ _REMOTE = re.compile(
 _CLUTTER = re.compile(r"<center>\s*<h1>\s*</h1>\s*</center>|<link[^>]*href=\"\.\./node_modules/[^\"]*\"[^>]*>", re.S)
 #: What the page adds around the canvas: the legend strip and the margins (an iframe must be this much taller).
 CHROME = 64
+# vis-network fits the drawing to the canvas once, when drawn; an iframe that is laid out (or resized)
+# after that would keep a scale fitted to another width: fit again whenever the canvas changes size.
+_REFIT = ('<script>if (typeof network !== "undefined" && network) '
+          '{ network.on("resize", function () { network.fit(); }); }</script>')
 _NODE_KEYS = ("id", "label", "shape", "color", "kind", "count")
 
 
@@ -144,7 +148,9 @@ def render(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any]
     net.set_options(options(layout, layout_plan))
     page = _CLUTTER.sub("", _REMOTE.sub("", net.generate_html(notebook=False)))
     top = '<body style="margin:4px">' + (legend_html(legend_entries) if legend_entries else "")
-    return page.replace("<body>", top, 1)
+    page = page.replace("<body>", top, 1)
+    at = page.rfind("</body>")
+    return page[:at] + _REFIT + page[at:]
 
 
 def legend_html(entries: Sequence[Mapping[str, Any]]) -> str:

@@ -283,8 +283,11 @@ def upstream_picture(ref: str, causes: Sequence[str], depth: int = 12, node_cap:
     data-anomalies' rank order), the flagged nodes marked."""
     with shown_errors():
         sub = lineage_mod.traverse(graph(), ref, direction="up", depth=depth, node_cap=node_cap, time_limit=30.0)
-    settings = Settings.from_env()
-    ranked = [u for u in _anomalies(settings.uri, settings.database) if u in causes]
+    try:
+        settings = Settings.from_env()
+        ranked = [u for u in _anomalies(settings.uri, settings.database) if u in causes]
+    except ProvexError:  # no ranking: the causes in their own order
+        ranked = []
     order = list(dict.fromkeys(ranked + list(causes)))
     path = next((p for p in (graphview.upstream_path(sub.edges, sub.root, c) for c in order) if p), [])
     if path:

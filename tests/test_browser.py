@@ -100,6 +100,7 @@ def vis_data(page) -> dict:
     label, font size, flags and path mark, each edge's path mark (not pixels)."""
     frame = page.locator("iframe[title='lineage graph']").first.element_handle().content_frame()
     frame.wait_for_function("() => typeof network !== 'undefined' && network !== null && network.body")
+    page.wait_for_timeout(1000)  # the iframe settles; the drawing refits to it
     return frame.evaluate("""() => ({
         scale: network.getScale(),
         nodes: nodes.get().map(n => ({id: n.id, label: n.label || '', path: !!n.path, flags: n.flags || [],
@@ -148,7 +149,7 @@ def walk(page, app_url: str) -> None:
     bad_models = sorted(mv_uid(k) for k in X["bad_model_versions"])
     # 1. search the complained-about prediction
     page.goto(f"{app_url}/search?q={LOW['credit_limit_prediction']}")
-    link = page.get_by_role("link", name=complaint)
+    link = page.get_by_role("link", name=complaint, exact=True)  # not the Replay nodes recorded for it
     link.wait_for()
     shot(page, "1-search")
     page.wait_for_function("document.title === 'Search · provex'")  # each page its own title
