@@ -231,6 +231,7 @@ def test_replay_runs_only_when_allowed_and_is_recorded(told, graph, monkeypatch)
     at = open_page("node", ref=told.complaint, dir="up", depth="1")
     at.button(key="replay").click().run()
     assert not at.exception and "could not run" in at.error[0].value  # the story's model is in no MLflow store
+    assert "models:/credit-limit/5: no tracking store is recorded" in at.error[0].value  # no ./mlflow.db opened
     [row] = replays.past_replays(graph, told.complaint)
     assert row["outcome"] == "could-not-run" and f"Recorded as {row['replay']}" in [x["label"] for x in links(at)]
 
