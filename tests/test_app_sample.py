@@ -332,14 +332,13 @@ def test_compare_page_names_the_ratio_and_the_bad_data(g: Graph) -> None:
 
 def test_what_changed_page_and_the_home_question_from_the_url(g: Graph) -> None:
     want = C["what_changed"]
-    for at in (open_page("changed", prediction=COMPLAINT),
-               open_page("home", question="what-changed", prediction=COMPLAINT)):
+    changed = open_page("changed", prediction=COMPLAINT)
+    for at in (changed, open_page("home", question="what-changed", prediction=COMPLAINT)):
         headline = at.success[0].value
         assert headline.startswith(f"{LOW['credit_limit_prediction']} was made by {want['model_version']}; "
                                    f"the last known good {want['last_known_good']}")
         assert want["added_by_commit"][:10] in headline
     last_good = m.model_version(*want["last_known_good"].split("@")).uid
-    changed = open_page("changed", prediction=COMPLAINT)
     assert f"provex replay {COMPLAINT} --model {last_good}" in [c.value for c in changed.code]
     [picture] = [h for h in iframes(changed) if '"hierarchical"' in h]
     nodes = json.loads(re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", picture, re.S).group(1))
