@@ -2,51 +2,59 @@
 
 :func:`build` is pure: it takes the nodes and edges of a
 :class:`graph.lineage.Subgraph` (plain dicts) and returns display dicts —
-a colour and a shape per node kind, short labels, hover text, edge labels,
-a legend — with large fan-outs collapsed into one group node (9,812
-predictions of one model version become one node "9,812 predictions") and at
-most ``node_cap`` nodes, saying what was left out. :func:`render` turns those
-dicts into a self-contained pyvis page (vis-network inlined: no CDN is
-needed, none is reachable).
+a colour and a shape per node kind, a short readable label under every node
+(file name with a short hash, stage name, ``model@version``, commit short
+sha; a second line tells apart two nodes that would read the same), hover
+text, edge labels, a legend — with large fan-outs collapsed into one group
+node (9,812 predictions of one model version become one node "9,812
+predictions") and at most ``node_cap`` nodes, saying what was left out.
+Nodes flagged by data-anomalies, lineage gaps or a failed reproduction
+(``marks``: uid -> reasons, :mod:`provex.graph.flags`) are marked, and a
+``path`` (uids, e.g. from a prediction to the first cause) is drawn bold.
+:mod:`provex.app.graphdraw` lays the view out and renders it with pyvis.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provex.vocab.model import KINDS, label_of_prefix
+from provex.app.graphdraw import PATH_COLOUR, Plan, plan
+from provex.app.graphlabels import labels, short_label
+from provex.vocab.model import KINDS
 
-#: colour and vis-network shape per node kind (PROV: entities round, activities boxes, agents triangles)
+#: colour and vis-network shape per node kind (PROV: entities round, activities square, agents triangles);
+#: every shape draws its label under the node.
 STYLE: dict[str, tuple[str, str]] = {
-    "Dataset": ("#9ecae1", "ellipse"),
+    "Dataset": ("#9ecae1", "dot"),
     "DataVersion": ("#3182bd", "dot"),
-    "Model": ("#fdd0a2", "ellipse"),
+    "Model": ("#fdd0a2", "diamond"),
     "ModelVersion": ("#e6550d", "diamond"),
     "LoggedModel": ("#fd8d3c", "diamond"),
     "Feature": ("#c7e9c0", "dot"),
     "Prediction": ("#756bb1", "dot"),
     "PredictionGroup": ("#bcbddc", "dot"),
-    "Override": ("#de2d26", "box"),
+    "Override": ("#de2d26", "star"),
     "CodeVersion": ("#31a354", "hexagon"),
-    "Environment": ("#74c476", "database"),
-    "Library": ("#a1d99b", "database"),
-    "Run": ("#636363", "box"),
-    "Stage": ("#969696", "box"),
-    "Experiment": ("#d9d9d9", "box"),
+    "Environment": ("#74c476", "triangleDown"),
+    "Library": ("#a1d99b", "triangleDown"),
+    "Run": ("#636363", "square"),
+    "Stage": ("#969696", "square"),
+    "Experiment": ("#d9d9d9", "square"),
     "Agent": ("#e7ba52", "triangle"),
     "Source": ("#bdbdbd", "square"),
     "IngestRun": ("#bdbdbd", "square"),
+    "Reproduction": ("#9e9ac8", "square"),
+    "Replay": ("#9e9ac8", "square"),
 }
 UNKNOWN_STYLE = ("#cccccc", "dot")
 GROUP_SHAPE = "star"
 ROOT_BORDER = "#d62728"  # the node a page is about
-LAYOUTS = ("hierarchical", "physics")
+FLAG_BORDER = "#b30000"  # a node flagged by data-anomalies, a lineage gap or a failed reproduction
+FLAG_SIGN = "\u26a0 "
 DEFAULT_COLLAPSE = 25
 DEFAULT_NODE_CAP = 300
 _HOVER_PROPS = ("name", "version", "path", "hash", "sha", "run_id", "timestamp", "subject_id", "output",
@@ -65,6 +73,7 @@ class View:
     notes: list[str] = field(default_factory=list)
     collapsed: dict[str, int] = field(default_factory=dict)  # group node id -> members hidden in it
     dropped: int = 0  # nodes left out by the node cap
+    plan: Plan | None = None  # the layout (direction, spacing, canvas height) for these nodes
 
 
 def style(label: str) -> tuple[str, str]:
@@ -78,22 +87,6 @@ def plural(label: str, count: int) -> str:
     if count != 1:
         words = words[:-1] + "ies" if words.endswith("y") and not words.endswith("ey") else words + "s"
     return f"{count:,} {words}"
-
-
-def short_label(node: Mapping[str, Any]) -> str:
-    """A few characters that identify a node on the canvas."""
-    label, uid = node.get("label", ""), str(node.get("uid", ""))
-    key = uid.split(":", 1)[1] if ":" in uid else uid
-    if label == "DataVersion":
-        path, _, digest = key.rpartition("@")
-        return f"{path.rsplit('/', 1)[-1]}@{digest[:8]}" if path else key[:24]
-    if label == "CodeVersion":
-        return key[:8]
-    if label in ("ModelVersion", "Library", "Prediction", "Feature", "Model"):
-        return key
-    name = node.get("name")
-    text = str(name) if name else key
-    return text if len(text) <= 28 else text[:26] + "…"
 
 
 def hover(node: Mapping[str, Any]) -> str:
@@ -126,25 +119,103 @@ def build(
     collapse_over: int | None = DEFAULT_COLLAPSE,
     node_cap: int = DEFAULT_NODE_CAP,
     notes: Iterable[str] = (),
+    marks: Mapping[str, Sequence[str]] | None = None,
+    path: Sequence[str] = (),
+    width: int | None = None,
 ) -> View:
     """Display dicts for a subgraph. Siblings of one kind that share exactly
     the same neighbours (the predictions of one model version) become one
     group node when there are more than ``collapse_over`` of them (``None``
     turns collapsing off); then at most ``node_cap`` nodes are kept, nearest
-    to ``root`` first."""
+    to ``root`` first. ``marks`` (uid -> reasons) marks flagged nodes;
+    ``path`` (uids in order) is drawn bold and never collapsed or capped away."""
     by_uid = {str(n["uid"]): dict(n) for n in nodes}
     plain_edges = [dict(e) for e in edges if str(e["src"]) in by_uid and str(e["dst"]) in by_uid]
-    groups = fan_out_groups(by_uid, plain_edges, root, collapse_over) if collapse_over is not None else {}
+    keep = {root, *map(str, path)}
+    groups = fan_out_groups(by_uid, plain_edges, keep, collapse_over) if collapse_over is not None else {}
     members = {uid: gid for gid, uids in groups.items() for uid in uids}
-    shown = [_vis_node(n, root) for uid, n in by_uid.items() if uid not in members]
+    texts = labels([n for uid, n in by_uid.items() if uid not in members])
+    shown = [_vis_node(n, root, texts[uid]) for uid, n in by_uid.items() if uid not in members]
     shown += [_group_node(gid, uids, by_uid) for gid, uids in groups.items()]
     vis_edges = _vis_edges(plain_edges, members, groups)
     view = View(shown, vis_edges, [], list(notes), {gid: len(uids) for gid, uids in groups.items()})
     for uids in groups.values():
         view.notes.append(_group_note(uids, by_uid, plain_edges))
-    _apply_cap(view, root, node_cap)
+    _apply_cap(view, root, node_cap, [str(u) for u in path])
+    mark(view, marks or {}, groups)
+    bold_path(view, [str(u) for u in path])
     view.legend = legend(view.nodes)
+    view.plan = plan(view.nodes, view.edges, width) if width else plan(view.nodes, view.edges)
     return view
+
+
+def mark(view: View, marks: Mapping[str, Sequence[str]], groups: Mapping[str, list[str]] | None = None) -> None:
+    """Flagged nodes: a dark red border, a warning sign before the label, the reasons in the hover text
+    (a group node when any of its members is flagged)."""
+    for node in view.nodes:
+        members = (groups or {}).get(node["id"], [node["id"]])
+        reasons = [r for uid in members for r in marks.get(uid, ())]
+        if not reasons:
+            continue
+        shown = list(dict.fromkeys(reasons))
+        node["flags"] = shown
+        node["label"] = FLAG_SIGN + node["label"]
+        node["borderWidth"] = max(int(node.get("borderWidth", 1)), 4)
+        node["color"] = {"background": _colour(node["color"]), "border": FLAG_BORDER,
+                         "highlight": {"background": _colour(node["color"]), "border": FLAG_BORDER}}
+        node["title"] = node.get("title", "") + "\nflagged:\n" + "\n".join(f"  {brief(r, 160)}" for r in shown[:8])
+
+
+def bold_path(view: View, path: Sequence[str]) -> None:
+    """The edges between consecutive ``path`` nodes drawn bold, the path's nodes outlined;
+    a note when a step of the path is not drawn."""
+    if len(path) < 2:
+        return
+    ids = {n["id"] for n in view.nodes}
+    steps = {frozenset(pair) for pair in zip(path, path[1:], strict=False)}
+    found = set()
+    for e in view.edges:
+        pair = frozenset((e["from"], e["to"]))
+        if pair in steps:
+            found.add(pair)
+            e.update(path=True, width=5, color={"color": PATH_COLOUR, "highlight": PATH_COLOUR}, dashes=False)
+    for node in view.nodes:
+        if node["id"] in path:
+            node["path"] = True
+            node["borderWidth"] = max(int(node.get("borderWidth", 1)), 3)
+            node["font"] = {**node.get("font", {}), "color": PATH_COLOUR, "size": 17}
+    missing = [" -> ".join(sorted(p)) for p in steps - found if p <= ids] or (
+        [] if set(path) <= ids else [f"{len(set(path) - ids)} of its nodes are not drawn"])
+    if missing:
+        view.notes.append("the marked path is not fully drawn: " + "; ".join(missing[:3]))
+
+
+def _colour(value: Any) -> str:
+    return str(value.get("background", "#cccccc")) if isinstance(value, Mapping) else str(value)
+
+
+def upstream_path(edges: Sequence[Mapping[str, Any]], start: str, goal: str) -> list[str]:
+    """The shortest chain of lineage edges from ``start`` up to ``goal``
+    (following dependent -> dependency, SAME_AS either way); empty when none."""
+    links: dict[str, list[str]] = defaultdict(list)
+    for e in edges:
+        links[str(e["src"])].append(str(e["dst"]))
+        if e.get("type") == "SAME_AS":
+            links[str(e["dst"])].append(str(e["src"]))
+    before: dict[str, str | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        uid = queue.popleft()
+        if uid == goal:
+            chain = [uid]
+            while before[chain[-1]] is not None:
+                chain.append(str(before[chain[-1]]))
+            return chain[::-1]
+        for nxt in links[uid]:
+            if nxt not in before:
+                before[nxt] = uid
+                queue.append(nxt)
+    return []
 
 
 def _group_note(uids: list[str], by_uid: Mapping[str, Mapping[str, Any]],
@@ -161,11 +232,12 @@ def _group_note(uids: list[str], by_uid: Mapping[str, Mapping[str, Any]],
 
 
 def fan_out_groups(
-    by_uid: Mapping[str, Mapping[str, Any]], edges: Sequence[Mapping[str, Any]], root: str | None, over: int
+    by_uid: Mapping[str, Mapping[str, Any]], edges: Sequence[Mapping[str, Any]], keep: str | set | None, over: int
 ) -> dict[str, list[str]]:
     """Group id -> member uids, for sets of more than ``over`` same-kind
     nodes with identical neighbourhoods, edges between nodes of the same kind
-    left out (never the root)."""
+    left out (never the root, nor a node in ``keep``)."""
+    keep = {keep} if isinstance(keep, str) or keep is None else keep
     hood: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
     kind = {uid: node.get("label") for uid, node in by_uid.items()}
     for e in edges:
@@ -176,7 +248,7 @@ def fan_out_groups(
         hood[dst].add(("in", str(e["type"]), src))
     buckets: dict[tuple, list[str]] = defaultdict(list)
     for uid, node in by_uid.items():
-        if uid != root and hood.get(uid):
+        if uid not in keep and hood.get(uid):
             buckets[(node.get("label"), frozenset(hood[uid]))].append(uid)
     groups: dict[str, list[str]] = {}
     for (label, signature), uids in buckets.items():
@@ -186,9 +258,9 @@ def fan_out_groups(
     return groups
 
 
-def _vis_node(node: Mapping[str, Any], root: str | None) -> dict[str, Any]:
+def _vis_node(node: Mapping[str, Any], root: str | None, text: str | None = None) -> dict[str, Any]:
     colour, shape = style(str(node.get("label")))
-    out = {"id": str(node["uid"]), "label": short_label(node), "title": hover(node), "color": colour,
+    out = {"id": str(node["uid"]), "label": text or short_label(node), "title": hover(node), "color": colour,
            "shape": shape, "kind": node.get("label")}
     if node.get("placeholder"):
         out["shapeProperties"] = {"borderDashes": [4, 4]}
@@ -197,7 +269,7 @@ def _vis_node(node: Mapping[str, Any], root: str | None) -> dict[str, Any]:
         out["borderWidth"] = 5
         out["size"] = 32
         out["shadow"] = {"enabled": True, "color": ROOT_BORDER, "size": 22, "x": 0, "y": 0}
-        out["font"] = {"size": 16, "bold": True, "color": ROOT_BORDER}
+        out["font"] = {"size": 17, "color": ROOT_BORDER}
     return out
 
 
@@ -226,11 +298,12 @@ def _vis_edges(edges: Sequence[Mapping[str, Any]], members: Mapping[str, str],
     return out
 
 
-def _apply_cap(view: View, root: str | None, cap: int) -> None:
-    """Keep the ``cap`` nodes nearest the root; drop the rest and their edges."""
+def _apply_cap(view: View, root: str | None, cap: int, path: Sequence[str] = ()) -> None:
+    """Keep the ``cap`` nodes nearest the root (and the path's); drop the rest and their edges."""
     if len(view.nodes) <= cap:
         return
-    keep = set(nearest(view.nodes, view.edges, root, cap))
+    on_path = {n["id"] for n in view.nodes if n["id"] in set(path)}
+    keep = on_path | set(nearest(view.nodes, view.edges, root, max(cap - len(on_path), 1)))
     view.dropped = len(view.nodes) - len(keep)
     view.nodes = [n for n in view.nodes if n["id"] in keep]
     view.edges = [e for e in view.edges if e["from"] in keep and e["to"] in keep]
@@ -261,110 +334,21 @@ def nearest(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any
     return order
 
 
-def from_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Nodes, relationships and paths found in Cypher result rows (as
-    :func:`graph.connection.to_plain` gives them), as Subgraph-style dicts."""
-    nodes: dict[str, dict[str, Any]] = {}
-    edges: dict[tuple, dict[str, Any]] = {}
-
-    def visit(value: Any) -> None:
-        if isinstance(value, Mapping) and "_labels" in value and value.get("uid"):
-            labels = [lbl for lbl in value["_labels"] if lbl != "Node"]
-            nodes.setdefault(str(value["uid"]), {**{k: v for k, v in value.items() if k != "_labels"},
-                                                 "label": labels[0] if labels else "Node"})
-        elif isinstance(value, Mapping) and "_type" in value and value.get("_start") and value.get("_end"):
-            edge = {"src": value["_start"], "dst": value["_end"], "type": value["_type"],
-                    **{k: v for k, v in value.items() if not k.startswith("_")}}
-            edges.setdefault((edge["src"], edge["dst"], edge["type"]), edge)
-        elif isinstance(value, Mapping):
-            for inner in value.values():
-                visit(inner)
-        elif isinstance(value, (list, tuple)):
-            for inner in value:
-                visit(inner)
-
-    for row in rows:
-        visit(row)
-    for edge in edges.values():  # endpoints of relationships returned without their nodes
-        for uid in (edge["src"], edge["dst"]):
-            nodes.setdefault(str(uid), {"uid": str(uid), "label": label_of_uid(str(uid))})
-    return list(nodes.values()), list(edges.values())
-
-
-def label_of_uid(uid: str) -> str:
-    """The node kind a uid's prefix names (``Node`` when unknown)."""
-    prefix, _, key = uid.partition(":")
-    labels = label_of_prefix(prefix) if key else []
-    if len(labels) > 1:  # "model": a version has "@<version>"
-        return next((lbl for lbl in labels if lbl.endswith("Version")) if "@" in key else iter(labels), labels[0])
-    return labels[0] if labels else "Node"
-
-
 def legend(nodes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One entry per node kind present: kind, colour, shape, how many drawn."""
     counts: dict[str, int] = defaultdict(int)
     for n in nodes:
         counts[str(n.get("kind"))] += int(n.get("count", 1))
     order = list(KINDS)
-    return [{"kind": k, "color": style(k)[0], "shape": style(k)[1], "count": counts[k], "doc": KINDS[k].doc if k in KINDS else ""}
-            for k in sorted(counts, key=lambda k: (order.index(k) if k in order else len(order), k))]
-
-
-_REMOTE = re.compile(
-    r"<link[^>]*href=\"https?://[^\"]*\"[^>]*>|<script[^>]*src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.S)
-
-
-def render(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any]], *,
-           height: int = 600, legend_entries: Sequence[Mapping[str, Any]] = (), layout: str = "hierarchical") -> str:
-    """A self-contained HTML page drawing the graph with vis-network
-    (pyvis, JavaScript inlined, every remote tag removed). ``layout``:
-    ``hierarchical`` (default) draws the DAG left to right the way lineage
-    tools do — what things depend on to the left, what depends on them to
-    the right — with spacing that keeps labels apart; ``physics`` is the
-    force-directed drawing."""
-    from pyvis.network import Network
-
-    net = Network(height=f"{height}px", width="100%", directed=True, cdn_resources="in_line")
-    for n in nodes:
-        extra = {k: v for k, v in n.items() if k not in ("id", "label", "shape", "color", "kind", "count")}
-        net.add_node(n["id"], label=n["label"], shape=n.get("shape", "dot"), color=n.get("color", "#97c2fc"), **extra)
-    for e in edges:
-        net.add_edge(e["from"], e["to"], **{k: v for k, v in e.items() if k not in ("from", "to")})
-    net.set_options(options(layout))
-    page = _REMOTE.sub("", net.generate_html(notebook=False))
-    return page.replace("<body>", "<body>" + legend_html(legend_entries), 1) if legend_entries else page
-
-
-def legend_html(entries: Sequence[Mapping[str, Any]]) -> str:
-    """A one-line legend strip placed above the canvas."""
-    items = "".join(
-        f'<span style="margin-right:12px;white-space:nowrap"><span style="display:inline-block;width:11px;'
-        f'height:11px;border-radius:2px;background:{html.escape(str(e["color"]))};margin-right:4px"></span>'
-        f'{html.escape(str(e["kind"]))} ({int(e["count"]):,})</span>'
-        for e in entries)
-    return f'<div id="legend" style="font:12px sans-serif;padding:4px">{items}</div>'
-
-
-def options(layout: str = "hierarchical") -> str:
-    """vis-network options (JSON text) for a layout in :data:`LAYOUTS`.
-    Edges point from the dependent thing to its dependency, so ``RL`` with
-    the ``directed`` sort puts dependencies (raw data) left and dependents
-    (models, predictions) right."""
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; known: {', '.join(LAYOUTS)}")
-    opts: dict[str, Any] = {
-        "edges": {"font": {"size": 9, "align": "middle"}, "color": {"color": "#888888"}},
-        "nodes": {"font": {"size": 12}},
-        "interaction": {"hover": True, "tooltipDelay": 100},
-    }
-    if layout == "hierarchical":
-        opts["layout"] = {"hierarchical": {"enabled": True, "direction": "RL", "sortMethod": "directed",
-                                           "shakeTowards": "roots", "levelSeparation": 260, "nodeSpacing": 70,
-                                           "treeSpacing": 90, "parentCentralization": True}}
-        opts["edges"]["smooth"] = {"type": "cubicBezier", "forceDirection": "horizontal", "roundness": 0.4}
-        opts["physics"] = {"enabled": False}
-    else:
-        opts["edges"]["smooth"] = False
-        opts["physics"] = {"enabled": True, "stabilization": {"iterations": 200},
-                           "barnesHut": {"springLength": 140, "avoidOverlap": 0.3}}
-    return json.dumps(opts)
+    out = [{"kind": k, "color": style(k)[0], "shape": style(k)[1], "count": counts[k], "doc": KINDS[k].doc if k in KINDS else ""}
+           for k in sorted(counts, key=lambda k: (order.index(k) if k in order else len(order), k))]
+    nodes = list(nodes)
+    flagged = sum(1 for n in nodes if n.get("flags"))
+    if flagged:
+        out.append({"kind": FLAG_SIGN + "flagged", "color": "#ffffff", "border": FLAG_BORDER, "shape": "border",
+                    "count": flagged, "doc": "data anomaly, lineage gap or failed reproduction (hover for why)"})
+    on_path = sum(1 for n in nodes if n.get("path"))
+    if on_path:
+        out.append({"kind": "marked path", "color": PATH_COLOUR, "shape": "bold edge", "count": on_path,
+                    "doc": "the path this page is about, drawn bold"})
+    return out

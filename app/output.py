@@ -1,5 +1,8 @@
 """Printing results for people (table, summary) and scripts (json, csv).
 
+Tables show numbers for people (:mod:`provex.app.humanize`: significant
+digits, thousands separators, ratios as ``20.4x``, changes as ``−95%``,
+``—`` for a missing value); json and csv keep the raw values.
 Tables are drawn with rich: columns share the terminal's width, long cells wrap
 (and very long ones are cut with an ellipsis). On a terminal the header is
 bold and NO_COLOR turns colour off. Piped or redirected, the table is plain
@@ -20,8 +23,10 @@ from typing import Any
 import click
 import pandas as pd
 
+from provex.app import humanize
+from provex.app.humanize import MAX_CELL
+
 FORMATS = ("table", "json", "csv")
-MAX_CELL = 300  # characters of one table cell before the ellipsis
 MIN_COLUMN = 14  # a column narrower than this by nature is never squeezed
 #: Question answers may also be printed as their headline only.
 ANSWER_FORMATS = FORMATS + ("summary",)
@@ -71,12 +76,10 @@ def strict(value: Any) -> Any:
     return value
 
 
-def cell(value: Any) -> str:
-    """One table cell: blank for missing values, compact JSON for nested ones, cut at MAX_CELL."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
-    return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "\u2026"
+def cell(value: Any, column: str = "") -> str:
+    """One table cell for people (:func:`provex.app.humanize.cell`): numbers by
+    the column's kind, ``—`` for missing values, compact JSON for nested ones, cut at MAX_CELL."""
+    return humanize.cell(value, column, MAX_CELL)
 
 
 def table(rows: Sequence[dict[str, Any]]) -> None:
@@ -86,7 +89,7 @@ def table(rows: Sequence[dict[str, Any]]) -> None:
     from rich.table import Table
 
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    cells = [[cell(row.get(name)) for name in columns] for row in rows]
+    cells = [[cell(row.get(name), name) for name in columns] for row in rows]
     console = Console(highlight=False, emoji=False, markup=False, soft_wrap=False)
     tty = console.is_terminal
     if not tty:

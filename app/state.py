@@ -12,7 +12,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from provex.app import graphview
+from provex.app import graphdraw, graphview, humanize
+from provex.graph import flags as flags_mod
+from provex.graph import lineage as lineage_mod
 from provex.graph import questions as questions_mod
 from provex.graph import search as search_mod
 from provex.graph.connection import Graph, Settings
@@ -129,14 +131,35 @@ def link_list(uids: Sequence[str], title: str = "Open a node") -> None:
             node_link(uid)
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def _anomalies(uri: str, database: str) -> dict[str, list[str]]:
+    """data-anomalies' flags, for a minute (every picture marks them)."""
+    return flags_mod.anomalies(graph())
+
+
+def marks(uids: Sequence[str]) -> dict[str, list[str]]:
+    """uid -> why it is flagged (data anomaly, lineage gap, failed reproduction); on
+    failure, none, with the reason in a caption (a picture without marks beats no picture)."""
+    try:
+        settings = Settings.from_env()
+        return flags_mod.flags(graph(), uids, _anomalies(settings.uri, settings.database))
+    except ProvexError as exc:
+        st.caption(f"Flags not shown: {exc}")
+        return {}
+
+
 def draw(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]], *, root: str | None = None,
          notes: Sequence[str] = (), truncated: bool = False, collapse_over: int | None = graphview.DEFAULT_COLLAPSE,
-         node_cap: int = graphview.DEFAULT_NODE_CAP, height: int = 560,
-         layout: str = "hierarchical") -> graphview.View:
-    """Draw a graph (pyvis, inlined JavaScript; left-to-right lineage by
-    default, ``layout="physics"`` for the force-directed one) and say what
-    was left out."""
-    view = graphview.build(nodes, edges, root=root, collapse_over=collapse_over, node_cap=node_cap, notes=notes)
+         node_cap: int = graphview.DEFAULT_NODE_CAP, height: int | None = None, layout: str = "hierarchical",
+         path: Sequence[str] = (), flagged: bool = True) -> graphview.View:
+    """Draw a graph (pyvis, inlined JavaScript; a layered lineage layout
+    planned to fill the canvas, ``layout="physics"`` for the force-directed
+    one) with a label under every node, the flagged nodes marked and
+    ``path`` (uids in order, e.g. from a prediction to its first cause)
+    drawn bold, and say what was left out."""
+    found = marks([str(n["uid"]) for n in nodes]) if flagged else {}
+    view = graphview.build(nodes, edges, root=root, collapse_over=collapse_over, node_cap=node_cap, notes=notes,
+                           marks=found, path=path)
     if truncated or view.dropped:
         st.warning("Partial graph: " + "; ".join(view.notes or ["limits reached"]))
     elif view.notes:
@@ -145,9 +168,21 @@ def draw(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]], *, ro
         st.info("Nothing to draw.")
         return view
     st.caption(legend_text(view.legend))
-    st.iframe(graphview.render(view.nodes, view.edges, height=height, legend_entries=view.legend, layout=layout),
-              height=height + 40, alt="lineage graph")
+    tall = height or (view.plan.height if view.plan else 600)
+    st.iframe(graphdraw.render(view.nodes, view.edges, height=tall, legend_entries=view.legend, layout=layout,
+                               layout_plan=view.plan), height=tall + graphdraw.CHROME, alt="lineage graph")
+    flagged_list(view)
     return view
+
+
+def flagged_list(view: graphview.View) -> None:
+    """The flagged nodes of a picture and why, as text below it."""
+    shown = [n for n in view.nodes if n.get("flags")]
+    if not shown:
+        return
+    with st.expander(f"Flagged in this picture ({len(shown)})", expanded=len(shown) <= 4):
+        st.dataframe(pd.DataFrame({"node": [n["id"] for n in shown], "why": ["; ".join(n["flags"]) for n in shown]}),
+                     hide_index=True)
 
 
 def draw_subgraph(sub: Any, **kwargs: Any) -> graphview.View:
@@ -156,17 +191,14 @@ def draw_subgraph(sub: Any, **kwargs: Any) -> graphview.View:
 
 
 def table(frame: pd.DataFrame, **kwargs: Any) -> None:
-    """st.dataframe, with mixed-type columns (numbers and text in one) shown as text."""
-    shown = frame.copy()
-    for col in shown.columns:
-        if shown[col].dtype == object and shown[col].dropna().map(type).nunique() > 1:
-            shown[col] = shown[col].map(lambda v: None if v is None else str(v))
-    st.dataframe(shown, hide_index=True, **kwargs)
+    """st.dataframe with numbers for people (:func:`provex.app.humanize.styled`)."""
+    st.dataframe(humanize.styled(frame), hide_index=True, **kwargs)
 
 
 def legend_text(entries: Sequence[dict[str, Any]]) -> str:
     """The legend as one line of text: ``Prediction 30 (dot, #756bb1) · ...``."""
-    return "Legend: " + " · ".join(f"{e['kind']} ×{e['count']:,} ({e['shape']}, {e['color']})" for e in entries)
+    return "Legend: " + " · ".join(f"{e['kind']} ×{e['count']:,} ({e['shape']}, {e.get('border') or e['color']})"
+                                   for e in entries)
 
 
 def question_link(name: str, params: dict[str, Any], label: str | None = None) -> None:
@@ -206,17 +238,6 @@ def next_links(q: Any, params: dict[str, Any]) -> None:
             question_link(name, p)
 
 
-def replay_step(prediction: str, *, against: str | None = None, model: str | None = None) -> None:
-    """The replay as the next step: the command that loads the exact model
-    version and re-runs the logged inputs (run on purpose: it executes a model)."""
-    command = f"provex replay {prediction}" + (f" --against {against}" if against else "") + (
-        f" --model {model}" if model else "")
-    through = f"through {model} instead" if model else "through the model that made it"
-    st.markdown(f"**Replay it**: the same inputs {through}" + (
-        ", then the model and each input swapped from the other prediction, one at a time" if against else ""))
-    st.code(command, language="sh")
-
-
 def show_answer(frame: pd.DataFrame, q: Any, params: dict[str, Any], *, download: bool = True) -> None:
     """The headline above the table, then the table and the next questions."""
     st.success(frame.attrs.get("headline") or f"{len(frame):,} rows.")
@@ -235,18 +256,12 @@ def sections(frame: pd.DataFrame) -> None:
         part = frame[frame["aspect"] == aspect].drop(columns=["aspect"]).reset_index(drop=True)
         st.markdown(f"**{aspect}**")
         shown = part.astype(object).where(part.notna(), None)
-        for col in ("a", "b", "before", "after"):
-            if col in shown:
-                shown[col] = shown[col].map(lambda v: None if v is None else str(v))
-        if "differs" in shown:
-            st.dataframe(shown.style.apply(lambda r: [HIGHLIGHT if r["differs"] else ""] * len(r), axis=1),
-                         hide_index=True)
-        else:
-            st.dataframe(shown, hide_index=True)
+        marks = (lambda r: [HIGHLIGHT if r["differs"] else ""] * len(r)) if "differs" in shown else None
+        st.dataframe(humanize.styled(shown, marks), hide_index=True)
 
 
-def data_links(frame: pd.DataFrame, a: str, b: str) -> None:
-    """Node pages of the data versions only one side used (the likely cause)."""
+def one_side_data(frame: pd.DataFrame, a: str, b: str) -> list[str]:
+    """The data versions (uids) that only one side of a comparison used: the likely cause."""
     one_side = frame[frame["aspect"].str.startswith("data (") & (frame[a].isna() | frame[b].isna())]
     uids = []
     for row in one_side.itertuples(index=False):
@@ -254,7 +269,30 @@ def data_links(frame: pd.DataFrame, a: str, b: str) -> None:
         digest = getattr(row, a) if pd.notna(getattr(row, a)) else getattr(row, b)
         if "(md5)" in str(row.key):
             uids.append(f"data:{path}@{digest}")
-    link_list(list(dict.fromkeys(uids)), title="Data only one side used")
+    return list(dict.fromkeys(uids))
+
+
+def data_links(frame: pd.DataFrame, a: str, b: str) -> None:
+    """Node pages of the data versions only one side used (the likely cause)."""
+    link_list(one_side_data(frame, a, b), title="Data only one side used")
+
+
+def upstream_picture(ref: str, causes: Sequence[str], depth: int = 12, node_cap: int = 300) -> graphview.View | None:
+    """The upstream lineage of ``ref`` with the path to the first of ``causes``
+    that it reaches drawn bold (anomalous data versions tried first, in
+    data-anomalies' rank order), the flagged nodes marked."""
+    with shown_errors():
+        sub = lineage_mod.traverse(graph(), ref, direction="up", depth=depth, node_cap=node_cap, time_limit=30.0)
+    try:
+        settings = Settings.from_env()
+        ranked = [u for u in _anomalies(settings.uri, settings.database) if u in causes]
+    except ProvexError:  # no ranking: the causes in their own order
+        ranked = []
+    order = list(dict.fromkeys(ranked + list(causes)))
+    path = next((p for p in (graphview.upstream_path(sub.edges, sub.root, c) for c in order) if p), [])
+    if path:
+        st.caption(f"Bold: the path from `{path[0]}` to `{path[-1]}` ({len(path) - 1} steps).")
+    return draw_subgraph(sub, path=path)
 
 
 def ref_pair(label: str, key: str, kind: str) -> tuple[str | None, str | None]:

@@ -11,8 +11,8 @@ import pytest
 import story
 from apppage import APP, frame_with, frames, iframes, links, open_page, texts
 
-from provex.app import graphview
-from provex.graph import status
+from provex.app import graphdraw, graphlabels, graphrows, graphview
+from provex.graph import replays, status
 
 WRITES = [
     "CREATE (n:Node:Run {uid: 'run:evil'})",
@@ -212,15 +212,46 @@ def test_reproduce_gives_copyable_commands(told):
 
 
 def test_verify_now_runs_only_when_allowed_and_records_the_outcome(told, monkeypatch):
+    monkeypatch.delenv("PROVEX_ALLOW_RUN", raising=False)
     at = open_page("reproduce", ref=told.bad_model)
-    assert at.button(key="verify").disabled and "--allow-verify" in texts(at)
-    monkeypatch.setenv("PROVEX_ALLOW_VERIFY", "1")
+    assert at.button(key="verify").disabled and "provex app --allow-run" in texts(at)
+    monkeypatch.setenv("PROVEX_ALLOW_VERIFY", "1")  # the old name of the switch still works
     at = open_page("reproduce", ref=told.bad_model)
     assert not at.button(key="verify").disabled and "Never verified" in texts(at)
     at.button(key="verify").click().run()
     assert "could-not-run: " in texts(at) and "not made by a DVC stage run" in texts(at)  # the story has no DVC project
     at = open_page("reproduce", ref=told.bad_model)
     assert "could-not-run" in frames(at)[-1]["outcome"].tolist()
+
+
+def test_replay_runs_only_when_allowed_and_is_recorded(told, graph, monkeypatch):
+    monkeypatch.delenv("PROVEX_ALLOW_VERIFY", raising=False)
+    monkeypatch.setenv("PROVEX_ALLOW_RUN", "0")
+    at = open_page("node", ref=told.complaint, dir="up", depth="1")
+    assert at.button(key="replay").disabled and f"provex replay {told.complaint}" in [c.value for c in at.code]
+    monkeypatch.setenv("PROVEX_ALLOW_RUN", "1")
+    at = open_page("node", ref=told.complaint, dir="up", depth="1")
+    at.button(key="replay").click().run()
+    assert not at.exception and "could not run" in at.error[0].value  # the story's model is in no MLflow store
+    assert "models:/credit-limit/5: no tracking store is recorded" in at.error[0].value  # no ./mlflow.db opened
+    [row] = replays.past_replays(graph, told.complaint)
+    assert row["outcome"] == "could-not-run" and f"Recorded as {row['replay']}" in [x["label"] for x in links(at)]
+
+
+def test_allow_run_is_one_switch_with_its_old_name(monkeypatch):
+    from provex.app import allow_run
+    from provex.app.cli import app as cli_app
+
+    [option] = [p for p in cli_app.app.params if p.name == "allow"]
+    assert option.opts == ["--allow-run", "--allow-verify"] and option.is_flag
+    monkeypatch.delenv(allow_run.ENV, raising=False)  # restored (unset) after the test
+    monkeypatch.delenv(allow_run.LEGACY_ENV, raising=False)
+    for on in (True, False):
+        allow_run.set_allowed(on)
+        assert allow_run.allowed() is on
+    monkeypatch.delenv(allow_run.ENV)
+    monkeypatch.setenv(allow_run.LEGACY_ENV, "1")
+    assert allow_run.allowed()
 
 
 # ---- app/graphview.py (pure) -----------------------------------------------
@@ -276,35 +307,87 @@ def test_placeholders_root_and_hover():
     edges = [{"src": "run:r1", "dst": "data:a.csv@abc123456789", "type": "USED"}]
     view = graphview.build(nodes, edges, root="run:r1")
     data, run = view.nodes
-    assert data["label"] == "a.csv@abc12345" and data["shapeProperties"] == {"borderDashes": [4, 4]}
+    assert data["label"] == "a.csv\n@abc12345" and data["shapeProperties"] == {"borderDashes": [4, 4]}
     assert "placeholder" in data["title"] and "sources: dvc.lock" in data["title"]
     assert run["borderWidth"] == 5 and run["shadow"]["color"] == graphview.ROOT_BORDER
     assert "borderWidth" not in data and view.edges[0]["label"] == "USED"
 
 
-def test_lineage_is_drawn_left_to_right_with_physics_as_an_option():
+def test_the_layout_is_planned_to_fill_the_canvas_with_physics_as_an_option():
     view = graphview.build(*fan_out(3), root="model:m@1")
-    hier = json.loads(graphview.options("hierarchical"))
+    assert view.plan.direction == "RL" and view.plan.levels == 2  # shallow: left to right
+    hier = json.loads(graphdraw.options("hierarchical", view.plan))
     assert hier["layout"]["hierarchical"]["enabled"] and hier["layout"]["hierarchical"]["direction"] == "RL"
-    assert hier["physics"]["enabled"] is False and hier["layout"]["hierarchical"]["levelSeparation"] >= 200
-    assert json.loads(graphview.options("physics"))["physics"]["enabled"] is True
-    page = graphview.render(view.nodes, view.edges)
-    assert '"hierarchical": {"enabled": true' in page.replace("\\", "")
+    assert hier["physics"]["enabled"] is False and hier["nodes"]["scaling"]["label"]["drawThreshold"] <= 1
+    assert json.loads(graphdraw.options("physics"))["physics"]["enabled"] is True
+    page = graphdraw.render(view.nodes, view.edges)
+    assert '"hierarchical": {"enabled": true' in page.replace("\\", "") and "<h1>" not in page
     with pytest.raises(ValueError):
-        graphview.options("spiral")
+        graphdraw.options("spiral")
+    chain = [{"uid": f"data:d{i}.csv@{i:08d}", "label": "DataVersion", "path": f"data/d{i}.csv", "hash": f"{i:08d}"}
+             for i in range(12)]
+    links = [{"src": chain[i]["uid"], "dst": chain[i + 1]["uid"], "type": "WAS_DERIVED_FROM"} for i in range(11)]
+    deep = graphview.build(chain, links).plan
+    assert deep.levels == 12 and deep.scale * graphdraw.FONT >= 13  # twelve levels, labels still 13 px
+    assert graphdraw.MIN_HEIGHT <= deep.height <= graphdraw.MAX_HEIGHT
+
+
+def test_every_node_has_a_short_readable_label():
+    nodes = [{"uid": "data:data/raw/tx/2026-02.csv@04fc6d27fb7b", "label": "DataVersion",
+              "path": "data/raw/tx/2026-02.csv", "hash": "04fc6d27fb7b"},
+             {"uid": "data:data/prepared/tx/2026-02.csv@565f439a5c94", "label": "DataVersion",
+              "path": "data/prepared/tx/2026-02.csv", "hash": "565f439a5c94"},
+             {"uid": "data:data/raw/h.csv@mlflow:1fd1f558", "label": "DataVersion", "path": "data/raw/h.csv",
+              "hash": "mlflow:1fd1f558"},
+             {"uid": "run:dvc:p:df526a8e0b13:prepare@2026-02", "label": "Run", "stage": "prepare@2026-02",
+              "commit": "df526a8e0b13"},
+             {"uid": "commit:df526a8e0b13eacbf6bac36ed661cde220a7c128", "label": "CodeVersion",
+              "sha": "df526a8e0b13eacbf6bac36ed661cde220a7c128"},
+             {"uid": "model:credit-limit@5", "label": "ModelVersion"},
+             {"uid": "run:1446f52a11a04", "label": "Run", "name": "train_credit_limit_with_a_long_name_indeed"}]
+    shown = graphlabels.labels(nodes)
+    assert list(shown.values()) == ["2026-02.csv\n@04fc6d27\nraw", "2026-02.csv\n@565f439a\nprepared",
+                                    "h.csv\n@1fd1f558", "prepare\n@2026-02", "df526a8", "credit-limit@5",
+                                    "train_credit_\nlimit_with_a_\u2026"]
+    assert all(len(line) <= graphlabels.LINE_CHARS for text in shown.values() for line in text.split("\n"))
+
+
+def test_flagged_nodes_are_marked_and_a_path_is_drawn_bold():
+    nodes, edges = fan_out(40)
+    nodes += [{"uid": "run:r", "label": "Run", "name": "train"}, {"uid": "run:d", "label": "Run", "name": "dvc"},
+              {"uid": "data:raw.csv@aa", "label": "DataVersion", "path": "raw.csv", "hash": "aa"}]
+    edges += [{"src": "model:m@1", "dst": "run:r", "type": "WAS_GENERATED_BY"},
+              {"src": "run:d", "dst": "run:r", "type": "SAME_AS"}, {"src": "run:d", "dst": "data:raw.csv@aa", "type": "USED"}]
+    path = graphview.upstream_path(edges, "prediction:p7", "data:raw.csv@aa")
+    assert path == ["prediction:p7", "model:m@1", "run:r", "run:d", "data:raw.csv@aa"]  # SAME_AS either way
+    assert graphview.upstream_path(edges, "data:raw.csv@aa", "prediction:p7") == []  # never downstream
+    marks = {"data:raw.csv@aa": ["data anomaly: amount is 100x its siblings' median"], "prediction:p3": ["replay differs"]}
+    view = graphview.build(nodes, edges, root="model:m@1", marks=marks, path=path)
+    by_id = {n["id"]: n for n in view.nodes}
+    assert "prediction:p7" in by_id and "prediction:p3" not in by_id  # the path's prediction stays out of the group
+    raw = by_id["data:raw.csv@aa"]
+    assert raw["label"].startswith(graphview.FLAG_SIGN) and raw["color"]["border"] == graphview.FLAG_BORDER
+    assert "amount is 100x" in raw["title"] and raw["flags"] and raw["path"]
+    group = next(n for n in view.nodes if n["id"].startswith("group:"))
+    assert group["flags"] == ["replay differs"] and group["label"] == graphview.FLAG_SIGN + "39 predictions"
+    bold = [(e["from"], e["to"]) for e in view.edges if e.get("path")]
+    assert len(bold) == 4 and all(e["width"] == 5 for e in view.edges if e.get("path"))
+    assert {e["kind"] for e in view.legend} >= {graphview.FLAG_SIGN + "flagged", "marked path"}
+    cut = graphview.build(nodes, edges, root="model:m@1", path=path + ["data:gone@1"])
+    assert any("not fully drawn" in note for note in cut.notes)
 
 
 def test_rows_from_the_console_become_nodes_and_edges():
     rows = [{"p": {"_labels": ["Node", "Prediction"], "uid": "prediction:x"},
              "e": {"_type": "PREDICTED_BY", "_start": "prediction:x", "_end": "model:m@2"}}]
-    nodes, edges = graphview.from_rows(rows)
+    nodes, edges = graphrows.from_rows(rows)
     assert nodes == [{"uid": "prediction:x", "label": "Prediction"}, {"uid": "model:m@2", "label": "ModelVersion"}]
     assert edges == [{"src": "prediction:x", "dst": "model:m@2", "type": "PREDICTED_BY"}]
 
 
 def test_render_inlines_its_javascript():
     view = graphview.build(*fan_out(40), root="model:m@1")
-    page = graphview.render(view.nodes, view.edges, legend_entries=view.legend)
+    page = graphdraw.render(view.nodes, view.edges, legend_entries=view.legend)
     assert not re.search(r"<script[^>]*src=[\"']?https?://", page)
     assert not re.search(r"<link[^>]*href=[\"']?https?://", page)
     assert "new vis.Network(" in page and "vis-network" in page.lower() and len(page) > 100_000

@@ -10,6 +10,7 @@ The sample is loaded once for the module (~1 minute); every test only reads
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -20,8 +21,10 @@ from apppage import frame_with, frames, iframes, links, open_page, texts
 from sample import expected
 from streamlit.testing.v1 import AppTest
 
+from provex.graph import replays
 from provex.graph.connection import Graph
 from provex.vocab import model as m
+from provex.vocab import numbers as num
 
 X = expected()
 LOW = X["complaint"]["low_limit"]
@@ -74,8 +77,8 @@ def test_home_answers_the_complaint_provenance(g: Graph) -> None:
     assert set(versions) == {mv_uid(LOW["credit_limit_version"]), mv_uid(LOW["credit_scoring_version"])}
     assert set(answer.loc[answer["aspect"] == "code commit", "key"]) == {BAD_COMMIT}
     output = answer[(answer["aspect"] == "prediction") & (answer["key"] == "output")]
-    assert dict(zip(output["prediction"], output["value"])) == {COMPLAINT: str(LOW["credit_limit"]),
-                                                               UPSTREAM: str(LOW["score"])}
+    assert dict(zip(output["prediction"], output["value"])) == {COMPLAINT: num.number(LOW["credit_limit"]),  # 210
+                                                               UPSTREAM: num.number(LOW["score"])}
     shown = {link["label"] for link in links(at)}
     assert {COMPLAINT, UPSTREAM, m.code_version(BAD_COMMIT).uid} | set(versions) <= shown
     html = iframes(at)
@@ -219,8 +222,8 @@ def test_diff_credit_limit_4_and_5_highlights_the_commit_and_data(g: Graph) -> N
 
 
 def row_value(value: Any) -> Any:
-    """A table cell, with pandas' missing values as None."""
-    return None if value is None or value != value else value
+    """A table cell, with pandas' missing values and the dash shown for them as None."""
+    return None if value is None or value != value or value == num.EMPTY else value
 
 
 def test_reproduce_credit_limit_5_names_the_bad_commit_and_data(g: Graph) -> None:
@@ -321,22 +324,48 @@ def test_compare_page_names_the_ratio_and_the_bad_data(g: Graph) -> None:
     spouse = m.prediction(C["spouse"]["credit_limit_prediction"]).uid
     at = open_page("compare", a=spouse, b=COMPLAINT)
     headline = at.success[0].value
-    assert f"{C['ratio']:.2f}x lower" in headline and f"{BAD_RAW['path']}@{BAD_RAW['md5'][:8]}" in headline
+    assert f"{C['ratio']:.3g}x lower" in headline and f"{BAD_RAW['path']}@{BAD_RAW['md5'][:8]}" in headline
     assert RAW_UID in {link["label"] for link in links(at)}
     assert f"provex replay {COMPLAINT} --against {spouse}" in [c.value for c in at.code]
 
 
 def test_what_changed_page_and_the_home_question_from_the_url(g: Graph) -> None:
     want = C["what_changed"]
-    for at in (open_page("changed", prediction=COMPLAINT),
-               open_page("home", question="what-changed", prediction=COMPLAINT)):
+    changed = open_page("changed", prediction=COMPLAINT)
+    for at in (changed, open_page("home", question="what-changed", prediction=COMPLAINT)):
         headline = at.success[0].value
         assert headline.startswith(f"{LOW['credit_limit_prediction']} was made by {want['model_version']}; "
                                    f"the last known good {want['last_known_good']}")
         assert want["added_by_commit"][:10] in headline
     last_good = m.model_version(*want["last_known_good"].split("@")).uid
-    changed = open_page("changed", prediction=COMPLAINT)
     assert f"provex replay {COMPLAINT} --model {last_good}" in [c.value for c in changed.code]
+    [picture] = [h for h in iframes(changed) if '"hierarchical"' in h]
+    nodes = json.loads(re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", picture, re.S).group(1))
+    by_id = {n["id"]: n for n in nodes}
+    on_path = [n["id"] for n in nodes if n.get("path")]
+    assert {COMPLAINT, RAW_UID, mv_uid(LOW["credit_limit_version"])} <= set(on_path)  # prediction -> model -> cents
+    assert by_id[RAW_UID]["flags"][0].startswith("data anomaly: amount is 100x")
+    assert all(n["label"].strip() for n in nodes) and "Flagged in this picture" in " ".join(e.label for e in changed.expander)
+
+
+def test_compare_page_replays_and_attributes_when_the_app_may_run_models(g: Graph, monkeypatch) -> None:
+    spouse = m.prediction(C["spouse"]["credit_limit_prediction"]).uid
+    monkeypatch.delenv("PROVEX_ALLOW_VERIFY", raising=False)
+    monkeypatch.delenv("PROVEX_ALLOW_RUN", raising=False)
+    off = open_page("compare", a=spouse, b=COMPLAINT)
+    assert off.button(key="replay").disabled and "provex app --allow-run" in texts(off)
+    monkeypatch.setenv("PROVEX_ALLOW_RUN", "1")
+    at = open_page("compare", a=spouse, b=COMPLAINT)
+    at.button(key="replay").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.success[1].value.startswith(f"{COMPLAINT} with {mv_uid(LOW['credit_limit_version'])} -> ")
+    outputs = frame_with(at, "replayed_output")
+    assert outputs.iloc[0]["outcome"] == "reproduced" and outputs.iloc[0]["logged_output"] == LOW["credit_limit"]
+    swaps = frame_with(at, "share_of_difference")
+    assert swaps.iloc[0]["change"] == "model version" and swaps.iloc[0]["share_of_difference"] > 0.5
+    assert "Largest single swap: model version" in texts(at) and "not a causal proof" in texts(at)
+    recorded = [link["label"] for link in links(at) if link["label"].startswith("Recorded as replay:")]
+    assert len(recorded) == 1 and replays.past_replays(g, COMPLAINT)[0]["replay"] == recorded[0].split(" as ")[1]
 
 
 def test_node_page_default_depth_reaches_models_and_predictions(g: Graph) -> None:

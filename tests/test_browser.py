@@ -5,8 +5,11 @@ that names the bad raw data version as the difference), and the complaint
 of the real sample story (``sample_data/``, ingested through
 ``provex ingest --config`` by tests/sample.py) end to end: search the
 prediction -> its node page and provenance -> the bad raw data version ->
-impact, against `streamlit run` on a free loopback port, checking the pyvis
-canvas really drew. Expected values come from ``sample_data/expected.json``.
+impact, against `streamlit run` on a free loopback port (as `provex app
+--allow-run`), checking the pyvis canvas really drew; on the way, Replay on the
+compare page, and the what-changed picture read from vis-network's own data:
+a label under every node at a readable size, the cents data flagged, the path
+to it bold. Expected values come from ``sample_data/expected.json``.
 Screenshots go to tests/artifacts/. Skips when /usr/bin/chromium is absent."""
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def app_url(neo4j_settings) -> Iterator[str]:
     """`streamlit run` of the app on a free loopback port, with the test Neo4j."""
     port = free_port()
     env = {**os.environ, "NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.username,
-           "NEO4J_PASSWORD": neo4j_settings.password, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+           "NEO4J_PASSWORD": neo4j_settings.password, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+           "PROVEX_ALLOW_RUN": "1"}  # as `provex app --allow-run`: the Replay button works
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "failure.png").unlink(missing_ok=True)
     url = f"http://127.0.0.1:{port}"
@@ -91,6 +95,32 @@ def lineage_html(page, wanted: list[str]) -> str:
         page.wait_for_timeout(500)
 
 
+def vis_data(page) -> dict:
+    """What vis-network holds in the lineage iframe: its zoom, and each node's
+    label, font size, flags and path mark, each edge's path mark (not pixels)."""
+    frame = page.locator("iframe[title='lineage graph']").first.element_handle().content_frame()
+    frame.wait_for_function("() => typeof network !== 'undefined' && network !== null && network.body")
+    page.wait_for_timeout(1000)  # the iframe settles; the drawing refits to it
+    return frame.evaluate("""() => ({
+        scale: network.getScale(),
+        nodes: nodes.get().map(n => ({id: n.id, label: n.label || '', path: !!n.path, flags: n.flags || [],
+                                      font: network.body.nodes[n.id].options.font.size})),
+        edges: edges.get().map(e => ({from: e.from, to: e.to, path: !!e.path}))})""")
+
+
+def joined(edges: list[dict], a: str, b: str) -> bool:
+    """Whether ``edges`` link ``a`` to ``b``."""
+    seen, todo = {a}, [a]
+    while todo:
+        here = todo.pop()
+        for e in edges:
+            for x, y in ((e["from"], e["to"]), (e["to"], e["from"])):
+                if x == here and y not in seen:
+                    seen.add(y)
+                    todo.append(y)
+    return b in seen
+
+
 def settle(page) -> None:
     """Wait until Streamlit has finished the current script run."""
     page.wait_for_timeout(300)
@@ -119,7 +149,7 @@ def walk(page, app_url: str) -> None:
     bad_models = sorted(mv_uid(k) for k in X["bad_model_versions"])
     # 1. search the complained-about prediction
     page.goto(f"{app_url}/search?q={LOW['credit_limit_prediction']}")
-    link = page.get_by_role("link", name=complaint)
+    link = page.get_by_role("link", name=complaint, exact=True)  # not the Replay nodes recorded for it
     link.wait_for()
     shot(page, "1-search")
     page.wait_for_function("document.title === 'Search · provex'")  # each page its own title
@@ -225,13 +255,20 @@ def walk_from_household(page, app_url: str) -> None:
     shot(page, "h3-picked")
     # 4. compare: the ratio and the data only the low limit's model used
     compare.click()
-    page.get_by_text(f"{c['ratio']:.2f}x lower", exact=False).first.wait_for()
+    page.get_by_text(f"{c['ratio']:.3g}x lower", exact=False).first.wait_for()
     settle(page)
     headline = page.locator("[data-testid='stAlertContentSuccess']").first.inner_text()
     assert named in headline and c["low_limit"]["credit_limit_version"] in headline
     assert "a=" in page.url and "b=" in page.url
     page.get_by_role("link", name=m.data_version(raw["path"], raw["md5"]).uid).wait_for()
     shot(page, "h4-compare")
+    # 4b. replay the complaint against the spouse (the app runs with --allow-run): the model swap explains most
+    page.get_by_role("button", name="Replay", exact=True).click()
+    page.get_by_text("Largest single swap: model version", exact=False).first.wait_for()
+    settle(page)
+    assert page.get_by_text(re.compile(rf"{re.escape(m.prediction(low).uid)} with .* reproduced")).count() >= 1
+    page.get_by_text("Recorded as replay:", exact=False).first.wait_for()
+    shot(page, "h4b-replay")
     # 5. what changed behind the complained-about prediction: ends on the root cause
     page.get_by_role("link", name=f"What changed for {m.prediction(low).uid}").click()
     page.get_by_text("the last known good", exact=False).first.wait_for()
@@ -244,3 +281,15 @@ def walk_from_household(page, app_url: str) -> None:
     assert want["added_by_commit"][:10] in headline
     assert f"prediction={quote(m.prediction(low).uid)}" in page.url or f"prediction={m.prediction(low).uid}" in page.url
     shot(page, "h5-what-changed")
+    # 6. its upstream picture: a label under every node, readable; the cents data flagged; the path to it bold
+    drawn = vis_data(page)
+    bad_raw, complaint = m.data_version(raw["path"], raw["md5"]).uid, m.prediction(low).uid
+    assert drawn["nodes"] and all(n["label"].strip() for n in drawn["nodes"])
+    assert min(n["font"] for n in drawn["nodes"]) * drawn["scale"] >= 9  # on-screen pixels: drawn, and readable
+    by_id = {n["id"]: n for n in drawn["nodes"]}
+    assert by_id[bad_raw]["flags"] and by_id[bad_raw]["label"].startswith("\u26a0")
+    bold = [e for e in drawn["edges"] if e["path"]]
+    assert by_id[complaint]["path"] and by_id[bad_raw]["path"] and joined(bold, complaint, bad_raw)
+    page.locator("iframe[title='lineage graph']").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    shot(page, "h6-lineage")

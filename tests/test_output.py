@@ -22,8 +22,8 @@ def test_piped_tables_are_plain_one_line_per_row(capsys: pytest.CaptureFixture[s
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and lines[0].split() == ["uid", "count", "hint", "none"]
     assert all(line == line.rstrip() and "\x1b" not in line for line in lines)  # no padding, no escape codes
-    assert lines[1].startswith(ROWS[0]["uid"]) and lines[1].endswith("of the version")
-    assert lines[2].split() == ["model:credit-limit@5", "12", "short"]  # None and NaN are blank
+    assert lines[1].startswith(ROWS[0]["uid"]) and lines[1].endswith("of the version   \u2014")
+    assert lines[2].split() == ["model:credit-limit@5", "12", "short", "\u2014"]  # None and NaN are a dash
 
 
 def test_terminal_tables_fit_the_width_wrap_and_obey_no_color(capsys: pytest.CaptureFixture[str],

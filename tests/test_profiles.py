@@ -21,7 +21,7 @@ from apppage import frame_with, open_page, texts
 from sample import expected
 
 from provex.app import profile_view
-from provex.graph import pipeline
+from provex.graph import flags, pipeline
 from provex.graph.questions import ask
 from provex.graph.questions import data as dq
 from provex.ingest import dvc
@@ -254,6 +254,17 @@ def test_sample_anomalies_rank_the_cents_file_first(g) -> None:
     features = [r for r in rows if r["data_version"] == uid(bad["features"]["path"], bad["features"]["md5"])]
     assert features and all(r["downstream_of"] for r in features) and features[0]["factor"] >= 10
     assert dq.data_anomalies_headline(rows, {}).startswith("data/raw/transactions/2026-02.csv@04fc6d27 first")
+
+
+def test_sample_pictures_flag_the_anomalous_versions_and_why(g) -> None:
+    x = expected()
+    bad, fixed = (uid(v["raw"]["path"], v["raw"]["md5"]) for v in (x["bad_data_version"], x["fixed_data_version"]))
+    prepared = uid(x["bad_data_version"]["prepared"]["path"], x["bad_data_version"]["prepared"]["md5"])
+    found = flags.flags(g, [bad, fixed, prepared])
+    assert set(found) == {bad, prepared}
+    [why] = found[bad]
+    assert why.startswith("data anomaly: amount is 100x its siblings' median (7,124 vs ")  # cents: x100
+    assert found[prepared][0].endswith("downstream of data/raw/transactions/2026-02.csv@04fc6d27")
 
 
 def test_sample_mlflow_datasets_carry_their_profile(g) -> None:

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from provex.app.cli import cli
-from provex.graph import schema
+from provex.graph import flags, schema
 from provex.graph.connection import Graph
 from provex.graph.questions import CATALOG, ask, cypher_params, derived_params, headlines
 from provex.graph.writer import Writer
@@ -258,6 +258,17 @@ def test_lineage_gaps(story: Graph) -> None:
     assert set(got["data version without a producer"]["examples"]) == {RAW_JAN.uid, RAW_FEB.uid}
     assert got["run without a data input"]["count"] == 0 and got["run without a code commit"]["count"] == 0
     assert set(got["referenced but never ingested (placeholder)"]["examples"]) >= {GHOST.uid}
+
+
+def test_a_picture_flags_each_nodes_own_gaps(story: Graph) -> None:
+    found = flags.node_flags(story, [SCORING.uid, GHOST.uid, "prediction:orphan", "stage:repo:evaluate",
+                                     RAW_JAN.uid, V1.uid, "no:such-node"])
+    assert found[SCORING.uid] == ["lineage gap: model version without a source run"]
+    assert set(found[GHOST.uid]) == {"lineage gap: model version without a source run",
+                                     "lineage gap: referenced but never ingested (placeholder)"}
+    assert found["prediction:orphan"] == ["lineage gap: prediction without a resolvable model"]
+    assert found["stage:repo:evaluate"] == ["lineage gap: stage never run"]
+    assert set(found) == {SCORING.uid, GHOST.uid, "prediction:orphan", "stage:repo:evaluate"}  # raw data: not a gap
 
 
 # ---- parameter checking and the CLI ----------------------------------------

@@ -50,6 +50,20 @@ def test_logged_precision_and_outcomes() -> None:
     assert near.outcome == "reproduced-within-tolerance" and "half a unit" in near.tolerance
 
 
+def test_loading_a_model_leaves_mlflows_tracking_uri_as_it_was(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import mlflow
+
+    from provex.app.reproduce.models import tracking_store
+
+    mlflow.set_tracking_uri(None)  # nothing pinned, as in a fresh process
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'before.db'}")
+    with tracking_store(f"sqlite:///{tmp_path / 'model.db'}"):
+        assert mlflow.get_tracking_uri().endswith("model.db") and mlflow.get_registry_uri().endswith("model.db")
+    assert mlflow.get_tracking_uri().endswith("before.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'later.db'}")
+    assert mlflow.get_tracking_uri().endswith("later.db")  # the environment still decides: nothing was pinned
+
+
 # ---- the sample (read only: the library functions, no recording) -----------------------------------
 
 

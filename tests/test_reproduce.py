@@ -22,8 +22,9 @@ from sample import expected, restore
 
 from provex.app.cli import cli
 from provex.app.reproduce import recipe as recipe_mod
+from provex.app.reproduce import record
 from provex.app.reproduce.verify import verify
-from provex.graph import questions, recipes
+from provex.graph import flags, questions, recipes
 from provex.graph.connection import Graph
 from provex.vocab import model as m
 
@@ -174,6 +175,10 @@ def test_credit_limit_5_is_rebuilt_and_compared_hash_by_hash(g: Graph, project: 
     data = [o for o in report["outputs"] if o["path"].startswith("data/")]
     assert data and all(o["same"] for o in data)
     assert [(x["metric"], x["same"]) for x in report["metrics"]] == [("train_median_abs_log_error", True)]
+    differing = {o["path"] for o in report["outputs"] if not o["same"]}  # the pickles, on most machines
+    assert {x["path"] for x in report["models"]} == differing
+    assert all(x["verdict"] == "same model, different bytes" for x in report["models"]), report["models"]
+    assert all(f"{p}: same model, different bytes (" in report["reason"] for p in differing)
 
 
 # ---- recording (a graph of its own) ----------------------------------------------------------------
@@ -192,3 +197,11 @@ def test_a_verification_is_recorded_on_the_model_version(graph: Graph) -> None:
     assert row["provex_version"]
     gaps = {r["gap"]: r for r in questions.ask(graph, "lineage-gaps", {}).to_dict("records")}
     assert told.bad_model in gaps["model version never verified"]["examples"]  # it could not run: not verified
+    assert told.bad_model not in flags.node_flags(graph, [told.bad_model])
+    target = recipes.target(graph, told.bad_model)
+    failed = {"started_at": "2026-03-20T10:00:00+00:00", "outcome": "differs", "reason": "output models/m.pkl differs"}
+    record.record_reproduction(graph, target, failed)
+    assert flags.node_flags(graph, [told.bad_model])[told.bad_model] == [
+        "reproduction differs (2026-03-20T10:00:00+00:00): output models/m.pkl differs"]
+    record.record_reproduction(graph, target, {**failed, "started_at": "2026-03-21T10:00:00+00:00", "outcome": "reproduced"})
+    assert told.bad_model not in flags.node_flags(graph, [told.bad_model])  # the latest verification counts

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from provex.app import graphview, state
+from provex.app import graphrows, graphview, state
 from provex.graph import console
 from provex.vocab.errors import ProvexError
 
@@ -34,6 +34,6 @@ if st.button("Run", type="primary", key="run"):
     frame = pd.DataFrame([{k: graphview.brief(v, 300) if isinstance(v, (dict, list)) else v
                            for k, v in row.items()} for row in rows])
     st.dataframe(frame, hide_index=True)
-    nodes, edges = graphview.from_rows(rows)
+    nodes, edges = graphrows.from_rows(rows)
     if as_graph and nodes:
         state.draw(nodes, edges)

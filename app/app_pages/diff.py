@@ -6,15 +6,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from provex.app import state
+from provex.app import humanize, state
 from provex.graph import questions
 
 HIGHLIGHT = "background-color: #ffe0b2"
 
 
 def highlighted(frame: pd.DataFrame) -> object:
-    """A Styler marking the rows that differ."""
-    return frame.style.apply(lambda row: [HIGHLIGHT if row["differs"] else ""] * len(row), axis=1)
+    """A Styler marking the rows that differ, numbers for people."""
+    return humanize.styled(frame, lambda row: [HIGHLIGHT if row["differs"] else ""] * len(row))
 
 
 def summary(frame: pd.DataFrame) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from provex.app import graphview, profile_view, state
+from provex.app import graphview, profile_view, replay_view, state
 from provex.graph import export, lineage, nodes, refs
 from provex.vocab.model import KINDS
 
@@ -127,21 +127,25 @@ def main() -> None:
     opts = controls()
     with state.shown_errors():
         sub = reach(g, uid, opts)
-    left, right = st.columns([4, 1])
-    with left:
-        view = state.draw_subgraph(sub, collapse_over=opts["collapse"] or None, node_cap=opts["cap"],
-                                   layout=opts["layout"])
-    with right:
-        st.metric("Nodes in lineage", f"{len(sub.nodes):,}")
-        st.metric("Edges", f"{len(sub.edges):,}")
-        navigator(view, uid)
-        if found["label"] == "Prediction":
-            state.question_link("what-changed", {"prediction": uid}, label="What changed in its model?")
-            state.question_link("prediction-provenance", {"prediction": uid}, label="Where did it come from?")
-        if found["label"] in IMPACT_KINDS:
-            st.page_link(IMPACT_PAGE, label="Impact of this node", icon=":material/warning:", query_params={"ref": uid})
-        st.download_button("PROV-JSON", data=_json(export.prov_json(sub)), file_name="lineage.prov.json",
-                           mime="application/json")
+    top = st.container()  # filled once the picture is drawn: the picture gets the page's full width
+    view = state.draw_subgraph(sub, collapse_over=opts["collapse"] or None, node_cap=opts["cap"], layout=opts["layout"])
+    with top:
+        cols = st.columns([1, 1, 3, 3])
+        cols[0].metric("Nodes in lineage", f"{len(sub.nodes):,}")
+        cols[1].metric("Edges", f"{len(sub.edges):,}")
+        with cols[2]:
+            navigator(view, uid)
+        with cols[3]:
+            if found["label"] == "Prediction":
+                state.question_link("what-changed", {"prediction": uid}, label="What changed in its model?")
+                state.question_link("prediction-provenance", {"prediction": uid}, label="Where did it come from?")
+            if found["label"] in IMPACT_KINDS:
+                st.page_link(IMPACT_PAGE, label="Impact of this node", icon=":material/warning:",
+                             query_params={"ref": uid})
+            st.download_button("PROV-JSON", data=_json(export.prov_json(sub)), file_name="lineage.prov.json",
+                               mime="application/json")
+    if found["label"] == "Prediction":
+        replay_view.step(uid)
     tab_props, tab_edges, tab_nodes = st.tabs(["Properties & provenance", "Direct edges", "Lineage nodes"])
     with tab_props:
         properties(node)

@@ -1,26 +1,21 @@
 """Reproduce: the recipe of a model version as a shell script that runs as it
 is (the same as `provex reproduce REF --format sh`), its past verifications,
 and "Verify now", which works only when the app was started with
-`provex app --allow-verify` (it runs the project's code)."""
+`provex app --allow-run` (it runs the project's code; --allow-verify is its old name).
+Verifying loads the rebuilt and the locked model to say whether only their
+bytes differ or the models do."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from provex.app import state
+from provex.app import allow_run, state
 from provex.app.reproduce import recipe as recipe_mod
 from provex.app.reproduce import record, verify
 from provex.graph import recipes
-
-ALLOW_ENV = "PROVEX_ALLOW_VERIFY"
-
-
-def allowed() -> bool:
-    return os.environ.get(ALLOW_ENV) == "1"
 
 
 def missing_steps(rows: list[dict[str, Any]]) -> list[str]:
@@ -40,6 +35,9 @@ def _verify_now(target: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         record.record_reproduction(state.graph(), target, report)
     show = st.success if report["outcome"].startswith("reproduced") else st.error
     show(f"{report['outcome']}: {report.get('reason', '')}")
+    if report.get("models"):
+        st.dataframe(pd.DataFrame([{k: m.get(k) for k in ("path", "verdict", "detail", "sample")}
+                                   for m in report["models"]]), hide_index=True)
     if report["outputs"]:
         st.dataframe(pd.DataFrame(report["outputs"]), hide_index=True)
 
@@ -66,10 +64,10 @@ def main() -> None:
         st.dataframe(past_table(past), hide_index=True)
     else:
         st.info("Never verified: nobody has rebuilt this version and compared its hashes yet.")
-    if st.button("Verify now", disabled=not allowed(), key="verify"):
+    if st.button("Verify now", disabled=not allow_run.allowed(), key="verify"):
         _verify_now(target, rows)
-    if not allowed():
-        st.caption("Verify now runs the project's code, so it is off: start the app with `provex app --allow-verify`.")
+    if not allow_run.allowed():
+        st.caption(f"Verify now: {allow_run.HINT}.")
 
 
 main()

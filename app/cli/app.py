@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
+from provex.app import allow_run
 from provex.app.loopback import is_loopback
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-ALLOW_VERIFY_ENV = "PROVEX_ALLOW_VERIFY"  # read by app_pages/reproduce.py
 
 
 LOOPBACK = "127.0.0.1"
@@ -46,18 +46,21 @@ def _env_port() -> int | None:
 @click.option("--host", default=LOOPBACK, show_default=True,
               help="Address to listen on. Anything but loopback exposes the graph (and the Cypher console) "
                    "to the network, without a login: a warning is printed.")
-@click.option("--allow-verify", is_flag=True,
-              help="Enable the Reproduce page's Verify now button (it runs the projects' code).")
-def app(port: int | None, host: str, allow_verify: bool) -> None:
+@click.option("--allow-run", "--allow-verify", "allow", is_flag=True,
+              help="Enable the buttons that run code: Replay (prediction, compare and what-changed pages: it loads and "
+                   "runs the model) and Verify now (Reproduce page: it runs the project's code). --allow-verify is "
+                   "its old name.")
+def app(port: int | None, host: str, allow: bool) -> None:
     """The Streamlit app: ask the debugging questions, search nodes, walk
-    lineage graphs, impact, diff, reproduce, read-only Cypher, ingest status.
+    lineage graphs, impact, diff, reproduce, replay, read-only Cypher, ingest status.
     Uses the Neo4j named by NEO4J_URI, else the managed local server."""
     args = command_line(port, host)
-    os.environ[ALLOW_VERIFY_ENV] = "1" if allow_verify else "0"
+    allow_run.set_allowed(allow)
     if not is_loopback(host):
         click.echo(f"warning: provex app listens on {host}, not on loopback: anyone who can reach this machine "
-                   "can read the whole graph (the app has no login). Use --host 127.0.0.1 unless that is meant.",
-                   err=True)
+                   "can read the whole graph (the app has no login)"
+                   + (" and, with --allow-run, run its models and the projects' code" if allow else "")
+                   + ". Use --host 127.0.0.1 unless that is meant.", err=True)
     click.echo(f"provex app on http://{host}:{port or _env_port() or 8501} (Ctrl+C stops it)", err=True)
     os.execvp(args[0], args)
 

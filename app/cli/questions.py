@@ -39,10 +39,10 @@ def _direction_options(func: Any) -> Any:
     return func
 
 
-def _plain(value: Any, blank: Any = None) -> Any:
-    """Missing values (None, NaN) as ``blank``: empty in tables, null in JSON."""
+def _plain(value: Any) -> Any:
+    """Missing values (None, NaN) as None: ``—`` in tables, null in JSON, empty in CSV."""
     missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return blank if missing else value
+    return None if missing else value
 
 
 def _notes(sub: lineage_mod.Subgraph) -> None:
@@ -134,8 +134,7 @@ def ask(ctx: click.Context, question: str | None, params: tuple[str, ...], limit
     values = parse_params(params, typed=False)
     with connected() as graph:
         df = questions_mod.ask(graph, q.name, values, limit=limit, timeout=timeout)
-    blank = "" if fmt == "table" else None
-    rows = [{k: _plain(v, blank) for k, v in row.items()} for row in df.astype(object).to_dict("records")]
+    rows = [{k: _plain(v) for k, v in row.items()} for row in df.astype(object).to_dict("records")]
     note = f"(stopped at {limit} rows: partial result)" if df.attrs.get("truncated") else ""
     if fmt == "csv" and not rows:
         click.echo(",".join(q.columns))

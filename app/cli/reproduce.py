@@ -20,8 +20,9 @@ from provex.graph.refs import resolve
 @click.argument("ref")
 @click.option("--verify", "run_it", is_flag=True,
               help="Run it for real (runs the project's code): a temporary git worktree at the commit with the "
-                   "project's DVC cache linked, the stages re-run, every hash compared with dvc.lock. Recorded as a "
-                   "Reproduction node.")
+                   "project's DVC cache linked, the stages re-run, every hash compared with dvc.lock; a model whose "
+                   "hash differs is loaded, locked and rebuilt (pickle/joblib or MLflow: this runs code from them, "
+                   "as the stages do) to say whether only its bytes differ. Recorded as a Reproduction node.")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="With --verify: build here and keep it (default: a temporary folder, removed afterwards).")
 @click.option("--project", type=click.Path(file_okay=False, exists=True), default=None,
@@ -33,8 +34,9 @@ def reproduce(ref: str, run_it: bool, workdir: str | None, project: str | None, 
     stage): check out the commit, install the recorded library versions,
     fetch only the true inputs, run the stages in order, and the hashes and
     metrics to expect. With --verify it is run and compared; the outcome is
-    reproduced, reproduced-within-tolerance (metrics match, hashes differ),
-    differs (which outputs, which hashes) or could-not-run (why)."""
+    reproduced, reproduced-within-tolerance (same model, different bytes: its
+    parameters and predictions match; or the metrics match), differs (which
+    outputs, which hashes; the model differs: how) or could-not-run (why)."""
     with connected() as graph:
         found = resolve(graph, ref, labels=("ModelVersion", "DataVersion"))
         target = recipes.target(graph, found["uid"])
@@ -68,6 +70,9 @@ def _print_report(report: dict, fmt: str) -> None:
         return
     click.echo(f"{report['target']}: {report['outcome']} - {report.get('reason', '')}")
     click.echo(f"  commit {report.get('commit')}, {report.get('library_note')}")
+    for m in report.get("models") or []:
+        if (m.get("detail") or "") not in report.get("reason", ""):  # not said by the reason yet
+            click.echo(f"  {m['path']}: {m['verdict']}" + (f": {m['detail']}" if m.get("detail") else ""))
     if report["outputs"]:
         emit([{k: o[k] for k in ("stage", "kind", "path", "expected", "got", "same")} for o in report["outputs"]], "table")
     if report["metrics"]:

@@ -16,6 +16,7 @@ from typing import Any
 from provex.app.reproduce.models import Models
 from provex.app.reproduce.replay import facts_of, replay
 from provex.graph.connection import Graph
+from provex.vocab import numbers as num
 
 CAVEAT = ("One-at-a-time substitution attribution: each row swaps ONE thing from B into A and re-runs the model. "
           "It shows sensitivity around A, not a causal proof; effects need not add up (see the remainder).")
@@ -78,10 +79,15 @@ def _share(effect: float | None, total: float) -> float | None:
     return round(effect / total, 4)
 
 
+def _signed(value: float) -> str:
+    return ("+" if value > 0 else "") + num.number(value, num.BRIEF)
+
+
 def _headline(a: str, b: str, y_a: float, y_b: float, rows: list[dict[str, Any]]) -> str:
-    text = f"A {a} replays to {y_a:,.4g}, B {b} to {y_b:,.4g} (difference {y_b - y_a:+,.4g})."
+    text = (f"A {a} replays to {num.number(y_a, num.BRIEF)}, B {b} to {num.number(y_b, num.BRIEF)} "
+            f"(difference {_signed(y_b - y_a)}).")
     if rows and rows[0]["share_of_difference"] is not None:
         top = rows[0]
         text += (f" Largest single swap: {top['change']} {top['what']} ({top['a']} -> {top['b']}) moves A by "
-                 f"{top['effect']:+,.4g}, {top['share_of_difference']:.0%} of the difference.")
+                 f"{_signed(top['effect'])}, {num.percent(top['share_of_difference'], 2)} of the difference.")
     return text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ class Loaded:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """MLflow's progress bars and warnings stay out of the CLI output."""
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
@@ -75,21 +76,48 @@ def _load(mv: Mapping[str, Any], uris: list[str]) -> Loaded:
         raise CannotRun(f"mlflow is not installed: {exc}") from None
     tracking = mv.get("tracking_uri")
     reasons = []
-    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
     for uri in uris:
+        if uri.startswith("models:/") and not tracking:  # MLflow would open (and create) ./mlflow.db instead
+            reasons.append(f"{uri}: no tracking store is recorded for {mv['uid']}")
+            continue
         try:
-            with _quiet():
-                if tracking:
-                    mlflow.set_tracking_uri(tracking)
-                    mlflow.set_registry_uri(tracking)
+            with quiet(), tracking_store(tracking):
                 return Loaded(mv["uid"], uri, mlflow.pyfunc.load_model(uri))
         except Exception as exc:  # noqa: BLE001 - every loader failure is a reason to report
             reasons.append(f"{uri}: {_short(exc)}")
-        finally:
-            mlflow.set_tracking_uri(before[0])
-            mlflow.set_registry_uri(before[1])
     where = f" (tracking store {tracking})" if tracking else ""
     raise CannotRun(f"could not load {mv['uid']}{where}: " + "; ".join(reasons or ["no location recorded"]))
+
+
+_URI_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@contextlib.contextmanager
+def tracking_store(uri: str | None) -> Iterator[None]:
+    """MLflow's tracking and registry URIs set to ``uri`` for the block (nothing
+    touched when None), then put back exactly as they were: set or unset, the
+    environment variables MLflow writes too. (Setting back the value
+    ``get_tracking_uri()`` read would pin MLflow's default and override a later
+    MLFLOW_TRACKING_URI.)"""
+    if not uri:
+        yield
+        return
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    saved = (tracking._tracking_uri, registry._registry_uri, {k: os.environ.get(k) for k in _URI_VARS})
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        tracking._tracking_uri, registry._registry_uri = saved[0], saved[1]
+        for key, value in saved[2].items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
@@ -104,7 +132,7 @@ def predict(loaded: Loaded, inputs: Mapping[str, Any]) -> tuple[float, str]:
 
     frame = pd.DataFrame([dict(inputs)])
     try:
-        with _quiet():
+        with quiet():
             raw = loaded.model.predict(frame)
     except Exception as exc:  # noqa: BLE001 - the model's own error is the reason
         raise CannotRun(f"{loaded.uid} ({loaded.uri}) failed on the logged inputs: {_short(exc)}") from None

@@ -78,6 +78,8 @@ def record_reproduction(graph: Graph, target: dict[str, Any], report: dict[str, 
         "provex_version": (report.get("environment") or {}).get("provex"),
         "outputs": report.get("outputs") or None, "metrics": report.get("metrics") or None,
         "differing": [o["path"] for o in report.get("outputs") or [] if not o.get("same")] or None,
+        "models": [{k: m.get(k) for k in ("path", "verdict", "detail", "sample")} for m in report.get("models") or []]
+        or None,
     }
     target_ref = model.Ref(target["label"], target["uid"])
     _write(graph, ref.uid, [Node(ref, props, SOURCE), Edge("REPRODUCES", ref, target_ref, {"role": "verified"}, source=SOURCE)])

@@ -20,6 +20,7 @@ from provex.app.reproduce.models import CannotRun, Models, predict
 from provex.app.reproduce.outcome import compare, post_process
 from provex.graph import replays
 from provex.graph.connection import Graph
+from provex.vocab import numbers as num
 from provex.vocab.errors import UsageError
 
 
@@ -61,9 +62,7 @@ class Replay:
 
 
 def _num(value: float | None) -> str:
-    if value is None:
-        return "?"
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return "?" if value is None else num.number(value, num.BRIEF)
 
 
 def facts_of(graph: Graph, uid: str) -> dict[str, Any]:

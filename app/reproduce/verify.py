@@ -7,7 +7,9 @@ each stage of the recipe run in order (``dvc repro --single-item --force
 --no-commit``, so nothing new goes into the project's cache; the re-run's
 MLflow logging goes to a scratch store in the work folder). Then every output
 and input hash of the re-run lock entries is compared with the committed ones,
-and the training run's MLflow metrics with the re-run's.
+and the training run's MLflow metrics with the re-run's. A model output whose
+hash differs is loaded, locked and rebuilt (:mod:`.artifacts`), to say whether
+it is the same model in other bytes or another model.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from provex.app.reproduce import record
+from provex.app.reproduce import artifacts, record
 from provex.app.reproduce.models import CannotRun
 from provex.app.reproduce.recipe import commit_of, project_root, stages
 
@@ -148,17 +150,35 @@ def compare_metrics(expected: Mapping[str, Any], scratch_uri: str, experiment: s
             for name, value in sorted(expected.items())]
 
 
-def outcome_of(outputs: Sequence[Mapping[str, Any]], metrics: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+def outcome_of(outputs: Sequence[Mapping[str, Any]], metrics: Sequence[Mapping[str, Any]],
+               models: Sequence[Mapping[str, Any]] = ()) -> tuple[str, str]:
+    """The outcome and why: differing model outputs are judged by loading both
+    models (``models``, :mod:`.artifacts`): the same model written differently is
+    within tolerance, another model differs; other hash differences count as
+    within tolerance only when the metrics match."""
     differ = [o for o in outputs if not o["same"]]
     if not differ:
         return "reproduced", "every output hash equals dvc.lock at the commit"
     bad_inputs = [o for o in differ if o["kind"] == "input"]
-    if not bad_inputs and metrics and all(m["same"] for m in metrics):
+    if bad_inputs:
+        return "differs", "; ".join(f"{o['kind']} {o['path']}: locked md5 {o['expected']}, re-run {o['got']}"
+                                    for o in bad_inputs)
+    judged = {m["path"]: m for m in models}
+    other = [m for m in models if m["verdict"] == artifacts.DIFFERENT]
+    if other:
+        return "differs", "; ".join(f"{m['path']}: {artifacts.DIFFERENT}: {m['detail']}" for m in other)
+    same = [judged[o["path"]] for o in differ if judged.get(o["path"], {}).get("verdict") == artifacts.SAME]
+    rest = [o for o in differ if judged.get(o["path"], {}).get("verdict") != artifacts.SAME]
+    said = "; ".join(f"{m['path']}: {artifacts.SAME} ({m['detail']})" for m in same)
+    if not rest:
+        return "reproduced-within-tolerance", said
+    if metrics and all(m["same"] for m in metrics):
+        unexplained = ", ".join(o["path"] + (f" ({judged[o['path']]['detail']})" if o["path"] in judged else "")
+                                for o in rest)
         return "reproduced-within-tolerance", (
-            f"the metrics match (relative tolerance {METRIC_REL_TOLERANCE:g}); hashes differ: "
-            + ", ".join(o["path"] for o in differ))
-    return "differs", "; ".join(f"{o['kind']} {o['path']}: locked md5 {o['expected']}, re-run {o['got']}"
-                                for o in (bad_inputs or differ))
+            (said + "; " if said else "")
+            + f"the metrics match (relative tolerance {METRIC_REL_TOLERANCE:g}); hashes differ: {unexplained}")
+    return "differs", "; ".join(f"{o['kind']} {o['path']}: locked md5 {o['expected']}, re-run {o['got']}" for o in rest)
 
 
 def verify(target: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], *, project: str | None = None,
@@ -166,7 +186,7 @@ def verify(target: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], *, proj
     """Run the recipe for real; a report whose ``outcome`` is one of the four words."""
     run = target["run"] or {}
     report: dict[str, Any] = {"target": target["uid"], "started_at": record.now(), "commit": commit_of(rows),
-                              "stage": run.get("name"), "outputs": [], "metrics": []}
+                              "stage": run.get("name"), "outputs": [], "metrics": [], "models": []}
     installed, report["library_note"] = library_check(target.get("libraries") or {})
     report["environment"] = {**record.versions("dvc", "mlflow"), **installed}
     try:
@@ -223,4 +243,6 @@ def _rebuild(root: Path, tree: Path, dvc: str, ran: Sequence[str], inputs: Seque
     report["outputs"] = compare_locks(locked, rerun, ran, inputs, measured)
     training = target.get("training_run") or {}
     report["metrics"] = compare_metrics(target.get("metrics") or {}, scratch, target.get("experiment"), training.get("name"))
-    report["outcome"], report["reason"] = outcome_of(report["outputs"], report["metrics"])
+    report["models"] = artifacts.explain_outputs(report["outputs"], locked, tree, cache_dir(root, dvc),
+                                                 tree.parent / "locked")
+    report["outcome"], report["reason"] = outcome_of(report["outputs"], report["metrics"], report["models"])

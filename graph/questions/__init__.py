@@ -54,6 +54,7 @@ class Param:
 
 
 Headline = Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any]], str]
+Finish = Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any]], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ class Question:
     """One catalog entry. ``headline(rows, params) -> str`` states the answer's
     conclusion in one to three sentences, computed from its rows (see
     :mod:`provex.graph.questions.headlines`); ``next`` names the questions
-    that naturally follow (the app links them)."""
+    that naturally follow (the app links them); ``finish(rows, params)``, when
+    given, completes the rows in Python (what one Cypher statement cannot do
+    well, e.g. ratios of statistics the statement joined as text)."""
 
     name: str
     title: str
@@ -73,6 +76,7 @@ class Question:
     next: tuple[str, ...] = ()
     facts: stored.Facts | None = None  # store reads before the Cypher (its $params)
     after: stored.After | None = None  # store reads after it (rows -> rows)
+    finish: Finish | None = None  # rows -> rows after the store step (numbers, ratios)
 
 
 def _ref(name: str, label: str, description: str) -> Param:
@@ -136,7 +140,7 @@ _QUESTIONS = (
              "Side by side: training run, code commit, data versions (with upstream), stage commands and "
              "params, training params, metrics, libraries.",
              (_ref("a", "ModelVersion", "the first model version"), _ref("b", "ModelVersion", "the second model version")),
-             ("aspect", "key", "a", "b", "differs"), up.DIFF_MODEL_VERSIONS),
+             ("aspect", "key", "a", "b", "differs"), up.DIFF_MODEL_VERSIONS, finish=data.diff_statistics),
     Question("serving-model-at", "Which version was serving at time T?",
              "The version each alias of a model pointed at, at time T, with its predictions while it held the "
              "alias and within ±window_hours of T.",
@@ -196,13 +200,15 @@ _COMPLAINT = (
              "upstream of them (data used by one side only first).",
              (_ref("a", "Prediction", "the first prediction"), _ref("b", "Prediction", "the second prediction")),
              ("aspect", "key", "a", "b", "ratio", "change", "differs"), why.COMPARE_PREDICTIONS,
-             next=("what-changed", "prediction-provenance"), facts=stored.Facts(stored.pair, ("pa", "pb", "ca", "cb"))),
+             next=("what-changed", "prediction-provenance"), facts=stored.Facts(stored.pair, ("pa", "pb", "ca", "cb")),
+             finish=data.profile_ratios),
     Question("what-changed", "What changed in the model behind this prediction?",
              "The model version that made the prediction against the last known good one (the version that "
              "served before it under the same alias, else the previous version number): what differs upstream, "
              "data used by one side only first, with the commit that added it.",
              (_PREDICTION,), ("aspect", "key", "before", "after"), why.WHAT_CHANGED,
-             next=("impact-of-data", "prediction-provenance"), facts=stored.Facts(stored.fact, ("fact",))),
+             next=("impact-of-data", "prediction-provenance"), facts=stored.Facts(stored.fact, ("fact",)),
+             finish=data.changed_statistics),
 )
 
 _NEXT = {"prediction-provenance": ("what-changed", "models-in-chain"),
@@ -301,6 +307,7 @@ def ask(
     if q.after:
         rows, cut = q.after(graph, rows, values, limit)
         truncated = truncated or cut
+    rows = q.finish(rows, values) if q.finish else rows
     df = pd.DataFrame(rows, columns=list(q.columns))
     df.attrs["truncated"] = truncated
     df.attrs["question"] = q.name

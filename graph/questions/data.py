@@ -15,8 +15,11 @@ says the answer in one sentence.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from provex.vocab import numbers as num
 
 #: A statistic that moves by this factor (either way) is a shift in a diff.
 SHIFT_FACTOR = 2.0
@@ -185,6 +188,59 @@ ORDER BY rank
 """
 
 
+# ---- rows finished in Python -----------------------------------------------------------------------
+
+_NUMBER_TEXT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+#: Aspects of the model diffs whose values are statistics written as text by the Cypher (one statement
+#: joins the values of both sides as text): numbers again once read.
+NUMERIC_ASPECTS = ("data profile", "metric")
+
+
+def _as_number(value: Any) -> Any:
+    """A statistic written as text by Cypher (``'78.873'``) as the number it was; anything else as it is."""
+    if not isinstance(value, str) or not _NUMBER_TEXT.fullmatch(value.strip()):
+        return value
+    text = value.strip()
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def numeric_statistics(rows: Sequence[Mapping[str, Any]], sides: Sequence[str] = ("a", "b")) -> list[dict[str, Any]]:
+    """Rows with the values of statistic aspects (``data profile (...)``, ``metric``) as numbers."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        if str(row.get("aspect") or "").startswith(NUMERIC_ASPECTS):
+            row.update({side: _as_number(row.get(side)) for side in sides})
+        out.append(row)
+    return out
+
+
+def profile_ratios(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """compare-predictions: statistics as numbers, and their ratio b/a and change where Cypher
+    could not compute them (the values were text): ``avg_ticket mean`` 78.87 -> 2,783.87 is 35.3x."""
+    out = numeric_statistics(rows)
+    for row in out:
+        a, b = row.get("a"), row.get("b")
+        if row.get("ratio") is None and _plain_number(a) and _plain_number(b) and a != 0:
+            row["ratio"] = round(b / a, 4)
+            row["change"] = round(row["ratio"] - 1, 4)
+    return out
+
+
+def diff_statistics(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """diff-model-versions: statistics as numbers."""
+    return numeric_statistics(rows)
+
+
+def changed_statistics(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """what-changed: statistics as numbers."""
+    return numeric_statistics(rows, ("before", "after"))
+
+
+def _plain_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 # ---- headlines ------------------------------------------------------------------------------------
 
 
@@ -194,9 +250,7 @@ def _given(value: Any) -> bool:
 
 
 def _num(value: Any) -> str:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-        return str(value)
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return num.number(value, num.BRIEF)
 
 
 def data_profile_headline(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
@@ -224,7 +278,7 @@ def diff_data_versions_headline(rows: Sequence[Mapping[str, Any]], params: Mappi
         parts.append(f"added {', '.join(added)}")
     if shifted:
         top = max(shifted, key=lambda r: max(abs(r["ratio"]), 1 / abs(r["ratio"])))
-        parts.append(f"{top['column']} {top['stat']} x{_num(top['ratio'])} ({_num(top['a'])} -> {_num(top['b'])})")
+        parts.append(f"{top['column']} {top['stat']} {num.ratio(top['ratio'])} ({_num(top['a'])} -> {_num(top['b'])})")
     nulls = [r for r in rows if r.get("shifted") and r.get("stat") == "null_rate"]
     if nulls:
         parts.append(f"null rate jumps in {', '.join(sorted({r['column'] for r in nulls}))}")
@@ -240,7 +294,7 @@ def data_anomalies_headline(rows: Sequence[Mapping[str, Any]], params: Mapping[s
         return "No data version breaks from its siblings by 10x or more."
     top = rows[0]
     versions = len({r["data_version"] for r in rows})
-    what = (f"{top['column']} is x{_num(top['factor'])} its siblings' median ({_num(top['value'])} vs "
+    what = (f"{top['column']} is {num.ratio(top['factor'])} its siblings' median ({_num(top['value'])} vs "
             f"{_num(top['typical'])})" if top["kind"] == "scale" else f"{top['column']}: {top['kind']}")
     return f"{top['path']}@{top['hash'][:8]} first: {what}; {versions} version(s) flagged."
 

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provex.vocab import numbers as num
+
 Rows = Sequence[Mapping[str, Any]]
 
 
@@ -41,7 +43,8 @@ def listing(items: Sequence[object], most: int = 3) -> str:
 
 
 def number(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A number in a sentence: four significant digits, thousands separators (2,960)."""
+    return num.number(value, num.BRIEF)
 
 
 def where(rows: Rows, **match: object) -> list[Mapping[str, Any]]:
@@ -183,7 +186,7 @@ def lineage_gaps_headline(rows: Rows, params: Mapping[str, Any]) -> str:
     present = [r for r in rows if int(r["count"] or 0)]
     if not present:
         return "No lineage gaps found."
-    return f"{len(present)} of {len(rows)} kinds of gap: " + listing([f"{r['gap']} ({r['count']:,})" for r in present], 7) + "."
+    return f"{len(present)} of {len(rows)} kinds of gap: " + listing([f"{r['gap']} ({number(r['count'])})" for r in present], 7) + "."
 
 
 def subject_history_headline(rows: Rows, params: Mapping[str, Any]) -> str:
@@ -208,10 +211,8 @@ def compare_predictions_headline(rows: Rows, params: Mapping[str, Any]) -> str:
     a, b = short(params.get("a")), short(params.get("b"))
     out = next(iter(where(rows, aspect="output")), None)
     text = ""
-    if out and out.get("ratio"):
-        ratio = float(out["b"]) / float(out["a"])
-        word, factor = ("lower", 1 / ratio) if ratio < 1 else ("higher", ratio)
-        text = f"{b}'s output {number(out['b'])} is {factor:.2f}x {word} than {a}'s {number(out['a'])}. "
+    if out and out.get("ratio") and num.factor_words(out["a"], out["b"]):
+        text = f"{b}'s output {number(out['b'])} is {num.factor_words(out['a'], out['b'])} than {a}'s {number(out['a'])}. "
     elif out:
         text = f"{b}'s output {number(out['b'])} vs {a}'s {number(out['a'])}. "
     versions = [f"{short(r['a'])} vs {short(r['b'])}" for r in where(rows, aspect="model version")]
