@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provex.graph import questions
+from provex.graph import facts, questions
 from provex.graph.connection import Graph
 from provex.vocab import numbers as num
 
@@ -26,6 +26,7 @@ ANOMALY_TIMEOUT = 20.0
 _NODE_FLAGS = """
 UNWIND $uids AS u
 MATCH (x:Node {uid: u})
+WHERE NOT x:Prediction OR EXISTS { (:Replay)-[:REPLAYS]->(x) }
 WITH x, [
   CASE WHEN coalesce(x.placeholder, false) THEN 'referenced but never ingested (placeholder)' END,
   CASE WHEN x:ModelVersion AND NOT EXISTS { (x)-[:WAS_GENERATED_BY]->(r:Run) WHERE NOT coalesce(r.placeholder, false) }
@@ -34,9 +35,6 @@ WITH x, [
        THEN 'run without a data input' END,
   CASE WHEN x:Run AND NOT coalesce(x.placeholder, false) AND NOT EXISTS { (x)-[:USED]->(:CodeVersion) }
         AND x.commit IS NULL AND x.git_commit IS NULL THEN 'run without a code commit' END,
-  CASE WHEN x:Prediction
-        AND NOT EXISTS { (x)-[:PREDICTED_BY]->(m:ModelVersion) WHERE NOT coalesce(m.placeholder, false) }
-       THEN 'prediction without a resolvable model' END,
   CASE WHEN x:Stage AND NOT EXISTS { (:Run)-[:INSTANCE_OF]->(x) } THEN 'stage never run' END
 ] AS gaps
 CALL {
@@ -79,6 +77,9 @@ def anomaly_text(row: Mapping[str, Any]) -> str:
 def node_flags(graph: Graph, uids: Sequence[str]) -> dict[str, list[str]]:
     """uid -> its lineage gaps and failed reproductions (only the uids with any)."""
     out: dict[str, list[str]] = {}
+    for row in facts.many(graph, [u for u in dict.fromkeys(uids) if u.startswith("prediction:")]):
+        if row["model_version"] is None:  # a prediction's gap, from the store (with or without its node)
+            out[row["uid"]] = ["lineage gap: prediction without a resolvable model"]
     for row in graph.read(_NODE_FLAGS, {"uids": list(dict.fromkeys(uids))}):
         reasons = [f"lineage gap: {g}" for g in row["gaps"]]
         if row["verified"] == "differs":
@@ -86,7 +87,7 @@ def node_flags(graph: Graph, uids: Sequence[str]) -> dict[str, list[str]]:
         if row["replayed"] == "differs":
             reasons.append(f"replay differs from the logged output ({row['replayed_at']})")
         if reasons:
-            out[row["uid"]] = reasons
+            out.setdefault(row["uid"], []).extend(reasons)
     return out
 
 
