@@ -108,6 +108,8 @@ def shared() -> Iterator[dict[str, str]]:
 
 
 def connect() -> tuple[Graph, ManagedServer | None]:
+    """The bench's graph, and beside it its own prediction store (never the user's)."""
+    os.environ.setdefault("PROVEX_PREDICTIONS", str(Path(".work/bench-home/predictions").resolve()))
     if os.environ.get("NEO4J_URI"):
         return Graph.connect(Settings.from_env()), None
     server = ManagedServer(Path(".work/bench-home/neo4j").resolve(), ManagedServer.from_env().cache, free_port())

@@ -72,3 +72,16 @@ def load_sample(graph: Graph, workdir: Path) -> dict[str, Any]:
     counts = graph.read("MATCH (n:Node) UNWIND [l IN labels(n) WHERE l <> 'Node'] AS label "
                         "RETURN label, count(*) AS count")
     return {"config": config, **result, "counts": {r["label"]: r["count"] for r in counts}}
+
+
+def reingest_predictions(graph: Graph, config: Path, mode: str) -> dict[str, Any]:
+    """The sample's prediction logs ingested again from nothing with
+    ``prediction_nodes = MODE``: their nodes, groups, sources and stored
+    predictions removed first (the DVC and MLflow parts stay)."""
+    graph.write("MATCH (n:Node) WHERE n:Prediction OR n:Override OR n:PredictionGroup OR n:Conflict DETACH DELETE n")
+    graph.write("MATCH (s:Source {kind: 'predictions'}) OPTIONAL MATCH (i:IngestRun)-[:PART_OF]->(s) DETACH DELETE s, i")
+    graph.facts.clear()
+    text = config.read_text().replace('kind = "predictions"', f'kind = "predictions"\nprediction_nodes = "{mode}"')
+    only = config.with_name(f"predictions-{mode}.toml")
+    only.write_text("".join("[[source]]" + t for t in text.split("[[source]]")[1:] if 'kind = "predictions"' in t))
+    return ingest_config(only)

@@ -19,11 +19,14 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from sample import SAMPLE, expected
+from graphcheck import count
+from sample import SAMPLE, expected, reingest_predictions
 
 from provex.app.cli import cli
+from provex.graph import search
 from provex.graph.connection import Graph
-from provex.graph.questions import ask
+from provex.graph.lineage import traverse
+from provex.graph.questions import CATALOG, ask
 from provex.vocab import model as m
 
 X = expected()
@@ -426,3 +429,44 @@ def test_restore_wrote_the_config_it_ingested(sample: dict) -> None:
     config = Path(sample["config"]).read_text()
     assert f'"{(SAMPLE / "predictions" / "mapping.toml").as_posix()}"' in config
     assert sample["config"].parent.joinpath("credit-dvc", ".git").is_dir()
+
+
+def every_answer(graph: Graph) -> dict[str, Any]:
+    """Each catalog question asked about the sample story, with its headline."""
+    c, bad = X["complaint"], X["bad_data_version"]["raw"]
+    bad_raw = m.data_version(bad["path"], bad["md5"]).uid
+    params = {"prediction": c["low_limit"]["credit_limit_prediction"], "a": c["spouse"]["credit_limit_prediction"],
+              "b": c["low_limit"]["credit_limit_prediction"], "subject": c["household_id"], "data_version": bad_raw,
+              "model_version": m.model_version("credit-limit", 5).uid, "library": "scikit-learn",
+              "commit": f"commit:{X['bad_commit']}", "model": m.model("credit-limit").uid, "at": c["reported_at"]}
+    answers = {}
+    for q in CATALOG.values():
+        given = {p.name: params[p.name] for p in q.params if p.required}
+        if q.name in ("diff-model-versions", "diff-data-versions"):
+            continue  # no prediction in them
+        frame = ask(graph, q.name, given)
+        answers[q.name] = (frame.astype(object).where(frame.notna(), None).to_dict("records"), frame.attrs["headline"])
+    answers["search"] = search.search(graph, c["household_id"])
+    answers["lineage"] = sorted(n["uid"] for n in traverse(graph, params["prediction"], direction="up", depth=6).nodes)
+    return answers
+
+
+def test_every_answer_is_the_same_with_or_without_a_node_per_prediction(sample: dict, g: Graph,
+                                                                         _sample_cache: dict) -> None:
+    """The sample's predictions ingested with a node each, then with none:
+    every question, search and lineage answer the same (they read the store)."""
+    try:
+        with_nodes = reingest_predictions(g, sample["config"], "all")
+        assert with_nodes["exit_code"] == 0, with_nodes["stderr"]
+        assert count(g, "Prediction") == sum(X["prediction_counts"].values())
+        answers = every_answer(g)
+        without = reingest_predictions(g, sample["config"], "none")
+        assert without["exit_code"] == 0, without["stderr"]
+        assert count(g, "Prediction") == 0 and g.facts.manifest().rows() == sum(X["prediction_counts"].values())
+        again = every_answer(g)
+        assert again.keys() == answers.keys()
+        for name in answers:
+            assert again[name] == answers[name], name
+    finally:  # leave the sample as the other tests expect it (the config's own mode)
+        assert reingest_predictions(g, sample["config"], "auto")["exit_code"] == 0
+        _sample_cache["runs"] = [r["uid"] for r in g.read("MATCH (r:IngestRun) RETURN r.uid AS uid ORDER BY uid")]
