@@ -38,3 +38,9 @@ def ingest(graph: Graph, records: list[dict[str, Any]], *, nodes: str = "auto", 
                               read=lambda state: predictions.read(path, state=state), prediction_nodes=nodes)
     assert summary.rejected_count == 0, summary.rejected
     return summary
+
+
+def ingest_file(graph: Graph, path: Path, *, nodes: str = "auto") -> pipeline.Summary:
+    """One `provex ingest predictions PATH` of an existing log (its rejects kept in the summary)."""
+    return pipeline.ingest(graph, kind="predictions", uri=str(path.resolve()),
+                           read=lambda state: predictions.read(path, state=state), prediction_nodes=nodes)

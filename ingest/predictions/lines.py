@@ -75,6 +75,7 @@ class Lines:
         self._read = len(start)
         self._pending = start  # bytes already taken from fh, read first
         self._read1 = getattr(fh, "read1", fh.read)
+        self._over = False
 
     def prefix_sha(self) -> str:
         """The hash of the bytes consumed so far (the watermark keeps it)."""
@@ -151,7 +152,12 @@ class Lines:
         if pending:
             self._pending = pending[size:]
             return pending[:size]
-        block = self._read1(size)  # what it has: a truncated gzip keeps the lines before the cut
+        block = b"" if self._over else self._read1(size)  # what it has: a truncated gzip keeps the lines before the cut
+        if self.raw is not None and (self._over or self._read + len(block) > self.max_bytes):
+            block, self._over = block[:self.max_bytes - self._read], True  # read up to the limit, stop after
+            if not block:
+                raise TooLarge(f"{self.name} expands to more than {self.max_bytes:,} bytes; the rest was not read. "
+                               "Raise PROVEX_MAX_LOG_BYTES if the file is genuine")
         self._read += len(block)
         self._guard()
         return block
@@ -159,9 +165,6 @@ class Lines:
     def _guard(self) -> None:
         if self.raw is None:
             return
-        if self._read > self.max_bytes:
-            raise TooLarge(f"{self.name} expands to more than {self.max_bytes:,} bytes; the rest was not read. "
-                           "Raise PROVEX_MAX_LOG_BYTES if the file is genuine")
         if self._read > RATIO_AFTER:
             packed = max(self.raw.tell(), 1)
             if self._read / packed > self.max_ratio:
