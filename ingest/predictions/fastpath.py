@@ -31,7 +31,7 @@ from provex.vocab.values import INT_MAX, INT_MIN
 PLANNED = ("prediction_id", "timestamp", "model_name", "model_version", "output", "score", "inputs",
            "input_hash", "subject_id", "household_id", "feature_pipeline", "upstream")
 IDS = ("subject_id", "household_id", "input_hash", "feature_pipeline")  # in vocab.facts.FIELDS order
-_SPACE_AFTER_QUOTE = (b'" ', b'"\t', b'"\r', b'"\n')  # a key written `"k" :` (the key count below needs `":`)
+_SPACE_AFTER_QUOTE = re.compile(rb'"[ \t\r\n]')  # a key written `"k" :` (the key count below needs `":`)
 _EXACT = 2.0**53  # a float this large may be a long integer literal orjson read as float: the general path decides
 _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}):[0-5]\d:[0-5]\d(\.\d{1,6})?Z$")
 _SCALARS = (str, int, float, bool)
@@ -93,7 +93,7 @@ class FastPath:
         if planned is None:
             return None
         renames, notes = planned
-        if raw.count(b'":') != _keys(doc) or any(pattern in raw for pattern in _SPACE_AFTER_QUOTE):
+        if raw.count(b'":') != _keys(doc) or _SPACE_AFTER_QUOTE.search(raw):
             return None  # a duplicate key may hide here: the general path tells
         rec = {**self.defaults, **{name: doc[key] for key, name in renames}}
         values = self._fact(rec, source, number)
@@ -117,8 +117,9 @@ class FastPath:
             return None
         self.last_inputs = inputs
         ids = [rec.get(k) for k in IDS]
-        if any(v is not None and (type(v) is not str or not v) for v in ids):
-            return None
+        for v in ids:
+            if v is not None and (type(v) is not str or not v):
+                return None
         upstream = rec.get("upstream")
         if upstream is not None and (type(upstream) is not list or not all(type(u) is str for u in upstream)):
             return None
@@ -154,7 +155,11 @@ class FastPath:
 
 
 def _keys(doc: dict[str, Any]) -> int:
-    return len(doc) + sum(len(v) for v in doc.values() if type(v) is dict)
+    n = len(doc)
+    for value in doc.values():
+        if type(value) is dict:
+            n += len(value)
+    return n
 
 
 def _scalar(value: Any) -> bool:
@@ -180,4 +185,4 @@ def _inputs(inputs: Any) -> bool:
                 return False
         elif not (kind is str or kind is bool or value is None):
             return False
-    return not any("\x00" in key for key in inputs)
+    return "\x00" not in "".join(inputs)
