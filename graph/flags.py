@@ -55,6 +55,9 @@ RETURN x.uid AS uid, [g IN gaps WHERE g IS NOT NULL] AS gaps, verified, verified
 """
 
 
+_REAL_VERSIONS = "MATCH (m:Node) WHERE m.uid IN $uids AND NOT coalesce(m.placeholder, false) RETURN m.uid AS uid"
+
+
 def anomalies(graph: Graph, timeout: float = ANOMALY_TIMEOUT) -> dict[str, list[str]]:
     """Data version uid -> why ``data-anomalies`` flags it (every version it ranks)."""
     frame = questions.ask(graph, "data-anomalies", {}, timeout=timeout)
@@ -77,8 +80,11 @@ def anomaly_text(row: Mapping[str, Any]) -> str:
 def node_flags(graph: Graph, uids: Sequence[str]) -> dict[str, list[str]]:
     """uid -> its lineage gaps and failed reproductions (only the uids with any)."""
     out: dict[str, list[str]] = {}
-    for row in facts.many(graph, [u for u in dict.fromkeys(uids) if u.startswith("prediction:")]):
-        if row["model_version"] is None:  # a prediction's gap, from the store (with or without its node)
+    stored = facts.many(graph, [u for u in dict.fromkeys(uids) if u.startswith("prediction:")])
+    real = {r["uid"] for r in graph.read(_REAL_VERSIONS, {"uids": sorted({r["model_version"] for r in stored
+                                                                         if r["model_version"]})})}
+    for row in stored:  # a prediction's gap, from the store (with or without its node)
+        if row["model_version"] not in real:
             out[row["uid"]] = ["lineage gap: prediction without a resolvable model"]
     for row in graph.read(_NODE_FLAGS, {"uids": list(dict.fromkeys(uids))}):
         reasons = [f"lineage gap: {g}" for g in row["gaps"]]

@@ -100,7 +100,13 @@ def vis_data(page) -> dict:
     label, font size, flags and path mark, each edge's path mark (not pixels)."""
     frame = page.locator("iframe[title='lineage graph']").first.element_handle().content_frame()
     frame.wait_for_function("() => typeof network !== 'undefined' && network !== null && network.body")
-    page.wait_for_timeout(1000)  # the iframe settles; the drawing refits to it
+    last = None
+    for _ in range(60):  # the iframe settles and the drawing refits to it: wait until the zoom holds still
+        page.wait_for_timeout(500)
+        scale = frame.evaluate("() => network.getScale()")
+        if scale == last:
+            break
+        last = scale
     return frame.evaluate("""() => ({
         scale: network.getScale(),
         nodes: nodes.get().map(n => ({id: n.id, label: n.label || '', path: !!n.path, flags: n.flags || [],
