@@ -153,7 +153,8 @@ def markdown(count: int, provex: list[dict[str, Any]], naive: float, admin: dict
         rows.append(("provex, forced to a node per prediction (--prediction-nodes all)",
                      f"{fsecs:,.1f} s, peak RSS {max(r['peak_rss_mb'] for r in forced)} MB",
                      f"{fsecs / secs:,.1f}x the default", "no slower than before the store", "see below"))
-    intro = (f"A generated log of {count:,} predictions (bench/predlog.py: 8 inputs each, 5 model versions, 60 days). "
+    intro = (f"A generated serving log of {count:,} predictions (bench/predlog.py: 8 inputs each, one day, 2 model "
+             f"versions: {count / 48:,.0f} per version and hour). "
              f"provex: median of {len(default)} runs ({runs} s). The old graph (a node per prediction, its edges, "
              f"hourly groups, features: what provex wrote before the prediction store) is what the baselines load: "
              f"{admin['nodes']:,} nodes and {admin['edges']:,} edges. The naive rate is measured on its first records "
@@ -174,7 +175,7 @@ def main() -> None:
     parser.add_argument("--naive-records", type=int, default=3_000, help="records the naive writer writes")
     parser.add_argument("--forced", type=int, default=1, help="runs forced to a node per prediction (0: none)")
     args = parser.parse_args()
-    log = generate(CACHE / f"pred-{args.count}.jsonl", args.count)
+    log = generate(CACHE / f"serving-{args.count}.jsonl", args.count, days=1, versions=2)  # a serving rate
     with connected() as graph:  # a server of its own stops before the import baseline; a shared one idles
         provex = []
         for mode in ["auto"] * args.repeat + ["all"] * args.forced:
