@@ -38,6 +38,7 @@ from provex.graph.lock import IngestLock
 from provex.ingest.openlineage import EventError, event_records, read_file, strip_placeholders
 from provex.vocab.errors import UsageError
 from provex.vocab.records import Edge, Node, Record
+from provex.vocab.secrets import scrub_record
 
 API_PATH = "/api/v1/lineage"
 MAX_BODY = 16 * 1024 * 1024  # bytes of one event, compressed or not
@@ -197,6 +198,7 @@ class SpoolIngester:
         (self.spool.root / "rejected").mkdir(exist_ok=True)
         for path in paths:
             for record in read_file(path):
+                record = scrub_record(record)
                 yield dataclasses.replace(record, source=self.uri) if isinstance(record, (Node, Edge)) else record
 
     def close(self) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 import click
 import pandas as pd
 
+from provex.app import terminal
+
 FORMATS = ("table", "json", "csv")
 MAX_CELL = 300  # characters of one table cell before the ellipsis
 MIN_COLUMN = 14  # a column narrower than this by nature is never squeezed
@@ -37,6 +39,7 @@ def frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "", headline: str = "") -> None:
     """Rows in ``fmt``; ``summary`` prints only the headline, ``table`` prints it first."""
+    headline = terminal.shown(headline) if headline else headline  # one line: its data's newlines shown too
     if fmt == "summary":
         click.echo(headline or f"{len(rows):,} row{'s' if len(rows) != 1 else ''}.")
         return
@@ -45,7 +48,8 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "", headline: 
     if fmt == "json":
         emit_json(list(rows))
     elif fmt == "csv":
-        frame(rows).to_csv(sys.stdout, index=False)
+        with terminal.exact():  # data for another program: controls kept when piped
+            frame(rows).to_csv(sys.stdout, index=False)
     elif not rows:
         click.echo("(no rows)")
     else:
@@ -75,7 +79,7 @@ def cell(value: Any) -> str:
     """One table cell: blank for missing values, compact JSON for nested ones, cut at MAX_CELL."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
+    text = terminal.shown(json.dumps(value, default=str) if isinstance(value, (dict, list)) else value)
     return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "\u2026"
 
 
@@ -87,7 +91,8 @@ def table(rows: Sequence[dict[str, Any]]) -> None:
 
     columns = list(dict.fromkeys(k for row in rows for k in row))
     cells = [[cell(row.get(name)) for name in columns] for row in rows]
-    console = Console(highlight=False, emoji=False, markup=False, soft_wrap=False)
+    columns = [terminal.shown(name) for name in columns]  # cells and names made visible: rich writes past the guard
+    console = Console(file=terminal.raw(sys.stdout), highlight=False, emoji=False, markup=False, soft_wrap=False)
     tty = console.is_terminal
     if not tty:
         natural = sum(max(len(name), *(len(line[i]) for line in cells)) + 2 for i, name in enumerate(columns))

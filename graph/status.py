@@ -12,6 +12,7 @@ from typing import Any
 from provex.graph.connection import Graph
 from provex.vocab.model import ingest_run as ingest_run_ref
 from provex.vocab.model import source as source_ref
+from provex.vocab.secrets import scrubbed
 
 SOURCES = """
 MATCH (s:Source)
@@ -74,7 +75,7 @@ def record_failure(graph: Graph, kind: str, uri: str, error: str) -> None:
         "MERGE (s:Node:Source {uid: $src}) ON CREATE SET s.first_seen = $now, s.placeholder = false "
         "SET s.kind = $kind, s.name = $uri, s.last_failure_at = $now, s.last_error = $error, "
         "s.failures = coalesce(s.failures, 0) + 1",
-        src=source_ref(uri).uid, kind=kind, uri=uri, now=datetime.now(UTC).isoformat(), error=error[:2000],
+        src=source_ref(uri).uid, kind=kind, uri=uri, now=datetime.now(UTC).isoformat(), error=scrubbed(error)[:2000],
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from openlineage.client.event_v2 import RunState
 
-from provex.ingest import isotime, jsontext
+from provex.ingest import confine, isotime, jsontext
 from provex.ingest.openlineage.events import dataset_event, job_event, run_event
 from provex.ingest.source import Source, local, strings
 from provex.vocab import values
@@ -47,6 +47,12 @@ def read(path: str | Path, *, state: dict[str, Any] | None = None) -> Iterator[R
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES
                                                  and p.is_file())
     for file in files:
+        if file is not root:  # a folder's files: never through a symlink that leaves it
+            try:
+                confine.inside(file, [root])
+            except confine.Outside as exc:
+                yield Reject(str(file), None, f"a symlink that leaves the folder {root}: {exc}")
+                continue
         yield from read_file(file)
 
 
