@@ -21,9 +21,11 @@ import contextlib
 import dataclasses
 import fcntl
 import hmac
+import io
 import json
 import os
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -35,10 +37,11 @@ from urllib.parse import urlsplit
 from provex.graph import pipeline
 from provex.graph.connection import Graph
 from provex.graph.lock import IngestLock
-from provex.ingest.openlineage import EventError, event_records, read_file, strip_placeholders
+from provex.ingest import jsontext
+from provex.ingest.openlineage import EventError, parse_event, read_file
 from provex.vocab.errors import UsageError
 from provex.vocab.records import Edge, Node, Record
-from provex.vocab.secrets import scrub_record
+from provex.vocab.secrets import scrub_record, scrubbed
 
 API_PATH = "/api/v1/lineage"
 MAX_BODY = 16 * 1024 * 1024  # bytes of one event, compressed or not
@@ -50,20 +53,25 @@ class BadEvent(ValueError):
 
 
 def decode(body: bytes, encoding: str | None) -> dict[str, Any]:
-    """The event in a request body; BadEvent says what is wrong with it."""
+    """The event in a request body; BadEvent says what is wrong with it. The
+    checks are those of ``provex ingest openlineage`` (strict JSON, then
+    :func:`provex.ingest.openlineage.parse_event`), so an event answered 201
+    is never set aside when it is ingested."""
     coding = (encoding or "identity").strip().lower()
     if coding == "gzip":
         body = _gunzip(body)
     elif coding != "identity":
         raise BadEvent(f"unsupported Content-Encoding {coding!r}; send JSON, optionally gzip-compressed")
     try:
-        doc = json.loads(body.decode("utf-8"))
+        doc, _dupes = jsontext.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadEvent("the body is not UTF-8 text; send the event as JSON") from None
     except json.JSONDecodeError as exc:
         raise BadEvent(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except jsontext.JSONTextError as exc:  # NaN/Infinity, nested too deeply to read, a 5,000-digit number
+        raise BadEvent(str(exc)) from None
     try:
-        list(event_records(strip_placeholders(doc)[0], "http"))
+        parse_event(doc, "http")
     except EventError as exc:
         raise BadEvent(str(exc)) from None
     return doc
@@ -184,8 +192,8 @@ class SpoolIngester:
                                           rejects=self.spool.root / "rejected" / f"{paths[0].stem}.jsonl")
         except Exception as exc:  # noqa: BLE001 - the background ingest must outlive any one failure
             self.state.failures += 1
-            self.state.last_error = f"{datetime.now(UTC).isoformat()}: {exc}"
-            self.log(f"error: ingesting {len(paths)} spool segment(s) failed, kept for the next try: {exc}")
+            self.state.last_error = f"{datetime.now(UTC).isoformat()}: {scrubbed(str(exc))}"
+            self.log(f"error: ingesting {len(paths)} spool segment(s) failed, kept for the next try: {scrubbed(str(exc))}")
             return False
         self.spool.drop(paths)
         self.state.ingests += 1
@@ -206,15 +214,32 @@ class SpoolIngester:
             self._graph.close()
 
 
+#: Seconds a client has to send a request's line and headers (a keep-alive connection
+#: idle that long is closed too), and its body; then the connection is closed.
+HEADER_TIMEOUT = 10.0
+BODY_TIMEOUT = 60.0
+MAX_CONNECTIONS = 64  # open connections at once; one more is answered 503 and closed at once
+WRITE_TIMEOUT = 10.0
+
+
 class LineageServer(ThreadingHTTPServer):
+    """One thread per connection, at most ``max_connections`` of them: a
+    connection beyond that is answered 503 (retry) and closed before a thread
+    is spent on it. Every read has a deadline (:class:`_DeadlineReader`), so a
+    client that sends its headers or body slowly, or never, is cut off."""
+
     daemon_threads = True
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], spool: Spool, api_key: str | None,
-                 health: Callable[[], dict[str, Any]]) -> None:
+                 health: Callable[[], dict[str, Any]], *, max_connections: int = MAX_CONNECTIONS,
+                 header_timeout: float = HEADER_TIMEOUT, body_timeout: float = BODY_TIMEOUT) -> None:
         super().__init__(address, Handler)
         self.spool = spool
         self.api_key = api_key
         self.health = health
+        self.header_timeout, self.body_timeout = header_timeout, body_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
 
     def authorised(self, header: str | None) -> bool:
         if self.api_key is None:
@@ -222,16 +247,78 @@ class LineageServer(ThreadingHTTPServer):
         scheme, _, token = (header or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.api_key.encode())
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            _refuse(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke (reset, timed out while answering): dropped, no traceback."""
+
+
+def _refuse(request: Any) -> None:
+    """503 to a connection over the limit, without reading from it."""
+    body = json.dumps({"error": "too many connections to this endpoint; retry shortly"}).encode()
+    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Retry-After: 1\r\nConnection: close\r\n\r\n").encode()
+    with contextlib.suppress(OSError):
+        request.settimeout(1.0)
+        request.sendall(head + body)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket, read with a deadline over the whole request part (headers, then
+    body), not per ``recv``: a client dripping one byte a second is still cut off."""
+
+    def __init__(self, sock: Any, handler: Handler) -> None:
+        super().__init__()
+        self.sock, self.handler = sock, handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.handler.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request was not received in time")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: LineageServer
+    deadline = 0.0
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self))
+
+    def handle_one_request(self) -> None:
+        self.deadline = time.monotonic() + self.server.header_timeout  # the request line and headers (or idle)
+        super().handle_one_request()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         try:
             self._post()
-        except Exception as exc:  # noqa: BLE001 - never a 500: the client retries a 503
-            self._reply(503, {"error": f"the server could not take the event now ({type(exc).__name__}); retry"})
+        except TimeoutError:
+            self._reply(408, {"error": f"the body was not received within {self.server.body_timeout:g} s; send it again"},
+                        close=True)
+        except Exception as exc:  # noqa: BLE001 - a bug in provex: 500 (not 503, which a client retries for ever)
+            self._reply(500, {"error": f"provex failed on this event ({type(exc).__name__}); it was not accepted. "
+                                       "Report it: the same event would fail again"}, close=True)
 
     def _post(self) -> None:
         if urlsplit(self.path).path.rstrip("/") != API_PATH:
@@ -245,14 +332,17 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(411, {"error": "send the event with a Content-Length"}, close=True)
         if int(length) > MAX_BODY:
             return self._reply(413, {"error": f"the event is larger than {MAX_BODY // (1024 * 1024)} MB"}, close=True)
+        self.deadline = time.monotonic() + self.server.body_timeout
         body = self.rfile.read(int(length))
+        if len(body) < int(length):
+            return self._reply(400, {"error": "the body ended before Content-Length bytes"}, close=True)
         try:
             doc = decode(body, self.headers.get("Content-Encoding"))
         except BadEvent as exc:
             return self._reply(400, {"error": str(exc)})
         try:
             self.server.spool.append(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-        except OSError as exc:
+        except OSError as exc:  # the one transient failure: the disk (full, read-only for now)
             return self._reply(503, {"error": f"the spool could not be written ({exc.strerror or exc}); retry"})
         self._reply(201, {"status": "accepted"})
 
@@ -268,6 +358,7 @@ class Handler(BaseHTTPRequestHandler):
     def _reply(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None,
                close: bool = False) -> None:
         body = json.dumps(payload).encode()
+        self.connection.settimeout(WRITE_TIMEOUT)  # the read deadline may be spent: the answer gets its own
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -285,9 +376,10 @@ class Handler(BaseHTTPRequestHandler):
 
 def serve(host: str, port: int, spool_dir: Path, api_key: str | None, stop: threading.Event, *,
           every: float = 1.0, lock_wait: float = 60.0, log: Callable[[str], None] = print,
-          ready: Callable[[str], None] = print) -> None:
+          ready: Callable[[str], None] = print, **limits: Any) -> None:
     """Run until ``stop`` is set: the HTTP server, and the background ingest of
-    the spool (first the segments a previous run left). On stop, one last ingest."""
+    the spool (first the segments a previous run left). On stop, one last ingest.
+    ``limits``: ``max_connections``, ``header_timeout``, ``body_timeout`` of :class:`LineageServer`."""
     spool = Spool(spool_dir)
     ingester = SpoolIngester(spool, every=every, lock_wait=lock_wait, log=log)
 
@@ -296,7 +388,7 @@ def serve(host: str, port: int, spool_dir: Path, api_key: str | None, stop: thre
                 **dataclasses.asdict(ingester.state)}
 
     try:
-        server = LineageServer((host, port), spool, api_key, health)
+        server = LineageServer((host, port), spool, api_key, health, **limits)
     except OSError as exc:
         spool.close()
         raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.") from None

@@ -67,17 +67,12 @@ def read_file(file: Path) -> Iterator[Record]:
         if isinstance(doc, _Dupes):
             yield Flag("duplicate-key", f"{where or f'line {line}: '}{jsontext.duplicate_note(doc.keys)}", source, line)
             continue
-        bad = values.problem(doc)
-        if bad:
-            yield Reject(source, line, f"{where}the event {bad}", json.dumps(doc)[:RAW_KEEP])
-            continue
-        doc, dropped = strip_placeholders(doc)
-        placeholders += dropped
         try:
-            records = list(event_records(doc, source))  # all or nothing per event
+            records, dropped = parse_event(doc, source)  # all or nothing per event
         except EventError as exc:
             yield Reject(source, line, f"{where}{exc}", json.dumps(doc)[:RAW_KEEP])
             continue
+        placeholders += dropped
         yield from records
     if placeholders:
         yield Flag("test-placeholder", f"{placeholders} test-matcher placeholder values (${{json-unit...}}) "
@@ -142,6 +137,18 @@ def _json_lines(file: Path) -> Iterator[tuple[int | None, str, Any, str | None]]
                 yield number, "", doc, None
     except OSError as exc:
         yield None, "", "", f"cannot read the file ({exc.strerror or exc})"
+
+
+def parse_event(doc: Any, source: str) -> tuple[list[Record], int]:
+    """The records of one decoded event and how many placeholders were dropped;
+    EventError (the reject reason) when a value cannot be stored (:func:`provex.vocab.values.problem`:
+    NaN, an integer beyond 64 bits, a NUL in a key, a lone surrogate, nesting past the limit)
+    or the event lacks what the graph needs. The file adapter and ``serve-lineage`` both use it."""
+    bad = values.problem(doc)
+    if bad:
+        raise EventError(f"the event {bad}")
+    doc, dropped = strip_placeholders(doc)
+    return list(event_records(doc, source)), dropped
 
 
 def strip_placeholders(value: Any) -> tuple[Any, int]:
