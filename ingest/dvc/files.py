@@ -27,6 +27,7 @@ from provex.ingest.dvc.errors import dvc_errors
 from provex.ingest.dvc.yamlfile import HostileYAML, Load, safe_load
 from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Reject
+from provex.vocab.secrets import scrubbed
 
 LOCK_SCHEMAS = ("2.0",)
 DEFAULT_PARAMS = "params.yaml"
@@ -37,6 +38,13 @@ def join(base: str, *parts: str) -> str:
     """A normalised repo-relative POSIX path ("" for the root)."""
     path = posixpath.normpath(posixpath.join(base or ".", *[p for p in parts if p]))
     return "" if path == "." else path
+
+
+def data_path(wdir: str, raw: str) -> str:
+    """A dependency's or output's path: repo-relative, or a URL as written (never
+    normalised: ``//`` kept) without its credentials (:func:`provex.vocab.secrets.scrubbed`,
+    before anything derives a name from it)."""
+    return scrubbed(raw) if "://" in raw else join(wdir, raw)
 
 
 def dirname(path: str) -> str:
@@ -74,7 +82,7 @@ def make_out(entry: Any, wdir: str) -> Out | None:
     value = entry.get(kind)
     scheme = "md5" if entry.get("hash") == "md5" else ("md5-dos2unix" if kind == "md5" else kind)
     return Out(
-        path=join(wdir, entry["path"]) if "://" not in entry["path"] else entry["path"],
+        path=data_path(wdir, entry["path"]),
         hash=value if value and confine.hash_problem(HASH_FORMS[kind], value) is None else None,  # checked before
         hash_kind=kind,
         scheme=scheme,
@@ -273,10 +281,10 @@ def _top_sections(pipeline: Pipeline, resolver: Any, base: str, rejects: list[Re
 
 
 def _resolve_sections(pipeline: Pipeline, resolver: Any, base: str) -> None:
-    pipeline.artifacts = {name: {**(a or {}), "path": join(base, str((a or {}).get("path", "")))}
+    pipeline.artifacts = {name: {**(a or {}), "path": data_path(base, str((a or {}).get("path", "")))}
                           for name, a in resolver.resolve_artifacts().items()}
-    pipeline.metrics = [join(base, m) for m in resolver.resolve_metrics() if isinstance(m, str)]
-    pipeline.plots = [join(base, p) for p in _plot_files(resolver.resolve_plots())]
+    pipeline.metrics = [data_path(base, m) for m in resolver.resolve_metrics() if isinstance(m, str)]
+    pipeline.plots = [data_path(base, p) for p in _plot_files(resolver.resolve_plots())]
 
 
 def _plot_files(plots: list[Any]) -> list[str]:
@@ -344,12 +352,12 @@ def make_stage(file: str, name: str, body: dict[str, Any]) -> StageDef:
     outs: dict[str, dict[str, Any]] = {}
     for kind in ("outs", "metrics", "plots"):
         for path, flags in _entries(body.get(kind)):
-            outs[join(wdir, path)] = {**flags, "kind": kind}
+            outs[data_path(wdir, path)] = {**flags, "kind": kind}
     props = {k: body[k] for k in ("frozen", "always_changed", "desc") if k in body}
     return StageDef(
         dvcfile=file, name=name, group=name.split("@", 1)[0], wdir=wdir,
         cmd=" && ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or ""),
-        deps=[join(wdir, p) for p, _ in _entries(body.get("deps"))],
+        deps=[data_path(wdir, p) for p, _ in _entries(body.get("deps"))],
         outs=outs, params=_params(body.get("params"), wdir), props=props,
     )
 
