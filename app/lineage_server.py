@@ -2,8 +2,13 @@
 
 ``POST /api/v1/lineage`` takes one event exactly as the OpenLineage HTTP
 transport sends it (JSON, optionally ``Content-Encoding: gzip``, a bearer API
-key). An event is checked with the OpenLineage adapter's own rules; a bad one
-is answered 400 with the reason. A good one is appended to the spool (a
+key). An event is checked with the OpenLineage adapter's own rules (strict
+JSON, the value limits of :func:`provex.vocab.values.problem`); a bad one is
+answered 400 with the reason, a bug 500, and 503 (retry) is kept for what
+passes: a spool that cannot be written, too many connections. Every request
+has deadlines for its headers and its body (slowloris); at most
+``max_connections`` are open at once; a request without the key is answered
+401 and closed without its body being read. A good one is appended to the spool (a
 folder of JSON-lines segment files) and fsynced *before* the 201, so an
 acknowledged event survives a crash. A background thread seals the segment
 being written every few seconds and ingests the sealed ones through the

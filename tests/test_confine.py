@@ -176,3 +176,34 @@ def test_verify_reads_cache_objects_and_files_only_by_checked_hash_and_inside(tm
     for path in ("../outside/secret.csv", str(outside)):
         with pytest.raises(CannotRun, match="outside"):
             in_tree(tree, path)
+
+
+def fake_run(tags: dict[str, str], digest: str = "4bd9bc8a") -> SimpleNamespace:
+    info = SimpleNamespace(run_id="run-1", experiment_id="0", status="FINISHED", lifecycle_stage="active",
+                           start_time=0, end_time=None, user_id="u", run_name="n", artifact_uri=None)
+    dataset = SimpleNamespace(name="d", digest=digest, source='{"uri": "data.csv"}', source_type="local",
+                              profile=None, schema=None)
+    return SimpleNamespace(info=info, data=SimpleNamespace(tags=tags, params={}, metrics={}), outputs=None,
+                           inputs=SimpleNamespace(dataset_inputs=[SimpleNamespace(dataset=dataset, tags=[])]))
+
+
+def test_mlflow_commit_tags_and_dataset_digests_are_checked_hashes(tmp_path: Path):
+    from provex.ingest.mlflow.runs import _one_run
+
+    ctx = SimpleNamespace(store=SimpleNamespace(scope="s", kind="http", given="http://mlflow"), source="http://mlflow",
+                          data_root=None, steps={})
+    cases = {"tag mlflow.source.git.commit": fake_run({"mlflow.source.git.commit": "--output=/tmp/x"}),
+             "dataset 'd' digest": fake_run({}, digest="../../etc/passwd")}
+    for key, run in cases.items():
+        found = list(_one_run(ctx, run, set(), {"start_ms": 0}, []))
+        assert [type(r).__name__ for r in found] == ["Reject"] and key in found[0].reason, found  # the run set aside
+    good = list(_one_run(ctx, fake_run({"mlflow.source.git.commit": "0" * 40}), set(), {"start_ms": 0}, []))
+    assert not [r for r in good if isinstance(r, Reject)] and any(isinstance(r, Node) for r in good)
+
+
+def test_verify_checks_the_commit_before_git_sees_it(tmp_path: Path):
+    from provex.app.reproduce.verify import checked_commit
+
+    for commit in ("--output=/tmp/x", "HEAD", "0" * 40):  # not a commit id / not in this repository
+        with pytest.raises(CannotRun):
+            checked_commit(commit, tmp_path)

@@ -112,8 +112,8 @@ def _run(command: str) -> str:
     if command.startswith(REPRO):
         return f"dvc repro --single-item --force -- {_q(command[len(REPRO):])}"
     entry = command.removeprefix("python ")
-    if command.startswith("python ") and _SCRIPT.fullmatch(entry):
-        return f"python -- {_q(entry)}"
+    if command.startswith("python ") and _SCRIPT.fullmatch(entry):  # a script path (never an option), quoted
+        return f"python {_q(entry)}"
     return _comment(f"run by hand (a command recorded by a source, not run by this script): {command}")
 
 

@@ -35,6 +35,8 @@ RAW_KEEP = 2000
 class EventError(ValueError):
     """An event the graph cannot use; the message is the reject reason."""
 
+    dropped = 0  # test-matcher placeholders dropped from it before it was refused
+
 
 def read(path: str | Path, *, state: dict[str, Any] | None = None) -> Iterator[Record]:
     """Yield records for every event in a file or a directory of event files."""
@@ -70,6 +72,7 @@ def read_file(file: Path) -> Iterator[Record]:
         try:
             records, dropped = parse_event(doc, source)  # all or nothing per event
         except EventError as exc:
+            placeholders += exc.dropped
             yield Reject(source, line, f"{where}{exc}", json.dumps(doc)[:RAW_KEEP])
             continue
         placeholders += dropped
@@ -148,7 +151,11 @@ def parse_event(doc: Any, source: str) -> tuple[list[Record], int]:
     if bad:
         raise EventError(f"the event {bad}")
     doc, dropped = strip_placeholders(doc)
-    return list(event_records(doc, source)), dropped
+    try:
+        return list(event_records(doc, source)), dropped
+    except EventError as exc:
+        exc.dropped = dropped  # a fixture's placeholders are counted even when its event is set aside
+        raise
 
 
 def strip_placeholders(value: Any) -> tuple[Any, int]:
