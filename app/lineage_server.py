@@ -26,19 +26,17 @@ import contextlib
 import dataclasses
 import fcntl
 import hmac
-import io
 import json
 import os
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from provex.app.bounded_http import BoundedServer, DeadlineHandler
 from provex.graph import pipeline
 from provex.graph.connection import Graph
 from provex.graph.lock import IngestLock
@@ -219,32 +217,16 @@ class SpoolIngester:
             self._graph.close()
 
 
-#: Seconds a client has to send a request's line and headers (a keep-alive connection
-#: idle that long is closed too), and its body; then the connection is closed.
-HEADER_TIMEOUT = 10.0
-BODY_TIMEOUT = 60.0
-MAX_CONNECTIONS = 64  # open connections at once; one more is answered 503 and closed at once
-WRITE_TIMEOUT = 10.0
-
-
-class LineageServer(ThreadingHTTPServer):
-    """One thread per connection, at most ``max_connections`` of them: a
-    connection beyond that is answered 503 (retry) and closed before a thread
-    is spent on it. Every read has a deadline (:class:`_DeadlineReader`), so a
-    client that sends its headers or body slowly, or never, is cut off."""
-
-    daemon_threads = True
-    request_queue_size = 128
+class LineageServer(BoundedServer):
+    """The endpoint's server: the spool, the API key and the health report,
+    on a :class:`~provex.app.bounded_http.BoundedServer` (deadlines, a connection cap)."""
 
     def __init__(self, address: tuple[str, int], spool: Spool, api_key: str | None,
-                 health: Callable[[], dict[str, Any]], *, max_connections: int = MAX_CONNECTIONS,
-                 header_timeout: float = HEADER_TIMEOUT, body_timeout: float = BODY_TIMEOUT) -> None:
-        super().__init__(address, Handler)
+                 health: Callable[[], dict[str, Any]], **limits: Any) -> None:
+        super().__init__(address, Handler, **limits)
         self.spool = spool
         self.api_key = api_key
         self.health = health
-        self.header_timeout, self.body_timeout = header_timeout, body_timeout
-        self._slots = threading.BoundedSemaphore(max_connections)
 
     def authorised(self, header: str | None) -> bool:
         if self.api_key is None:
@@ -252,68 +234,9 @@ class LineageServer(ThreadingHTTPServer):
         scheme, _, token = (header or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.api_key.encode())
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            _refuse(request)
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A connection that broke (reset, timed out while answering): dropped, no traceback."""
-
-
-def _refuse(request: Any) -> None:
-    """503 to a connection over the limit, without reading from it."""
-    body = json.dumps({"error": "too many connections to this endpoint; retry shortly"}).encode()
-    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            "Retry-After: 1\r\nConnection: close\r\n\r\n").encode()
-    with contextlib.suppress(OSError):
-        request.settimeout(1.0)
-        request.sendall(head + body)
-
-
-class _DeadlineReader(io.RawIOBase):
-    """The socket, read with a deadline over the whole request part (headers, then
-    body), not per ``recv``: a client dripping one byte a second is still cut off."""
-
-    def __init__(self, sock: Any, handler: Handler) -> None:
-        super().__init__()
-        self.sock, self.handler = sock, handler
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        left = self.handler.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the request was not received in time")
-        self.sock.settimeout(left)
-        return self.sock.recv_into(buffer)
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(DeadlineHandler):
     server: LineageServer
-    deadline = 0.0
-
-    def setup(self) -> None:
-        super().setup()
-        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self))
-
-    def handle_one_request(self) -> None:
-        self.deadline = time.monotonic() + self.server.header_timeout  # the request line and headers (or idle)
-        super().handle_one_request()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         try:
@@ -337,7 +260,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(411, {"error": "send the event with a Content-Length"}, close=True)
         if int(length) > MAX_BODY:
             return self._reply(413, {"error": f"the event is larger than {MAX_BODY // (1024 * 1024)} MB"}, close=True)
-        self.deadline = time.monotonic() + self.server.body_timeout
+        self.start_body()
         body = self.rfile.read(int(length))
         if len(body) < int(length):
             return self._reply(400, {"error": "the body ended before Content-Length bytes"}, close=True)
@@ -363,7 +286,7 @@ class Handler(BaseHTTPRequestHandler):
     def _reply(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None,
                close: bool = False) -> None:
         body = json.dumps(payload).encode()
-        self.connection.settimeout(WRITE_TIMEOUT)  # the read deadline may be spent: the answer gets its own
+        self.start_answer()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
