@@ -142,6 +142,8 @@ def render(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any]
     net = Network(height=f"{height or layout_plan.height}px", width="100%", directed=True, cdn_resources="in_line")
     for n in nodes:
         extra = {k: v for k, v in n.items() if k not in _NODE_KEYS}
+        if isinstance(extra.get("title"), str):  # pyvis puts a title holding "href" into innerHTML: never let it
+            extra["title"] = extra["title"].replace("href", "h\u200bref")
         net.add_node(n["id"], label=n["label"], shape=n.get("shape", "dot"), color=n.get("color", "#97c2fc"), **extra)
     for e in edges:
         net.add_edge(e["from"], e["to"], **{k: v for k, v in e.items() if k not in ("from", "to")})

@@ -2,8 +2,13 @@
 
 ``POST /api/v1/lineage`` takes one event exactly as the OpenLineage HTTP
 transport sends it (JSON, optionally ``Content-Encoding: gzip``, a bearer API
-key). An event is checked with the OpenLineage adapter's own rules; a bad one
-is answered 400 with the reason. A good one is appended to the spool (a
+key). An event is checked with the OpenLineage adapter's own rules (strict
+JSON, the value limits of :func:`provex.vocab.values.problem`); a bad one is
+answered 400 with the reason, a bug 500, and 503 (retry) is kept for what
+passes: a spool that cannot be written, too many connections. Every request
+has deadlines for its headers and its body (slowloris); at most
+``max_connections`` are open at once; a request without the key is answered
+401 and closed without its body being read. A good one is appended to the spool (a
 folder of JSON-lines segment files) and fsynced *before* the 201, so an
 acknowledged event survives a crash. A background thread seals the segment
 being written every few seconds and ingests the sealed ones through the
@@ -27,17 +32,19 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from provex.app.bounded_http import BoundedServer, DeadlineHandler
 from provex.graph import pipeline
 from provex.graph.connection import Graph
 from provex.graph.lock import IngestLock
-from provex.ingest.openlineage import EventError, event_records, read_file, strip_placeholders
+from provex.ingest import jsontext
+from provex.ingest.openlineage import EventError, parse_event, read_file
 from provex.vocab.errors import UsageError
 from provex.vocab.records import Edge, Entry, Node, Record
+from provex.vocab.secrets import scrub_record, scrubbed
 
 API_PATH = "/api/v1/lineage"
 MAX_BODY = 16 * 1024 * 1024  # bytes of one event, compressed or not
@@ -49,20 +56,25 @@ class BadEvent(ValueError):
 
 
 def decode(body: bytes, encoding: str | None) -> dict[str, Any]:
-    """The event in a request body; BadEvent says what is wrong with it."""
+    """The event in a request body; BadEvent says what is wrong with it. The
+    checks are those of ``provex ingest openlineage`` (strict JSON, then
+    :func:`provex.ingest.openlineage.parse_event`), so an event answered 201
+    is never set aside when it is ingested."""
     coding = (encoding or "identity").strip().lower()
     if coding == "gzip":
         body = _gunzip(body)
     elif coding != "identity":
         raise BadEvent(f"unsupported Content-Encoding {coding!r}; send JSON, optionally gzip-compressed")
     try:
-        doc = json.loads(body.decode("utf-8"))
+        doc, _dupes = jsontext.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadEvent("the body is not UTF-8 text; send the event as JSON") from None
     except json.JSONDecodeError as exc:
         raise BadEvent(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except jsontext.JSONTextError as exc:  # NaN/Infinity, nested too deeply to read, a 5,000-digit number
+        raise BadEvent(str(exc)) from None
     try:
-        list(event_records(strip_placeholders(doc)[0], "http"))
+        parse_event(doc, "http")
     except EventError as exc:
         raise BadEvent(str(exc)) from None
     return doc
@@ -183,8 +195,8 @@ class SpoolIngester:
                                           rejects=self.spool.root / "rejected" / f"{paths[0].stem}.jsonl")
         except Exception as exc:  # noqa: BLE001 - the background ingest must outlive any one failure
             self.state.failures += 1
-            self.state.last_error = f"{datetime.now(UTC).isoformat()}: {exc}"
-            self.log(f"error: ingesting {len(paths)} spool segment(s) failed, kept for the next try: {exc}")
+            self.state.last_error = f"{datetime.now(UTC).isoformat()}: {scrubbed(str(exc))}"
+            self.log(f"error: ingesting {len(paths)} spool segment(s) failed, kept for the next try: {scrubbed(str(exc))}")
             return False
         self.spool.drop(paths)
         self.state.ingests += 1
@@ -198,9 +210,9 @@ class SpoolIngester:
         for path in paths:
             for record in read_file(path):
                 if isinstance(record, Entry):
-                    yield dataclasses.replace(record, records=tuple(self._sourced(r) for r in record.records))
+                    yield dataclasses.replace(record, records=tuple(self._sourced(scrub_record(r)) for r in record.records))
                 else:
-                    yield self._sourced(record)
+                    yield self._sourced(scrub_record(record))
 
     def _sourced(self, record: Record) -> Record:
         return dataclasses.replace(record, source=self.uri) if isinstance(record, (Node, Edge)) else record
@@ -210,12 +222,13 @@ class SpoolIngester:
             self._graph.close()
 
 
-class LineageServer(ThreadingHTTPServer):
-    daemon_threads = True
+class LineageServer(BoundedServer):
+    """The endpoint's server: the spool, the API key and the health report,
+    on a :class:`~provex.app.bounded_http.BoundedServer` (deadlines, a connection cap)."""
 
     def __init__(self, address: tuple[str, int], spool: Spool, api_key: str | None,
-                 health: Callable[[], dict[str, Any]]) -> None:
-        super().__init__(address, Handler)
+                 health: Callable[[], dict[str, Any]], **limits: Any) -> None:
+        super().__init__(address, Handler, **limits)
         self.spool = spool
         self.api_key = api_key
         self.health = health
@@ -227,15 +240,18 @@ class LineageServer(ThreadingHTTPServer):
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.api_key.encode())
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(DeadlineHandler):
     server: LineageServer
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         try:
             self._post()
-        except Exception as exc:  # noqa: BLE001 - never a 500: the client retries a 503
-            self._reply(503, {"error": f"the server could not take the event now ({type(exc).__name__}); retry"})
+        except TimeoutError:
+            self._reply(408, {"error": f"the body was not received within {self.server.body_timeout:g} s; send it again"},
+                        close=True)
+        except Exception as exc:  # noqa: BLE001 - a bug in provex: 500 (not 503, which a client retries for ever)
+            self._reply(500, {"error": f"provex failed on this event ({type(exc).__name__}); it was not accepted. "
+                                       "Report it: the same event would fail again"}, close=True)
 
     def _post(self) -> None:
         if urlsplit(self.path).path.rstrip("/") != API_PATH:
@@ -249,14 +265,17 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(411, {"error": "send the event with a Content-Length"}, close=True)
         if int(length) > MAX_BODY:
             return self._reply(413, {"error": f"the event is larger than {MAX_BODY // (1024 * 1024)} MB"}, close=True)
+        self.start_body()
         body = self.rfile.read(int(length))
+        if len(body) < int(length):
+            return self._reply(400, {"error": "the body ended before Content-Length bytes"}, close=True)
         try:
             doc = decode(body, self.headers.get("Content-Encoding"))
         except BadEvent as exc:
             return self._reply(400, {"error": str(exc)})
         try:
             self.server.spool.append(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-        except OSError as exc:
+        except OSError as exc:  # the one transient failure: the disk (full, read-only for now)
             return self._reply(503, {"error": f"the spool could not be written ({exc.strerror or exc}); retry"})
         self._reply(201, {"status": "accepted"})
 
@@ -272,6 +291,7 @@ class Handler(BaseHTTPRequestHandler):
     def _reply(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None,
                close: bool = False) -> None:
         body = json.dumps(payload).encode()
+        self.start_answer()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -289,9 +309,10 @@ class Handler(BaseHTTPRequestHandler):
 
 def serve(host: str, port: int, spool_dir: Path, api_key: str | None, stop: threading.Event, *,
           every: float = 1.0, lock_wait: float = 60.0, log: Callable[[str], None] = print,
-          ready: Callable[[str], None] = print) -> None:
+          ready: Callable[[str], None] = print, **limits: Any) -> None:
     """Run until ``stop`` is set: the HTTP server, and the background ingest of
-    the spool (first the segments a previous run left). On stop, one last ingest."""
+    the spool (first the segments a previous run left). On stop, one last ingest.
+    ``limits``: ``max_connections``, ``header_timeout``, ``body_timeout`` of :class:`LineageServer`."""
     spool = Spool(spool_dir)
     ingester = SpoolIngester(spool, every=every, lock_wait=lock_wait, log=log)
 
@@ -300,7 +321,7 @@ def serve(host: str, port: int, spool_dir: Path, api_key: str | None, stop: thre
                 **dataclasses.asdict(ingester.state)}
 
     try:
-        server = LineageServer((host, port), spool, api_key, health)
+        server = LineageServer((host, port), spool, api_key, health, **limits)
     except OSError as exc:
         spool.close()
         raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.") from None

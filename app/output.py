@@ -23,7 +23,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from provex.app import humanize
+from provex.app import humanize, terminal
 from provex.app.humanize import MAX_CELL
 
 FORMATS = ("table", "json", "csv")
@@ -42,6 +42,7 @@ def frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "", headline: str = "") -> None:
     """Rows in ``fmt``; ``summary`` prints only the headline, ``table`` prints it first."""
+    headline = terminal.shown(headline) if headline else headline  # one line: its data's newlines shown too
     if fmt == "summary":
         click.echo(headline or f"{len(rows):,} row{'s' if len(rows) != 1 else ''}.")
         return
@@ -50,7 +51,8 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, *, note: str = "", headline: 
     if fmt == "json":
         emit_json(list(rows))
     elif fmt == "csv":
-        frame(rows).to_csv(sys.stdout, index=False)
+        with terminal.exact():  # data for another program: controls kept when piped
+            frame(rows).to_csv(sys.stdout, index=False)
     elif not rows:
         click.echo("(no rows)")
     else:
@@ -78,8 +80,9 @@ def strict(value: Any) -> Any:
 
 def cell(value: Any, column: str = "") -> str:
     """One table cell for people (:func:`provex.app.humanize.cell`): numbers by
-    the column's kind, ``—`` for missing values, compact JSON for nested ones, cut at MAX_CELL."""
-    return humanize.cell(value, column, MAX_CELL)
+    the column's kind, ``—`` for missing values, compact JSON for nested ones,
+    controls made visible (:mod:`provex.app.terminal`), cut at MAX_CELL."""
+    return terminal.shown(humanize.cell(value, column, MAX_CELL))
 
 
 def table(rows: Sequence[dict[str, Any]]) -> None:
@@ -90,7 +93,8 @@ def table(rows: Sequence[dict[str, Any]]) -> None:
 
     columns = list(dict.fromkeys(k for row in rows for k in row))
     cells = [[cell(row.get(name), name) for name in columns] for row in rows]
-    console = Console(highlight=False, emoji=False, markup=False, soft_wrap=False)
+    columns = [terminal.shown(name) for name in columns]  # cells and names made visible: rich writes past the guard
+    console = Console(file=terminal.raw(sys.stdout), highlight=False, emoji=False, markup=False, soft_wrap=False)
     tty = console.is_terminal
     if not tty:
         natural = sum(max(len(name), *(len(line[i]) for line in cells)) + 2 for i, name in enumerate(columns))

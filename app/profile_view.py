@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from provex.app.plaintext import code, md
 from provex.graph.questions import ask
 from provex.graph.questions import data as dq
 
@@ -91,9 +92,9 @@ def show(graph: Any, node: Mapping[str, Any]) -> None:
     if not doc and not node.get("profile_status"):
         return
     st.markdown("**Content profile**")
-    st.caption(summary(doc, node.get("profile_status")))
+    st.caption(md(summary(doc, node.get("profile_status"))))
     if node.get("profile_reason"):
-        st.warning(f"Not profiled: {node['profile_reason']}")
+        st.warning(md(f"Not profiled: {node['profile_reason']}"))
     if not doc.get("columns"):
         return
     others = dq.sibling_versions(graph, str(node["uid"]))
@@ -106,5 +107,5 @@ def show(graph: Any, node: Mapping[str, Any]) -> None:
         "histogram": st.column_config.BarChartColumn("histogram", help="value counts in equal-width bins"),
         "shifted": st.column_config.CheckboxColumn("shifted", help="changed against the compared version")})
     if diff:
-        st.markdown(f"**Against `{other}`:** {dq.diff_data_versions_headline(diff, {})}")
+        st.markdown(f"**Against {code(other)}:** {md(dq.diff_data_versions_headline(diff, {}))}")
         st.dataframe(changes(diff), hide_index=True)

@@ -17,8 +17,10 @@ from typing import IO
 
 import click
 from rich.console import Console
+from rich.markup import escape as markup_escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from provex.app import terminal
 from provex.ingest.source import Position
 
 Tick = Callable[[str, int], None]
@@ -38,7 +40,7 @@ class IngestProgress:
                 TextColumn("[bold]{task.fields[source]}"), TextColumn("{task.fields[phase]:<7}"), BarColumn(),
                 TextColumn("{task.fields[records]:,} records"), TextColumn("{task.fields[rate]:,.0f}/s"),
                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                console=Console(file=self.stream), transient=False)
+                console=Console(file=terminal.raw(self.stream)), transient=False)  # its own codes; labels made visible
             self._rich.start()
         return self
 
@@ -51,12 +53,13 @@ class IngestProgress:
     def source(self, kind: str, uri: str, position: Position | None = None) -> Iterator[Tick]:
         """A tick for one source's ingest; the closing line (no TTY) when it ends.
         ``position``: how far the adapter has read, for the bar and the ETA."""
-        label = f"{kind} {_short(uri)}"
+        label = terminal.shown(f"{kind} {_short(uri)}")
         started = time.monotonic()
         seen = {"records": 0, "phase": "start"}
         task: TaskID | None = None
         if self._rich is not None:
-            task = self._rich.add_task(label, total=None, source=label, phase="start", rate=0.0, records=0)
+            task = self._rich.add_task(label, total=None, source=markup_escape(label), phase="start", rate=0.0,
+                                       records=0)  # the source column is rich markup: "[link=...]" stays text
 
         def tick(phase: str, records: int) -> None:
             seen.update(records=records, phase=phase)

@@ -1,7 +1,8 @@
 """What every page of the Streamlit app shares: the cached Neo4j connection
 (read from NEO4J_URI / NEO4J_USERNAME / NEO4J_PASSWORD, or the managed
 server), the search-as-you-type node picker, links to node pages, and the
-lineage drawing with its notes about what was left out."""
+lineage drawing with its notes about what was left out. Text from the graph
+reaches Markdown elements only through :mod:`provex.app.plaintext`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import graphdraw, graphview, humanize
+from provex.app.plaintext import md
 from provex.graph import flags as flags_mod
 from provex.graph import lineage as lineage_mod
 from provex.graph import questions as questions_mod
@@ -44,7 +46,7 @@ def graph() -> Graph:
         settings = Settings.from_env()
         return _connect(settings.uri, settings.username, settings.database)
     except ProvexError as exc:
-        st.error(f"Cannot use the graph: {exc}")
+        st.error(md(f"Cannot use the graph: {exc}"))
         st.stop()
         raise  # unreachable: st.stop() ends the run
 
@@ -55,7 +57,7 @@ def shown_errors() -> Iterator[None]:
     try:
         yield
     except ProvexError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         st.stop()
 
 
@@ -93,15 +95,15 @@ def ref_picker(label: str, key: str, kind: str | Sequence[str] | None = None, de
     with shown_errors():
         hits = find(graph(), text, kinds)
     if not hits:
-        st.warning(f"No {' or '.join(kinds) or 'node'} matches {text!r}.")
+        st.warning(md(f"No {' or '.join(kinds) or 'node'} matches {text!r}."))
         return None
-    chosen = st.selectbox(f"Matches for {text!r}", hits, format_func=hit_text, key=f"{key}_pick")
+    chosen = st.selectbox(md(f"Matches for {text!r}"), hits, format_func=hit_text, key=f"{key}_pick")
     return chosen["ref"] if chosen else None
 
 
 def node_link(uid: str, label: str | None = None, **query: str) -> None:
     """A link to the node page of ``uid`` (a shareable URL)."""
-    st.page_link(NODE_PAGE, label=label or uid, icon=":material/hub:", query_params={"ref": uid, **query})
+    st.page_link(NODE_PAGE, label=md(label or uid), icon=":material/hub:", query_params={"ref": uid, **query})
 
 
 def is_ref(value: Any) -> bool:
@@ -125,7 +127,7 @@ def link_list(uids: Sequence[str], title: str = "Open a node") -> None:
     """Links to node pages, in an expander when there are many."""
     if not uids:
         return
-    box = st.expander(f"{title} ({len(uids)})", expanded=len(uids) <= 6)
+    box = st.expander(md(f"{title} ({len(uids)})"), expanded=len(uids) <= 6)
     with box:
         for uid in uids:
             node_link(uid)
@@ -161,13 +163,13 @@ def draw(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]], *, ro
     view = graphview.build(nodes, edges, root=root, collapse_over=collapse_over, node_cap=node_cap, notes=notes,
                            marks=found, path=path)
     if truncated or view.dropped:
-        st.warning("Partial graph: " + "; ".join(view.notes or ["limits reached"]))
+        st.warning(md("Partial graph: " + "; ".join(view.notes or ["limits reached"])))
     elif view.notes:
-        st.info("; ".join(view.notes))
+        st.info(md("; ".join(view.notes)))
     if not view.nodes:
         st.info("Nothing to draw.")
         return view
-    st.caption(legend_text(view.legend))
+    st.caption(md(legend_text(view.legend)))
     tall = height or (view.plan.height if view.plan else 600)
     st.iframe(graphdraw.render(view.nodes, view.edges, height=tall, legend_entries=view.legend, layout=layout,
                                layout_plan=view.plan), height=tall + graphdraw.CHROME, alt="lineage graph")
@@ -208,9 +210,9 @@ def question_link(name: str, params: dict[str, Any], label: str | None = None) -
     text = label or f"{q.title}"
     query = {k: str(v) for k, v in params.items() if v not in (None, "")}
     if name in QUESTION_PAGES:
-        st.page_link(QUESTION_PAGES[name], label=text, icon=":material/arrow_forward:", query_params=query)
+        st.page_link(QUESTION_PAGES[name], label=md(text), icon=":material/arrow_forward:", query_params=query)
     else:
-        st.page_link(HOME_PAGE, label=text, icon=":material/arrow_forward:", query_params={"question": name, **query})
+        st.page_link(HOME_PAGE, label=md(text), icon=":material/arrow_forward:", query_params={"question": name, **query})
 
 
 def next_params(current: Any, params: dict[str, Any], nxt: Any) -> dict[str, Any] | None:
@@ -240,7 +242,7 @@ def next_links(q: Any, params: dict[str, Any]) -> None:
 
 def show_answer(frame: pd.DataFrame, q: Any, params: dict[str, Any], *, download: bool = True) -> None:
     """The headline above the table, then the table and the next questions."""
-    st.success(frame.attrs.get("headline") or f"{len(frame):,} rows.")
+    st.success(md(frame.attrs.get("headline") or f"{len(frame):,} rows."))
     if frame.attrs.get("truncated"):
         st.warning("The row limit cut this answer: partial.")
     table(frame)
@@ -254,7 +256,7 @@ def sections(frame: pd.DataFrame) -> None:
     """One table per aspect, the rows that differ highlighted."""
     for aspect in frame["aspect"].drop_duplicates():
         part = frame[frame["aspect"] == aspect].drop(columns=["aspect"]).reset_index(drop=True)
-        st.markdown(f"**{aspect}**")
+        st.markdown(f"**{md(aspect)}**")
         shown = part.astype(object).where(part.notna(), None)
         marks = (lambda r: [HIGHLIGHT if r["differs"] else ""] * len(r)) if "differs" in shown else None
         st.dataframe(humanize.styled(shown, marks), hide_index=True)
@@ -311,7 +313,7 @@ def comparison(name: str, params: dict[str, Any], before: str, after: str) -> pd
     st.query_params.update(params)
     with shown_errors():
         frame = questions_mod.ask(graph(), name, params)
-    st.success(frame.attrs["headline"])
+    st.success(md(frame.attrs["headline"]))
     sections(frame)
     data_links(frame, before, after)
     st.download_button("Download CSV", frame.to_csv(index=False), file_name=f"{name}.csv", mime="text/csv")

@@ -14,6 +14,7 @@ import os
 import streamlit as st
 
 from provex.app import footer
+from provex.app.plaintext import md
 from provex.graph.connection import Graph, Settings
 from provex.vocab.errors import ProvexError
 
@@ -56,4 +57,4 @@ st.set_page_config(page_title=f"{getattr(page, 'title', None) or 'provex'} · pr
                    layout="wide")
 page.run()
 st.divider()
-st.caption(_footer(os.environ.get("NEO4J_URI", "managed")))
+st.caption(md(_footer(os.environ.get("NEO4J_URI", "managed"))))  # a source path or URI from the graph: literal

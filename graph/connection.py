@@ -193,14 +193,19 @@ class Graph:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._facts: Store | None = None
-        with _bad_uri(settings.uri), translated(settings.uri):
-            self._driver = neo4j.GraphDatabase.driver(
-                settings.uri,
-                auth=(settings.username, settings.password),
-                connection_acquisition_timeout=30,
-                max_transaction_retry_time=30,
-                notifications_min_severity="OFF",
-            )
+        try:
+            with _bad_uri(settings.uri), translated(settings.uri):
+                self._driver = neo4j.GraphDatabase.driver(
+                    settings.uri,
+                    auth=(settings.username, settings.password),
+                    connection_acquisition_timeout=30,
+                    max_transaction_retry_time=30,
+                    notifications_min_severity="OFF",
+                )
+        except ValueError as exc:  # the driver's URL parsing, e.g. an authority such as "[::1:...": no traceback
+            raise ConnectionFailed(f"Bad NEO4J_URI {shown_uri(settings.uri)}: {scrubbed(str(exc))}. Write it as "
+                                   "bolt://host:7687 or neo4j+s://host (credentials go in NEO4J_USERNAME / "
+                                   "NEO4J_PASSWORD).") from None
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> Graph:

@@ -14,6 +14,7 @@ PROV-N, PROV-XML and PROV-O RDF (Turtle, N-Triples, RDF/XML; through rdflib).
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from typing import Any
 from urllib.parse import quote
@@ -55,6 +56,52 @@ def group_of(label: str | None) -> str:
     return kind.group if kind and kind.group in ("entity", "activity", "agent") else "entity"
 
 
+#: Formats written as XML: every character XML 1.0 does not allow is escaped in them.
+XML_FORMATS = ("prov-xml", "prov-o-xml", "graphml")
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # XML 1.0's Char, negated
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
+
+
+def xml_text(text: str) -> str:
+    """``text`` with each character XML 1.0 does not allow (C0 controls but tab
+    and newlines, lone surrogates, U+FFFE/U+FFFF) written as a visible ``\\uXXXX``."""
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _unsurrogate(text: str) -> str:
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _cleaned(value: Any, clean: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, (list, tuple)):
+        return [_cleaned(v, clean) for v in value]
+    if isinstance(value, dict):
+        return {_cleaned(k, clean): _cleaned(v, clean) for k, v in value.items()}
+    return value
+
+
+def cleaned(sub: Subgraph, xml: bool) -> Subgraph:
+    """The Subgraph with its text fit for the format: for XML, no character XML 1.0
+    refuses (so the file parses with a strict parser); for the others, no lone surrogate
+    (which no UTF-8 writer can encode). Nothing else changes."""
+    clean = xml_text if xml else _unsurrogate
+    return Subgraph(clean(sub.root), _cleaned(sub.nodes, clean), _cleaned(sub.edges, clean), sub.truncated,
+                    _cleaned(sub.notes, clean))
+
+
+def local_name(key: str) -> str:
+    """A property key as the local part of a ``provex:`` name: kept when it is a plain
+    name, else each character outside ``[A-Za-z0-9._-]`` written ``_xHHHH_`` (a space in an
+    MLflow param name would make an invalid XML element name and RDF predicate)."""
+    if _NAME.fullmatch(key):
+        return key
+    out = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else f"_x{ord(c):04X}_" for c in key)
+    return out if _NAME.match(out) else f"_x{ord(out[0]):04X}_{out[1:]}" if out else "_"
+
+
 def qname(uid: str) -> str:
     """A PROV qualified name for a provex uid (``node:`` + the escaped uid)."""
     return "node:" + quote(uid, safe="")
@@ -67,7 +114,8 @@ def _value(value: Any) -> Any:
 
 
 def _attributes(props: dict[str, Any]) -> dict[str, Any]:
-    return {f"provex:{k}": _value(v) for k, v in sorted(props.items()) if v is not None and k not in _SKIP_PROPS}
+    return {f"provex:{local_name(str(k))}": _value(v) for k, v in sorted(props.items())
+            if v is not None and k not in _SKIP_PROPS}
 
 
 def prov_document(sub: Subgraph) -> Any:
@@ -95,11 +143,13 @@ def prov_document(sub: Subgraph) -> Any:
 
 def prov_json(sub: Subgraph) -> dict[str, Any]:
     """The Subgraph as a PROV-JSON document (a dict ready for ``json.dumps``)."""
-    return json.loads(prov_document(sub).serialize(format="json"))
+    return json.loads(prov_document(cleaned(sub, xml=False)).serialize(format="json"))
 
 
 def serialize(sub: Subgraph, fmt: str) -> str:
-    """The Subgraph in one of :data:`FORMATS` (text ending in a newline)."""
+    """The Subgraph in one of :data:`FORMATS` (text ending in a newline); an XML
+    format never holds a character XML 1.0 does not allow."""
+    sub = cleaned(sub, xml=fmt in XML_FORMATS)
     if fmt == "graphml":
         return graphml(sub)
     name, options = PROV_FORMATS[fmt]

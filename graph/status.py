@@ -12,6 +12,7 @@ from typing import Any
 from provex.graph.connection import Graph
 from provex.vocab.model import ingest_run as ingest_run_ref
 from provex.vocab.model import source as source_ref
+from provex.vocab.secrets import scrubbed, shown_uri
 
 SOURCES = """
 MATCH (s:Source)
@@ -37,7 +38,7 @@ EDGE_COUNTS = "MATCH ()-[e]->() RETURN type(e) AS type, count(*) AS count ORDER 
 
 
 def load_state(graph: Graph, uri: str) -> dict[str, Any]:
-    rows = graph.read("MATCH (s:Source {uid: $uid}) RETURN s.state AS state", {"uid": source_ref(uri).uid})
+    rows = graph.read("MATCH (s:Source {uid: $uid}) RETURN s.state AS state", {"uid": source_ref(shown_uri(uri)).uid})
     return json.loads(rows[0]["state"]) if rows and rows[0]["state"] else {}
 
 
@@ -45,6 +46,7 @@ def record_ingest(graph: Graph, summary: Any, state: dict[str, Any]) -> None:
     """The Source (with its watermark) and the IngestRun (counts, reasons)."""
     now = datetime.now(UTC).isoformat()
     details = summary.as_dict()
+    uri = shown_uri(summary.uri)  # a Source node never holds credentials, whoever calls
     graph.write(
         "MERGE (s:Node:Source {uid: $src}) ON CREATE SET s.first_seen = $now "
         "SET s.kind = $kind, s.name = $uri, s.state = $state, s.last_ingest = $run, s.last_seen = $now, "
@@ -53,18 +55,18 @@ def record_ingest(graph: Graph, summary: Any, state: dict[str, Any]) -> None:
         "i.started_at = $now, i.placeholder = false, i.written = $written, i.rejected = $rejected, "
         "i.rejects = $rejects, i.flags = $flags, i.flag_counts = $flag_counts, i.links = $links, i.predictions = $predictions "
         "MERGE (i)-[:PART_OF]->(s)",
-        src=source_ref(summary.uri).uid,
+        src=source_ref(uri).uid,
         iuid=ingest_run_ref(summary.ingest_run).uid,
         run=summary.ingest_run,
         kind=summary.kind,
-        uri=summary.uri,
+        uri=uri,
         now=now,
         state=json.dumps(state, sort_keys=True, default=str),
         written=json.dumps(details["written"]),
         rejected=summary.rejected_count,
-        rejects=json.dumps(details["rejects"]),
-        flags=json.dumps([{"kind": f.kind, "message": f.message, "file": f.file, "line": f.line}
-                          for f in summary.flags]),
+        rejects=scrubbed(json.dumps(details["rejects"])),
+        flags=scrubbed(json.dumps([{"kind": f.kind, "message": f.message, "file": f.file, "line": f.line}
+                                   for f in summary.flags])),
         flag_counts=json.dumps(dict(summary.flag_counts), sort_keys=True),  # every flag counted, e.g. conflicting-record
         links=json.dumps(summary.links),
         predictions=json.dumps(details.get("predictions") or {}),
@@ -73,11 +75,12 @@ def record_ingest(graph: Graph, summary: Any, state: dict[str, Any]) -> None:
 
 def record_failure(graph: Graph, kind: str, uri: str, error: str) -> None:
     """A failed ingest of a source: when, the error, consecutive failures so far."""
+    uri = shown_uri(uri)
     graph.write(
         "MERGE (s:Node:Source {uid: $src}) ON CREATE SET s.first_seen = $now, s.placeholder = false "
         "SET s.kind = $kind, s.name = $uri, s.last_failure_at = $now, s.last_error = $error, "
         "s.failures = coalesce(s.failures, 0) + 1",
-        src=source_ref(uri).uid, kind=kind, uri=uri, now=datetime.now(UTC).isoformat(), error=error[:2000],
+        src=source_ref(uri).uid, kind=kind, uri=uri, now=datetime.now(UTC).isoformat(), error=scrubbed(error)[:2000],
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from provex.vocab.errors import UsageError
 from provex.vocab.records import Record
+from provex.vocab.secrets import scrub_record, shown_uri
 
 KINDS: dict[str, str] = {
     "dvc": "provex.ingest.dvc:DvcSource",
@@ -60,7 +61,7 @@ class Source(ABC):
     file_based: ClassVar[bool] = False
 
     def __init__(self, uri: str) -> None:
-        self.uri = uri
+        self.uri = shown_uri(uri)  # the Source node and IngestRun never hold credentials
         self.position = Position()
 
     @classmethod
@@ -71,6 +72,12 @@ class Source(ABC):
     @abstractmethod
     def read(self, state: dict[str, Any]) -> Iterator[Record]:
         """The source's records; ``state`` is the watermark of its last ingest."""
+
+    def records(self, state: dict[str, Any]) -> Iterator[Record]:
+        """:meth:`read`, every record with the credentials of its URIs removed
+        (:func:`provex.vocab.secrets.scrub_record`): what the pipeline is handed."""
+        for record in self.read(state):
+            yield scrub_record(record)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"

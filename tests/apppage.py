@@ -3,6 +3,8 @@ AppTest and read what it shows (text, tables, iframes, page links)."""
 
 from __future__ import annotations
 
+import re
+import string
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from provex.app.plaintext import ZWSP
+
 APP = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
+_ESCAPED = re.compile("\\\\([" + re.escape(string.punctuation) + "])")
 
 
 def open_page(page: str, *, timeout: float = 90, **query: str) -> AppTest:
@@ -28,11 +33,20 @@ def open_page(page: str, *, timeout: float = 90, **query: str) -> AppTest:
     return at
 
 
+def shown(markdown: Any) -> str:
+    """A Markdown element's text as a person reads it: without the escapes
+    :mod:`provex.app.plaintext` puts before punctuation and the zero-width
+    spaces that stop autolinks (the Markdown of the page's own text, ``**``
+    and backticks, stays)."""
+    return _ESCAPED.sub(r"\1", str(markdown)).replace(ZWSP, "")
+
+
 def texts(at: AppTest) -> str:
     """Every piece of text the page shows, tables included."""
     parts: list[str] = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success", "code"):
-        parts += [str(e.value) for e in getattr(at, kind)]
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
+        parts += [shown(e.value) for e in getattr(at, kind)]
+    parts += [str(e.value) for e in at.code]
     parts += [frame.value.to_string() for frame in at.dataframe]
     parts += [str(m.value) for m in at.metric]
     return "\n".join(parts)
@@ -55,4 +69,4 @@ def iframes(at: AppTest) -> list[str]:
 
 
 def links(at: AppTest) -> list[dict[str, Any]]:
-    return [{"label": e.proto.label, "page": e.proto.page} for e in at.get("page_link")]
+    return [{"label": shown(e.proto.label), "page": e.proto.page} for e in at.get("page_link")]

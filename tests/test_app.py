@@ -9,7 +9,7 @@ import re
 
 import pytest
 import story
-from apppage import APP, frame_with, frames, iframes, links, open_page, texts
+from apppage import APP, frame_with, frames, iframes, links, open_page, shown, texts
 
 from provex.app import graphdraw, graphlabels, graphrows, graphview
 from provex.graph import replays, status
@@ -87,7 +87,7 @@ def test_node_page_cap_says_what_was_left_out(told):
 
 def test_node_page_unknown_ref_is_a_clear_error(told):
     at = open_page("node", ref="prediction:does-not-exist")
-    assert [e.value for e in at.error] == ["No node matches REF 'prediction:does-not-exist'. "
+    assert [shown(e.value) for e in at.error] == ["No node matches REF 'prediction:does-not-exist'. "
                                            "Try `provex search prediction:does-not-exist`."]
 
 
@@ -109,7 +109,7 @@ def test_console_refuses_writes_and_changes_nothing(told, graph, query):
     at.text_area(key="cypher").set_value(query).run()
     at.button(key="run").click().run()
     assert not at.exception
-    errors = [e.value for e in at.error]
+    errors = [shown(e.value) for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("Refused:"), errors
     assert not at.dataframe
     assert count_nodes(graph) == before
@@ -188,7 +188,7 @@ def test_impact_of_a_library_and_of_a_commit(told):
 
 def test_impact_refuses_a_prediction_with_a_clear_error(told):
     at = open_page("impact", ref=told.complaint)
-    assert len(at.error) == 1 and "not a DataVersion or Library or CodeVersion or ModelVersion" in at.error[0].value
+    assert len(at.error) == 1 and "not a DataVersion or Library or CodeVersion or ModelVersion" in shown(at.error[0].value)
 
 
 def test_diff_highlights_what_changed_between_versions(told):
@@ -204,9 +204,9 @@ def test_diff_highlights_what_changed_between_versions(told):
 def test_reproduce_gives_copyable_commands(told):
     at = open_page("reproduce", ref=told.good_model)
     code = at.code[0].value
-    assert f"git checkout --quiet {told.good_commit}" in code
+    assert f"git checkout --quiet --detach {told.good_commit}" in code
     assert f"scikit-learn=={told.sklearn}" in code and "pip install" in code
-    assert f"dvc pull {story.RAW}  # expect md5 {told.good_raw_hash}" in code
+    assert f"dvc pull -- {story.RAW}  # expect md5 {told.good_raw_hash}" in code
     assert "python src/prepare.py" in code and "alpha=1.0" in code and "expect mae = 812.5" in code
     assert told.bad_raw_hash not in code
 
@@ -426,4 +426,4 @@ def test_footer_counts_the_graph_and_names_the_last_ingest(g):
     line = footer.text(info)
     assert line.startswith(f"{info['nodes']:,} nodes · {info['edges']:,} edges · last ingest {last['started_at'][:10]}")
     at = open_page("search")
-    assert line in [c.value for c in at.caption]
+    assert line in [shown(c.value) for c in at.caption]

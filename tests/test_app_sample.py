@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apppage import frame_with, frames, iframes, links, open_page, texts
+from apppage import frame_with, frames, iframes, links, open_page, shown, texts
 from sample import expected
 from streamlit.testing.v1 import AppTest
 
@@ -150,7 +150,7 @@ def test_node_page_downstream_of_the_bad_raw_file_groups_per_model_version(g: Gr
     lineage_nodes = set(frame_with(at, "uid")["uid"])
     assert BAD_MODELS <= lineage_nodes and COMPLAINT in lineage_nodes
     assert not {u for u in lineage_nodes if u.startswith("model:") and "@" in u} - BAD_MODELS
-    notes = "\n".join(str(e.value) for e in [*at.info, *at.warning])
+    notes = "\n".join(shown(e.value) for e in [*at.info, *at.warning])
     assert all(f"shown as one group node (all linked to {uid})" in notes for uid in BAD_MODELS), notes
     assert all(f'"id": "{uid}"' in iframes(at)[0] for uid in BAD_MODELS)
 
@@ -230,8 +230,8 @@ def test_reproduce_credit_limit_5_names_the_bad_commit_and_data(g: Graph) -> Non
     at = open_page("reproduce", ref=mv_uid("credit-limit@5"))
     assert not at.error and not at.warning
     code = at.code[0].value
-    assert f"git checkout --quiet {BAD_COMMIT}" in code.splitlines()
-    assert f"dvc pull {BAD_RAW['path']}  # expect md5 {BAD_RAW['md5']}" in code
+    assert f"git checkout --quiet --detach {BAD_COMMIT}" in code.splitlines()
+    assert f"dvc pull -- {BAD_RAW['path']}  # expect md5 {BAD_RAW['md5']}" in code
     for spec in (BAD_FEATURES, X["bad_data_version"]["prepared"]):  # re-made by the stages, then checked
         assert f"check {spec['path']} {spec['md5']}" in code.splitlines()
     assert FIXED_RAW["md5"] not in code
@@ -267,7 +267,7 @@ def test_console_refuses_a_write(g: Graph, query: str) -> None:
     state = "MATCH (v:ModelVersion) WITH count(v) AS v MATCH (p:Prediction) RETURN v, sum(p.output) AS total"
     before = g.read(state)
     at = run_console(query)
-    errors = [e.value for e in at.error]
+    errors = [shown(e.value) for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("Refused:"), errors
     assert not at.dataframe and g.read(state) == before
 
@@ -313,7 +313,7 @@ def test_home_box_leads_a_prediction_to_what_changed(g: Graph) -> None:
 
 def test_history_page_headline_timeline_and_picks(g: Graph) -> None:
     at = open_page("history", subject=C["household_id"])
-    assert at.success[0].value.startswith(f"{len(C['household_predictions'])} predictions about {C['household_id']}")
+    assert shown(at.success[0].value).startswith(f"{len(C['household_predictions'])} predictions about {C['household_id']}")
     assert len(at.get("vega_lite_chart")) == 2  # credit-scoring and credit-limit timelines
     spouse = m.prediction(C["spouse"]["credit_limit_prediction"]).uid
     at.multiselect(key="picked").select(spouse).select(COMPLAINT).run()
@@ -323,7 +323,7 @@ def test_history_page_headline_timeline_and_picks(g: Graph) -> None:
 def test_compare_page_names_the_ratio_and_the_bad_data(g: Graph) -> None:
     spouse = m.prediction(C["spouse"]["credit_limit_prediction"]).uid
     at = open_page("compare", a=spouse, b=COMPLAINT)
-    headline = at.success[0].value
+    headline = shown(at.success[0].value)
     assert f"{C['ratio']:.3g}x lower" in headline and f"{BAD_RAW['path']}@{BAD_RAW['md5'][:8]}" in headline
     assert RAW_UID in {link["label"] for link in links(at)}
     assert f"provex replay {COMPLAINT} --against {spouse}" in [c.value for c in at.code]
@@ -333,7 +333,7 @@ def test_what_changed_page_and_the_home_question_from_the_url(g: Graph) -> None:
     want = C["what_changed"]
     changed = open_page("changed", prediction=COMPLAINT)
     for at in (changed, open_page("home", question="what-changed", prediction=COMPLAINT)):
-        headline = at.success[0].value
+        headline = shown(at.success[0].value)
         assert headline.startswith(f"{LOW['credit_limit_prediction']} was made by {want['model_version']}; "
                                    f"the last known good {want['last_known_good']}")
         assert want["added_by_commit"][:10] in headline
@@ -372,6 +372,6 @@ def test_node_page_default_depth_reaches_models_and_predictions(g: Graph) -> Non
     at = open_page("node", ref=RAW_UID, dir="down")
     lineage_nodes = set(frame_with(at, "uid")["uid"])
     assert BAD_MODELS <= lineage_nodes and COMPLAINT in lineage_nodes
-    notes = "\n".join(str(e.value) for e in [*at.info, *at.warning])
+    notes = "\n".join(shown(e.value) for e in [*at.info, *at.warning])
     assert f"{AFFECTED['direct_by_model_version'][LOW['credit_limit_version']]} predictions shown as one group" in notes
     assert '"hierarchical"' in iframes(at)[0]

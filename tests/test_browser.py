@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from sample import expected
@@ -299,3 +299,72 @@ def walk_from_household(page, app_url: str) -> None:
     page.locator("iframe[title='lineage graph']").first.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     shot(page, "h6-lineage")
+
+
+# ---- ingested Markdown and HTML stay text ----------------------------------------------------------
+
+HOSTS = ("phish.example", "beacon.example", "autolink.example")
+LINK = "[Click to re-login](http://phish.example/login)"
+MARKUP = (f"{LINK} ![b](http://beacon.example/b.png) <img src=\"http://beacon.example/h.png\"> "
+          "<a href=\"javascript:alert(1)\">js</a> http://autolink.example/x www.autolink.example $x^2$")
+SECRET = "se@cret-Z9"
+
+
+def hostile_sources(graph, tmp_path: Path) -> str:
+    """A DVC project whose stage, paths and folder name hold Markdown, HTML, a javascript:
+    link and image links, ingested for real; and an MLflow source failing with a password
+    in its URI (the ingest status page shows its error). Returns the output's uid."""
+    import json as jsonlib
+
+    from click.testing import CliRunner
+
+    from provex.app.cli import cli
+    from provex.graph import status
+
+    root = tmp_path / "proj [Click](javascript:alert(1)) www.autolink.example"
+    root.mkdir()
+    raw, out = f"raw {MARKUP}.csv", f"out {MARKUP}.csv"
+    (root / "dvc.lock").write_text(jsonlib.dumps({"schema": "2.0", "stages": {f"stage {MARKUP}": {
+        "cmd": f"echo {MARKUP}", "deps": [{"path": raw, "md5": "1" * 32}], "outs": [{"path": out, "md5": "2" * 32}]}}}))
+    assert CliRunner().invoke(cli, ["ingest", "dvc", str(root)]).exit_code == 0
+    uri = f"http://alice:{SECRET}@127.0.0.1:9/{MARKUP}"
+    status.record_failure(graph, "mlflow", uri, f"Cannot read MLflow tracking URI {uri}: {MARKUP}")  # as the CLI does
+    return m.data_version(out, "2" * 32).uid
+
+
+def inert(page, requests: list[str]) -> None:
+    """No request left for the hosts in the data; no link or image to them, nor a javascript: link,
+    in the page or in the lineage iframe; the password shown nowhere."""
+    assert not [url for url in requests if urlsplit(url).hostname and urlsplit(url).hostname.endswith(HOSTS)]
+    for frame in page.frames:  # the page and the lineage iframe
+        targets = frame.evaluate("() => [...document.querySelectorAll('a[href], img[src], link[href], iframe[src]')]"
+                                 ".map(e => e.href || e.src)")
+        bad = [t for t in targets if t.lower().startswith("javascript:")
+               or (urlsplit(t).hostname or "").endswith(HOSTS)]
+        assert not bad, bad
+    assert SECRET not in page.content()
+
+
+def test_markdown_and_html_in_ingested_text_stay_text(graph, app_url, page, tmp_path):
+    uid = hostile_sources(graph, tmp_path)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    try:
+        visits = {f"/?find={quote('Click to re-login')}": "stAlertContentSuccess", f"/search?q={quote('Click to re-login')}":
+                  "Open a node page", f"/node?ref={quote(uid)}&dir=both": "Where this came from",
+                  f"/impact?ref={quote(uid)}": "Affected model versions",
+                  f"/?question=data-origin&data_version={quote(uid)}": "Nodes in this answer", "/ingest_status": "failing since"}
+        for visit, shown in visits.items():  # every page that shows the data, each once it has drawn it
+            page.goto(app_url + visit)
+            if shown.startswith("st"):  # the top hit's headline: the Markdown as its literal text
+                page.locator(f"[data-testid='{shown}']").first.wait_for()
+                assert LINK in page.locator(f"[data-testid='{shown}']").first.inner_text().replace("\u200b", "")
+            else:
+                page.get_by_text(shown).first.wait_for(state="attached")
+            settle(page)
+            page.wait_for_timeout(300)
+            inert(page, requests)
+        shot(page, "hostile-ingest-status")
+    except Exception:
+        shot(page, "failure")
+        raise

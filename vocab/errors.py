@@ -2,31 +2,13 @@
 
 The CLI prints ``str(error)`` and exits with ``error.exit_code``: no traceback
 for anything raised from here. A URI in a message (or anywhere provex stores
-or prints it) goes through :func:`shown_uri`: never with its password.
+or prints it) goes through :func:`shown_uri` (:mod:`provex.vocab.secrets`): never with its
+credentials.
 """
 
-import re
-from urllib.parse import urlsplit, urlunsplit
+from provex.vocab.secrets import scrubbed, shown_uri
 
-_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]+@")
-
-
-def scrubbed(text: str) -> str:
-    """``text`` with every ``scheme://user:password@`` cut to ``scheme://``
-    (library errors quote the URL they failed on, credentials included)."""
-    return _CREDENTIALS.sub(r"\1", text)
-
-
-def shown_uri(uri: str) -> str:
-    """``uri`` without a ``user:password@`` part (as messages, nodes and logs show it)."""
-    try:
-        parts = urlsplit(uri)
-        if parts.username is None and parts.password is None:
-            return uri
-        host = parts.hostname or ""
-        return urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
-    except ValueError:  # not a URL at all (a path with odd characters)
-        return uri
+__all__ = ["scrubbed", "shown_uri"]  # the one URI scrubber lives in provex.vocab.secrets; kept here for callers
 
 
 class ProvexError(Exception):

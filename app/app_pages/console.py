@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import graphrows, graphview, state
+from provex.app.plaintext import md
 from provex.graph import console
 from provex.vocab.errors import ProvexError
 
@@ -26,7 +27,7 @@ if st.button("Run", type="primary", key="run"):
     try:
         rows, truncated = console.run(state.graph(), query, {}, limit=int(limit), timeout=float(timeout))
     except ProvexError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         st.stop()
     st.subheader(f"{len(rows):,} row{'s' if len(rows) != 1 else ''}" + (" (partial: row limit reached)" if truncated else ""))
     if truncated:

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import humanize, state
+from provex.app.plaintext import md
 from provex.graph import questions
 
 HIGHLIGHT = "background-color: #ffe0b2"
@@ -35,12 +36,12 @@ def main() -> None:
     with state.shown_errors():
         frame = questions.ask(state.graph(), "diff-model-versions", {"a": a, "b": b})
     frame = frame.rename(columns={"a": f"A: {a}", "b": f"B: {b}"})
-    st.subheader(summary(frame))
+    st.subheader(md(summary(frame)))
     only = st.checkbox("Only differences", value=False, key="only")
     shown = frame[frame["differs"].astype(bool)] if only else frame
     for aspect in shown["aspect"].drop_duplicates():
         part = shown[shown["aspect"] == aspect].drop(columns=["aspect"]).reset_index(drop=True)
-        st.markdown(f"**{aspect}**")
+        st.markdown(f"**{md(aspect)}**")
         st.dataframe(highlighted(part), hide_index=True)
     st.download_button("Download CSV", frame.to_csv(index=False), file_name="diff.csv", mime="text/csv")
 

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import state
+from provex.app.plaintext import md
 from provex.graph import questions
 
 QUESTION = "subject-history"
@@ -26,7 +27,7 @@ def timeline(frame: pd.DataFrame) -> None:
     models = sorted(numeric["model"].dropna().unique())
     for col, model in zip(st.columns(max(1, len(models))), models, strict=False):
         with col:
-            st.markdown(f"**{model}**: output over time")
+            st.markdown(f"**{md(model)}**: output over time")
             st.scatter_chart(numeric[numeric["model"] == model], x="time", y="output", color="model_version",
                              height=260)
 
@@ -62,7 +63,7 @@ def main() -> None:
     params = {"subject": subject}
     with state.shown_errors():
         frame = questions.ask(state.graph(), QUESTION, params)
-    st.success(frame.attrs["headline"])
+    st.success(md(frame.attrs["headline"]))
     if frame.empty:
         return
     timeline(frame)

@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from provex.app import state
+from provex.app.plaintext import code, md
 from provex.graph import lineage, questions
 from provex.vocab.errors import UsageError
 
@@ -60,7 +61,7 @@ def answer(q: questions.Question, params: dict[str, Any]) -> None:
     state.link_list(state.refs_in(frame), title="Nodes in this answer")
     main_ref = next((params[p.name] for p in q.params if p.type == "ref" and params.get(p.name)), None)
     if main_ref:
-        st.subheader(f"Lineage {'downstream' if direction_for(q) == 'down' else 'upstream'} of `{main_ref}`")
+        st.subheader(f"Lineage {'downstream' if direction_for(q) == 'down' else 'upstream'} of {code(main_ref)}")
         with state.shown_errors():
             sub = lineage.traverse(g, main_ref, direction=direction_for(q), depth=GRAPH_DEPTH, node_cap=400,
                                    time_limit=30.0)
@@ -87,7 +88,7 @@ def next_step(hit: dict[str, Any]) -> None:
         state.question_link("prediction-provenance", {"prediction": ref}, label=f"Where did {ref} come from?")
         state.question_link("compare-predictions", {"a": ref}, label=f"Compare {ref} with another prediction")
     elif hit["label"] in ("DataVersion", "CodeVersion", "Library", "ModelVersion"):
-        st.page_link("app_pages/impact.py", label=f"What is affected by {ref}?", icon=":material/warning:",
+        st.page_link("app_pages/impact.py", label=md(f"What is affected by {ref}?"), icon=":material/warning:",
                      query_params={"ref": ref})
     state.node_link(ref, label=f"{ref}: its lineage and properties")
 
@@ -102,18 +103,18 @@ def finder() -> None:
     try:
         hits = state.find(state.graph(), text, limit=30)
     except UsageError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return
     if not hits:
-        st.warning(f"Nothing matches {text!r}. Try fewer characters, a path or a hash prefix.")
+        st.warning(md(f"Nothing matches {text!r}. Try fewer characters, a path or a hash prefix."))
         return
     if is_subject(text, hits):
         count = sum(1 for h in hits if h["match"] == "exact")
-        st.success(f"{text} is a customer or household with {count:,} prediction{'s' if count != 1 else ''}.")
+        st.success(md(f"{text} is a customer or household with {count:,} prediction{'s' if count != 1 else ''}."))
         state.question_link("subject-history", {"subject": text}, label=f"History of {text}: every prediction over time")
         return
     top = hits[0]
-    st.success(f"{top['label']} {top['ref']} — {top['name']}" + (f" ({top['detail']})" if top["detail"] else ""))
+    st.success(md(f"{top['label']} {top['ref']} — {top['name']}" + (f" ({top['detail']})" if top["detail"] else "")))
     next_step(top)
     if len(hits) > 1:
         with st.expander(f"Other matches ({len(hits) - 1})"):

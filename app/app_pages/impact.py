@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import state
+from provex.app.plaintext import code, md
 from provex.graph import nodes, questions, refs
 from provex.vocab.errors import UsageError
 
@@ -69,7 +70,7 @@ def filtered(frame: pd.DataFrame) -> pd.DataFrame:
             try:
                 limit = pd.Timestamp(refs.normalize_time(bound, "time"))
             except UsageError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 continue
             mask = keep(times, limit).fillna(False)
             out, times = out[mask], times[mask]
@@ -92,7 +93,7 @@ def main() -> None:
     try:
         node = refs.resolve(g, ref.strip(), labels=KINDS)
     except UsageError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         with state.shown_errors():
             state.link_list([h["ref"] for h in state.find(g, ref, KINDS)], title="Did you mean")
         return
@@ -100,7 +101,7 @@ def main() -> None:
     with state.shown_errors():
         answer, versions = affected_versions(g, node, window)
         preds, cut = predictions(g, node, versions)
-    st.subheader(f"Impact of {node['label']} `{node['uid']}`")
+    st.subheader(f"Impact of {md(node['label'])} {code(node['uid'])}")
     cols = st.columns(3)
     cols[0].metric("Affected model versions", len(versions))
     cols[1].metric("Affected predictions", f"{len(preds):,}" + ("+" if cut else ""))

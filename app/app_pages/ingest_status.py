@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import state
+from provex.app.plaintext import md
 from provex.graph import lock, status
 
 SOURCE_COLUMNS = ["kind", "source", "stale", "last_success", "since_success_s", "last_failure", "failures",
@@ -72,10 +73,10 @@ table = source_table(sources, stale_hours * 3600)
 st.dataframe(table, hide_index=True)
 stale = table[table["stale"]] if not table.empty else table
 if not stale.empty:
-    st.warning(f"{len(stale)} source(s) stale: no success for over {stale_hours:g} h: " + ", ".join(stale["source"]))
+    st.warning(md(f"{len(stale)} source(s) stale: no success for over {stale_hours:g} h: " + ", ".join(stale["source"])))
 failing = table[table["failures"] > 0] if not table.empty else table
 for row in failing.itertuples():
-    st.error(f"{row.kind} {row.source}: failing since {row.last_failure} ({row.failures} in a row): {row.last_error}")
+    st.error(md(f"{row.kind} {row.source}: failing since {row.last_failure} ({row.failures} in a row): {row.last_error}"))
 st.subheader("Ingest lock")
 if locks:
     st.dataframe(lock_table(locks), hide_index=True)

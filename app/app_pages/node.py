@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import graphview, profile_view, replay_view, state
+from provex.app.plaintext import code, md
 from provex.graph import export, lineage, nodes, refs
 from provex.vocab.model import KINDS
 
@@ -123,7 +124,7 @@ def main() -> None:
         found = refs.resolve(g, ref.strip())
     uid = found["uid"]
     node = nodes.properties(g, uid) or {}
-    st.subheader(f"{found['label']} `{uid}`")
+    st.subheader(f"{md(found['label'])} {code(uid)}")
     opts = controls()
     with state.shown_errors():
         sub = reach(g, uid, opts)

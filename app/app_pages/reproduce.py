@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import allow_run, state
+from provex.app.plaintext import code, md
 from provex.app.reproduce import recipe as recipe_mod
 from provex.app.reproduce import record, verify
 from provex.graph import recipes
@@ -34,7 +35,7 @@ def _verify_now(target: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         report = verify.verify(target, rows)
         record.record_reproduction(state.graph(), target, report)
     show = st.success if report["outcome"].startswith("reproduced") else st.error
-    show(f"{report['outcome']}: {report.get('reason', '')}")
+    show(md(f"{report['outcome']}: {report.get('reason', '')}"))
     if report.get("models"):
         st.dataframe(pd.DataFrame([{k: m.get(k) for k in ("path", "verdict", "detail", "sample")}
                                    for m in report["models"]]), hide_index=True)
@@ -52,7 +53,7 @@ def main() -> None:
         target = recipes.target(state.graph(), mv)
         rows = recipes.recipe(state.graph(), target)
         past = recipes.reproductions(state.graph(), mv)
-    st.subheader(f"Recipe for `{mv}`")
+    st.subheader(f"Recipe for {code(mv)}")
     if missing_steps(rows):
         st.warning(f"Incomplete recipe: no {', '.join(missing_steps(rows))} step recorded.")
     text = recipe_mod.script(target, rows, recipe_mod.project_root(target["run"]))

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from provex.app import state
+from provex.app.plaintext import md
 from provex.vocab.model import KINDS
 
 st.title("Search")
@@ -20,7 +21,7 @@ if text.strip():
     with state.shown_errors():
         hits = state.find(state.graph(), text, kinds, limit=int(limit))
     if not hits:
-        st.warning(f"Nothing matches {text!r}. Try fewer characters or another field (a path, a hash prefix).")
+        st.warning(md(f"Nothing matches {text!r}. Try fewer characters or another field (a path, a hash prefix)."))
     else:
         st.subheader(f"{len(hits)} match{'es' if len(hits) != 1 else ''}")
         st.dataframe(pd.DataFrame(hits, columns=["ref", "label", "name", "detail", "match", "score"]), hide_index=True)

@@ -2,7 +2,8 @@
 connection context, ``--param`` parsing and the ``--format`` option.
 
 Exit codes: 0 ok, 1 failure, 2 usage or bad input. Errors print one message
-saying what failed and how to fix it, never a traceback.
+saying what failed and how to fix it, never a traceback. While a command
+runs, what it prints goes through :mod:`provex.app.terminal`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 
 import click
 
+from provex.app import terminal
 from provex.app.output import FORMATS
 from provex.graph.connection import Graph
 from provex.vocab.errors import ProvexError, UsageError
@@ -30,14 +32,15 @@ class Group(click.Group):
     """Turns provex errors into a message and an exit code."""
 
     def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except ProvexError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        with terminal.guarded():  # everything printed: no URI credentials, no terminal controls from the data
+            try:
+                return super().invoke(ctx)
+            except ProvexError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(exc.exit_code)
+            except KeyboardInterrupt:
+                click.echo("interrupted", err=True)
+                sys.exit(130)
 
 
 @contextlib.contextmanager

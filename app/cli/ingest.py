@@ -119,7 +119,7 @@ def ingest_one(graph: Graph, src: sources.Source, shown: IngestProgress, *, batc
             tick(phase, records)
 
         try:
-            return pipeline.ingest(graph, kind=src.kind, uri=src.uri, read=src.read, batch_size=batch_size,
+            return pipeline.ingest(graph, kind=src.kind, uri=src.uri, read=src.records, batch_size=batch_size,
                                    rejects=target, progress=progress,
                                    prediction_nodes=getattr(src, "prediction_nodes", "auto"))
         except ProvexError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from provex.app import terminal
 from provex.app.cli.base import connected
 from provex.app.output import emit, emit_json
 from provex.app.reproduce import attribution, record, verify
@@ -56,7 +57,8 @@ def reproduce(ref: str, run_it: bool, workdir: str | None, project: str | None, 
 
 def _print_recipe(target: dict, rows: list[dict], root: str | None, fmt: str) -> None:
     if fmt == "sh":
-        click.echo(recipe_mod.script(target, rows, root), nl=False)
+        with terminal.exact():  # a script, byte for byte when piped (its values are shell-quoted)
+            click.echo(recipe_mod.script(target, rows, root), nl=False)
     elif fmt == "json":
         emit_json(recipe_mod.as_json(target, rows, root))
     else:

@@ -65,8 +65,15 @@ def api_key(key_file: str | None, no_auth: bool, host: str) -> str | None:
               help="Seconds between background ingests of the spool.")
 @click.option("--lock-wait", type=Seconds(0), default=60.0, show_default=True,
               help="How long a background ingest waits for another ingest's lock before retrying later.")
+@click.option("--max-connections", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Open connections at once; one more is answered 503 (retry) and closed at once.")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds a client has to send a request's line and headers (also the keep-alive idle limit).")
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds a client has to send a request's body; then 408 and the connection is closed.")
 def serve_lineage(host: str, port: int, spool_dir: str | None, api_key_file: str | None, no_auth: bool,
-                  every: float, lock_wait: float) -> None:
+                  every: float, lock_wait: float, max_connections: int, header_timeout: float,
+                  body_timeout: float) -> None:
     """OpenLineage over HTTP: accept POST /api/v1/lineage (as the OpenLineage
     HTTP transport sends it), spool each event durably, ingest in the background."""
     key = api_key(api_key_file, no_auth, host)
@@ -90,7 +97,8 @@ def serve_lineage(host: str, port: int, spool_dir: str | None, api_key_file: str
         sys.stdout.flush()
 
     serve(host, port, spool, key, stop, every=every, lock_wait=lock_wait,
-          log=lambda line: click.echo(line, err=True), ready=ready)
+          log=lambda line: click.echo(line, err=True), ready=ready, max_connections=max_connections,
+          header_timeout=header_timeout, body_timeout=body_timeout)
     click.echo("stopped")
 
 

@@ -11,6 +11,7 @@ from provex.app.cli.base import Group, connected, format_option
 from provex.app.output import emit_json
 from provex.graph.connection import Settings
 from provex.graph.server import ManagedServer
+from provex.vocab.secrets import shown_uri
 
 
 @click.group(cls=Group)
@@ -27,7 +28,7 @@ def start(port: int | None, pick_free_port: bool) -> None:
     if os.environ.get("NEO4J_URI"):
         with connected() as graph:
             agent = graph.verify()
-        click.echo(f"NEO4J_URI is set: using {graph.settings.uri} ({agent}); nothing to start.")
+        click.echo(f"NEO4J_URI is set: using {shown_uri(graph.settings.uri)} ({agent}); nothing to start.")
         return
     status = ManagedServer.from_env().start(port=port, pick_free=pick_free_port)
     click.echo(f"Neo4j {status.version} {status.note}: {status.uri} (pid {status.pid})")
@@ -51,7 +52,7 @@ def status(fmt: str) -> None:
     if os.environ.get("NEO4J_URI"):
         settings = Settings.from_env()
         with connected() as graph:
-            info = {"running": True, "managed": False, "uri": settings.uri, "agent": graph.verify()}
+            info = {"running": True, "managed": False, "uri": shown_uri(settings.uri), "agent": graph.verify()}
     else:
         info = {"managed": True, **ManagedServer.from_env().status().__dict__}
         info.pop("note", None)

@@ -30,6 +30,7 @@ import yaml
 from provex.app.reproduce import artifacts, record
 from provex.app.reproduce.models import CannotRun
 from provex.app.reproduce.recipe import commit_of, project_root, stages
+from provex.ingest import confine
 
 TIMEOUT = 3600.0
 METRIC_REL_TOLERANCE = 1e-9
@@ -79,18 +80,46 @@ def cache_dir(project: Path, dvc: str) -> Path:
 
 
 def missing_objects(cache: Path, inputs: Sequence[tuple[str, str]]) -> list[str]:
-    """``path: cache object`` for every true input whose object is not in the cache."""
+    """``path: cache object`` for every true input whose object is not in the cache.
+    Every md5 (from the graph, or from a .dir manifest) is checked as an md5 before
+    it names a cache object, and the object is read only inside the cache."""
     missing = []
     for path, md5 in inputs:
-        obj = cache / "files" / "md5" / md5[:2] / md5[2:]
+        obj = _in_cache(cache, md5, path)
         if not obj.exists():
             missing.append(f"{path} md5 {md5}: {obj}")
         elif md5.endswith(".dir"):
-            for entry in yaml.safe_load(obj.read_text()) or []:
-                member = cache / "files" / "md5" / entry["md5"][:2] / entry["md5"][2:]
+            entries = yaml.safe_load(obj.read_text())
+            for entry in entries if isinstance(entries, list) else []:
+                member = _in_cache(cache, entry.get("md5") if isinstance(entry, dict) else None, f"{path} (.dir member)")
                 if not member.exists():
-                    missing.append(f"{path}/{entry['relpath']} md5 {entry['md5']}: {member}")
+                    missing.append(f"{path}/{entry.get('relpath')} md5 {entry['md5']}: {member}")
     return missing
+
+
+def _in_cache(cache: Path, md5: Any, what: str) -> Path:
+    try:
+        return confine.inside(confine.cache_object(cache, md5)[0], [cache])
+    except (confine.BadHash, confine.Outside) as exc:
+        raise CannotRun(f"{what}: {exc}") from None
+
+
+def in_tree(tree: Path, path: str) -> Path:
+    """``path`` (from the graph) inside the work tree, or CannotRun: never a file elsewhere."""
+    try:
+        return confine.inside(path, [tree], base=tree)
+    except confine.Outside as exc:
+        raise CannotRun(f"{exc}: a recipe only reads files of the project") from None
+
+
+def checked_commit(commit: Any, root: Path) -> str:
+    """``commit`` when it is a commit id that resolves in the project (never an option)."""
+    try:
+        sha = confine.checked_hash("git", commit, "the recipe", "commit")
+    except confine.BadHash as exc:
+        raise CannotRun(str(exc)) from None
+    _run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{sha}^{{commit}}"], root)
+    return sha
 
 
 def inputs_of(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
@@ -215,7 +244,8 @@ def _verify(target: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], report
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="provex-reproduce-"))
     tree = base / "project"
     report["workdir"] = str(tree)
-    _run(["git", "worktree", "add", "--detach", str(tree), report["commit"]], root)
+    commit = checked_commit(report["commit"], root)
+    _run(["git", "worktree", "add", "--detach", "--", str(tree), commit], root)
     try:
         _rebuild(root, tree, dvc, ran, inputs, report, target)
     finally:
@@ -230,16 +260,16 @@ def _rebuild(root: Path, tree: Path, dvc: str, ran: Sequence[str], inputs: Seque
 
     _run([dvc, "cache", "dir", "--local", str(cache_dir(root, dvc))], tree)
     if inputs:
-        _run([dvc, "checkout", *[p for p, _ in inputs]], tree)
-    measured = {p: file_md5(tree / p) for p, _ in inputs}
+        _run([dvc, "checkout", "--", *[p for p, _ in inputs]], tree)
+    measured = {p: file_md5(in_tree(tree, p)) for p, _ in inputs}
     scratch = f"sqlite:///{tree.parent / 'mlflow.db'}"
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])  # this environment's python
     env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": scratch, "MLFLOW_REGISTRY_URI": scratch}
     for stage in ran:
-        _run([dvc, "repro", "--single-item", "--force", "--no-commit", stage], tree, env)
+        _run([dvc, "repro", "--single-item", "--force", "--no-commit", "--", stage], tree, env)
     lockfile = (target["run"] or {}).get("lockfile") or "dvc.lock"
-    locked = yaml.safe_load(_run(["git", "show", f"{report['commit']}:{lockfile}"], root))
-    rerun = yaml.safe_load((tree / lockfile).read_text())
+    locked = yaml.safe_load(_run(["git", "show", f"{checked_commit(report['commit'], root)}:{lockfile}"], root))
+    rerun = yaml.safe_load(in_tree(tree, lockfile).read_text())
     report["outputs"] = compare_locks(locked, rerun, ran, inputs, measured)
     training = target.get("training_run") or {}
     report["metrics"] = compare_metrics(target.get("metrics") or {}, scratch, target.get("experiment"), training.get("name"))

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from provex.ingest.dvc.build import Builder
-from provex.ingest.dvc.git import FolderReader, GitReader, open_source
+from provex.ingest.dvc.git import FolderReader, GitReader, is_dvc_file, open_source
 from provex.ingest.dvc.profile import Profiler
 from provex.ingest.dvc.snapshot import Parser
 from provex.ingest.source import Position, Source, local
-from provex.vocab.records import Record, Watermark
+from provex.vocab.records import Record, Reject, Watermark
 
 #: Watermark names: the shas already ingested, and the data versions written.
 COMMITS = "commits"
@@ -57,6 +57,9 @@ def read(path: str | Path, rev: str | None = None, state: dict[str, Any] | None 
 
 def _snapshot(source: FolderReader, root: str, profiler: Profiler | None) -> Iterator[Record]:
     snap = source.snapshot()
+    for path, why in sorted(source.outside.items()):  # symlinks out of the folder: never read
+        if is_dvc_file(path):
+            yield Reject(f"{root}/{path}", None, f"a symlink that leaves the project: {why}")
     builder = Builder(root, Path(root).name, set(), profiler)
     yield from builder.records(snap, Parser(root).parse(snap), None, final=True)
 

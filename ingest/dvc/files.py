@@ -22,10 +22,12 @@ from typing import Any
 
 from ruamel.yaml.error import YAMLError
 
+from provex.ingest import confine
 from provex.ingest.dvc.errors import dvc_errors
 from provex.ingest.dvc.yamlfile import HostileYAML, Load, safe_load
 from provex.vocab.errors import ReadFailed
 from provex.vocab.records import Reject
+from provex.vocab.secrets import scrubbed
 
 LOCK_SCHEMAS = ("2.0",)
 DEFAULT_PARAMS = "params.yaml"
@@ -36,6 +38,13 @@ def join(base: str, *parts: str) -> str:
     """A normalised repo-relative POSIX path ("" for the root)."""
     path = posixpath.normpath(posixpath.join(base or ".", *[p for p in parts if p]))
     return "" if path == "." else path
+
+
+def data_path(wdir: str, raw: str) -> str:
+    """A dependency's or output's path: repo-relative, or a URL as written (never
+    normalised: ``//`` kept) without its credentials (:func:`provex.vocab.secrets.scrubbed`,
+    before anything derives a name from it)."""
+    return scrubbed(raw) if "://" in raw else join(wdir, raw)
 
 
 def dirname(path: str) -> str:
@@ -73,8 +82,8 @@ def make_out(entry: Any, wdir: str) -> Out | None:
     value = entry.get(kind)
     scheme = "md5" if entry.get("hash") == "md5" else ("md5-dos2unix" if kind == "md5" else kind)
     return Out(
-        path=join(wdir, entry["path"]) if "://" not in entry["path"] else entry["path"],
-        hash=str(value) if value else None,
+        path=data_path(wdir, entry["path"]),
+        hash=value if value and confine.hash_problem(HASH_FORMS[kind], value) is None else None,  # checked before
         hash_kind=kind,
         scheme=scheme,
         size=entry.get("size") if isinstance(entry.get("size"), int) else None,
@@ -111,10 +120,52 @@ def lock_entries(file: str, data: Any) -> tuple[dict[str, dict[str, Any]], list[
     good, rejects = {}, []
     for name, entry in data.items():
         if isinstance(entry, dict):
-            good[str(name)] = entry
+            good[str(name)] = checked_entry(file, f"stage {name!r}", entry, rejects)
         else:
             rejects.append(Reject(file, None, f"dvc.lock entry {name!r} is not a mapping; skipped", str(entry)[:200]))
     return good, rejects
+
+
+# ---- hashes, checked before any use -------------------------------------------------------------------
+
+#: Hash key -> the form its value must have (:data:`provex.ingest.confine.FORMS`).
+HASH_FORMS = {"md5": "md5", "etag": "etag", "checksum": "checksum"}
+
+
+def checked_entry(file: str, where: str, entry: dict[str, Any], rejects: list[Reject]) -> dict[str, Any]:
+    """A dvc.lock entry or .dvc file with every hash of its ``deps`` and ``outs`` (and
+    an import's ``rev_lock``) checked: an invalid one is a Reject naming the file and
+    the key, and is left out (the path is still read, as a data set without that version)."""
+    clean = dict(entry)
+    for section in ("deps", "outs"):
+        items = entry.get(section)
+        if isinstance(items, list):
+            clean[section] = [_checked_item(file, f"{where}: {section}[{i}]", item, rejects)
+                              for i, item in enumerate(items)]
+    return clean
+
+
+def _checked_item(file: str, where: str, item: Any, rejects: list[Reject]) -> Any:
+    if not isinstance(item, dict):
+        return item
+    clean = dict(item)
+    for key, kind in HASH_FORMS.items():
+        if clean.get(key) is not None and _bad(file, f"{where}.{key}", kind, clean[key], rejects):
+            del clean[key]
+    repo = clean.get("repo")
+    if isinstance(repo, dict) and repo.get("rev_lock") is not None and _bad(file, f"{where}.repo.rev_lock", "git",
+                                                                            repo["rev_lock"], rejects):
+        clean["repo"] = {k: v for k, v in repo.items() if k != "rev_lock"}
+    return clean
+
+
+def _bad(file: str, key: str, kind: str, value: Any, rejects: list[Reject]) -> bool:
+    """True (and a Reject) when ``value`` is not a hash of ``kind``."""
+    problem = confine.hash_problem(kind, value)
+    if problem:
+        rejects.append(Reject(file, None, f"{key} {problem}; the entry is read without it (a hash is never a "
+                                          "path): write the hash DVC recorded, in quotes", f"{key}: {value!r}"[:200]))
+    return problem is not None
 
 
 def make_lock_entry(file: str, name: str, raw: dict[str, Any], wdir: str) -> LockEntry:
@@ -143,6 +194,10 @@ class DvcFile:
 def make_dvcfile(file: str, data: Any) -> tuple[DvcFile | None, list[Reject]]:
     if not isinstance(data, dict) or not isinstance(data.get("outs", []), list):
         return None, [Reject(file, None, "not a .dvc file: expected a mapping with an `outs` list")]
+    rejects: list[Reject] = []
+    data = checked_entry(file, file.rsplit("/", 1)[-1], data, rejects)
+    if data.get("md5") is not None and _bad(file, "md5", "md5-file", data["md5"], rejects):
+        data = {k: v for k, v in data.items() if k != "md5"}
     wdir = join(dirname(file), str(data.get("wdir") or ""))
     outs = [o for o in (make_out(o, wdir) for o in data.get("outs") or []) if o]
     origin, props = "dvc-add", {"frozen": bool(data.get("frozen") or data.get("locked")), "dvcfile": file}
@@ -159,7 +214,7 @@ def make_dvcfile(file: str, data: Any) -> tuple[DvcFile | None, list[Reject]]:
             props.update(import_url=dep["path"], import_etag=dep.get("etag") or dep.get("md5") or dep.get("checksum"))
     if data.get("md5"):
         props["stage_md5"] = str(data["md5"])
-    return DvcFile(file, outs, origin, props, bool(data.get("cmd"))), []
+    return DvcFile(file, outs, origin, props, bool(data.get("cmd"))), rejects
 
 
 # ---- dvc.yaml ---------------------------------------------------------------------------------------
@@ -226,10 +281,10 @@ def _top_sections(pipeline: Pipeline, resolver: Any, base: str, rejects: list[Re
 
 
 def _resolve_sections(pipeline: Pipeline, resolver: Any, base: str) -> None:
-    pipeline.artifacts = {name: {**(a or {}), "path": join(base, str((a or {}).get("path", "")))}
+    pipeline.artifacts = {name: {**(a or {}), "path": data_path(base, str((a or {}).get("path", "")))}
                           for name, a in resolver.resolve_artifacts().items()}
-    pipeline.metrics = [join(base, m) for m in resolver.resolve_metrics() if isinstance(m, str)]
-    pipeline.plots = [join(base, p) for p in _plot_files(resolver.resolve_plots())]
+    pipeline.metrics = [data_path(base, m) for m in resolver.resolve_metrics() if isinstance(m, str)]
+    pipeline.plots = [data_path(base, p) for p in _plot_files(resolver.resolve_plots())]
 
 
 def _plot_files(plots: list[Any]) -> list[str]:
@@ -297,12 +352,12 @@ def make_stage(file: str, name: str, body: dict[str, Any]) -> StageDef:
     outs: dict[str, dict[str, Any]] = {}
     for kind in ("outs", "metrics", "plots"):
         for path, flags in _entries(body.get(kind)):
-            outs[join(wdir, path)] = {**flags, "kind": kind}
+            outs[data_path(wdir, path)] = {**flags, "kind": kind}
     props = {k: body[k] for k in ("frozen", "always_changed", "desc") if k in body}
     return StageDef(
         dvcfile=file, name=name, group=name.split("@", 1)[0], wdir=wdir,
         cmd=" && ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or ""),
-        deps=[join(wdir, p) for p, _ in _entries(body.get("deps"))],
+        deps=[data_path(wdir, p) for p, _ in _entries(body.get("deps"))],
         outs=outs, params=_params(body.get("params"), wdir), props=props,
     )
 

@@ -13,7 +13,9 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from provex.ingest import confine
 from provex.vocab.errors import SourceError, UsageError
 
 #: Pathspecs of the files that make a commit interesting to DVC.
@@ -67,6 +69,7 @@ class FolderReader:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.outside: dict[str, str] = {}  # path -> why: symlinks that lead out of the folder (never read)
 
     def snapshot(self) -> Snapshot:
         files: dict[str, str] = {}
@@ -74,8 +77,15 @@ class FolderReader:
             dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
             rel = Path(dirpath).relative_to(self.root)
             for name in filenames:  # regular files only: a FIFO would block, a device never end
-                if os.path.isfile(os.path.join(dirpath, name)):
-                    files[(rel / name).as_posix()] = ""
+                full = os.path.join(dirpath, name)
+                if not os.path.isfile(full):
+                    continue
+                try:
+                    confine.inside(full, [self.root])
+                except confine.Outside as exc:
+                    self.outside[(rel / name).as_posix()] = str(exc)
+                    continue
+                files[(rel / name).as_posix()] = ""
         return Snapshot("snapshot", None, files, self)
 
     def read(self, snap: Snapshot, path: str) -> bytes | None:
@@ -100,15 +110,17 @@ class GitReader:
         return done.stdout.decode("utf-8", "replace")
 
     def commits(self, rev: str | None) -> list[Commit]:
-        """Commits that touched DVC files, oldest first."""
+        """Commits that touched DVC files, oldest first (``rev``: checked by :meth:`checked_rev`)."""
         fmt = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
         if rev is not None and (not isinstance(rev, str) or rev.startswith("-") or not rev.strip()):
             raise UsageError(f"{self.root}: {rev!r} is not a git revision. Give --rev (or rev = \"...\" in "
                              "provex.toml) as a commit, branch or range such as v1..main.")
+        rev = self.checked_rev(rev)
         try:
-            out = self.git("log", "--reverse", "--topo-order", f"--format={fmt}", rev or "HEAD", "--", *DVC_PATHSPECS)
+            out = self.git("log", "--reverse", "--topo-order", f"--format={fmt}", "--end-of-options", rev, "--",
+                           *DVC_PATHSPECS)
         except GitError as exc:
-            raise UsageError(f"{self.root}: git cannot read revision {rev or 'HEAD'!r} ({exc}). "
+            raise UsageError(f"{self.root}: git cannot read revision {rev!r} ({exc}). "
                              "Give --rev as a commit, branch or range such as v1..main.") from None
         commits = []
         for chunk in out.split("\x1e")[1:]:
@@ -116,6 +128,28 @@ class GitReader:
             commits.append(Commit(sha, parents.split()[0] if parents.split() else None, author, email, date,
                                   message.strip()))
         return commits
+
+    def checked_rev(self, rev: Any) -> str:
+        """``rev`` (a revision, or a range ``A..B`` / ``A...B``) when each end resolves
+        to a commit with ``git rev-parse --verify``; a UsageError otherwise. A rev is
+        never an option: one starting with ``-`` is refused before git sees it."""
+        if rev is None:
+            return "HEAD"
+        if not isinstance(rev, str) or not rev.strip():
+            raise UsageError(f"{self.root}: rev {rev!r} is not a git revision; write it as text, e.g. rev = \"v1..main\".")
+        ends = rev.split("...", 1) if "..." in rev else rev.split("..", 1)
+        for end in ends:
+            if end.startswith("-") or any(c in end for c in "\x00\n\r"):
+                raise UsageError(f"{self.root}: rev {rev!r} is not a git revision (a revision never starts with '-'). "
+                                 "Give --rev as a commit, branch or range such as v1..main.")
+            if not end:
+                continue  # "A.." / "..B": the missing end is HEAD
+            try:
+                self.git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{end}^{{commit}}")
+            except GitError:
+                raise UsageError(f"{self.root}: git cannot resolve {end!r} (of rev {rev!r}) to a commit. "
+                                 "Give --rev as a commit, branch or range such as v1..main.") from None
+        return rev
 
     def snapshot(self, commit: Commit) -> Snapshot:
         return Snapshot(commit.sha, commit, self._tree(commit.sha), self)

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from provex.ingest import confine
 from provex.ingest import profile as p
 from provex.ingest.dvc import files as f
 from provex.ingest.dvc.git import Snapshot
@@ -36,6 +37,8 @@ class Profiler:
     def __init__(self, root: str, done: set[str] | None = None, sample_rows: int = p.SAMPLE_ROWS,
                  max_bytes: int = p.MAX_BYTES) -> None:
         self.root = Path(root)
+        cache = confine.cache_root(self.root)
+        self.roots = [self.root, *([cache] if cache else [])]  # the only places a profile reads from
         self.done = done if done is not None else set()  # hashes profiled by an earlier ingest
         self.sample_rows, self.max_bytes = sample_rows, max_bytes
         self._by_hash: dict[str, p.Profile] = {}
@@ -76,7 +79,7 @@ class Profiler:
             if out.size is not None and out.size > self.max_bytes:  # known from dvc.lock: nothing to read
                 return p.skipped(out.path, out.size, f"{out.size} bytes is over the profile size cap "
                                  f"({self.max_bytes}); raise profile_max_bytes to profile it")
-            local = self._cached(out.hash or "")
+            local = self._cached(out.hash or "") if out.hash_kind == "md5" else None  # etags name no cache object
             if local is not None:
                 return p.profile_file(out.path, local, self.sample_rows, self.max_bytes)
             # git at that commit (a plain folder's files are read below, from disk, once their size matches)
@@ -86,7 +89,11 @@ class Profiler:
             local = self._workspace(out)
             if local is not None:
                 return p.profile_file(out.path, local, self.sample_rows, self.max_bytes)
-        except (p.Unprofilable, OSError) as exc:
+        except confine.Outside as exc:
+            self.flags.append(Flag("path-outside-root", f"{out.path}@{(out.hash or '')[:12]}: {exc}; the version is "
+                                   "ingested without a profile", where))
+            return p.skipped(out.path, out.size, str(exc))
+        except (p.Unprofilable, confine.BadHash, OSError) as exc:
             return p.skipped(out.path, out.size, str(exc))
         except Exception as exc:  # a profile is an extra: whatever pandas raises, never fail the ingest for it
             return p.skipped(out.path, out.size, f"cannot profile it ({type(exc).__name__}: {exc})")
@@ -101,7 +108,11 @@ class Profiler:
             entries = json.loads(manifest.read_bytes())
         except ValueError:
             raise p.Unprofilable(f"{manifest}: the .dir manifest is not JSON") from None
-        members = [(str(e.get("relpath")), self._cached(str(e.get("md5")))) for e in entries if isinstance(e, dict)]
+        if not isinstance(entries, list):
+            raise p.Unprofilable(f"{manifest}: the .dir manifest is not a list of files")
+        members = [(str(e.get("relpath")), self._cached(confine.checked_hash("md5-file", e.get("md5"), str(manifest),
+                                                                             f"entry {i} md5")))
+                   for i, e in enumerate(entries) if isinstance(e, dict)]
         tables = [(rel, local) for rel, local in members if p.file_format(rel)]
         if not tables or len(tables) < len(members):
             return p.size_only(out.path, out.size, kind="directory", files=len(members))
@@ -111,16 +122,16 @@ class Profiler:
         return p.profile_tables(out.path, tables, self.sample_rows, self.max_bytes)  # type: ignore[arg-type]
 
     def _cached(self, md5: str) -> Path | None:
-        if len(md5) < 3:
-            return None
-        cache = self.root / ".dvc" / "cache"
-        for candidate in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
+        """The cache object of a checked md5 (BadHash for anything else), inside the project or its cache."""
+        for candidate in confine.cache_object(self.root / ".dvc" / "cache", md5):
             if candidate.is_file():
-                return candidate
+                return confine.inside(candidate, self.roots)
         return None
 
     def _workspace(self, out: f.Out) -> Path | None:
-        local = self.root / out.path
+        """The work tree's file of ``out`` when it holds the locked bytes; Outside when
+        its path (or a symlink on the way) leads out of the project and its cache."""
+        local = confine.inside(out.path, self.roots, base=self.root)
         try:
             if not local.is_file() or (out.size is not None and local.stat().st_size != out.size):
                 return None

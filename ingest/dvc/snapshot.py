@@ -36,6 +36,7 @@ class Parser:
         self.root = root
         self._cache: dict[tuple, tuple[Any, list[Reject]]] = {}
         self._yaml = yamlfile.chunk_loader()  # unchanged pieces of a file (dvc.lock stages) parsed once
+        self._hashed = yamlfile.chunk_loader(hashes_as_text=True)  # dvc.lock and .dvc: hashes as written
 
     def label(self, snap: Snapshot, path: str) -> str:
         """How a Reject names a file: its full path, plus the commit for history."""
@@ -72,9 +73,11 @@ class Parser:
             parsed.pipelines[path] = pipeline
 
     def _load(self, snap: Snapshot, path: str) -> tuple[Any, list[Reject]]:
-        key = ("yaml", snap.blob(path))
+        name = path.rsplit("/", 1)[-1]
+        key = ("yaml", name == "dvc.lock" or name.endswith(".dvc"), snap.blob(path))  # the files that hold hashes
         if key not in self._cache:
-            self._cache[key] = yamlfile.load_yaml(path, snap.read(path), self._yaml.load)
+            loader = self._hashed if key[1] else self._yaml
+            self._cache[key] = yamlfile.load_yaml(path, snap.read(path), loader.load)
         return self._cache[key]
 
     def _cached(self, snap: Snapshot, path: str, extra: tuple, build: Any, parsed: Parsed) -> tuple[Any, list[Reject]]:

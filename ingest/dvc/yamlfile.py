@@ -12,7 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
 
 from provex.ingest.dvc.chunks import ChunkLoader
 from provex.vocab import values
@@ -50,8 +52,12 @@ class HostileYAML(ValueError):
 
 def safe_load(text: str) -> Any:
     """ruamel's safe load, then the shape check; raises HostileYAML or YAMLError."""
+    return _checked(_YAML.load, text)
+
+
+def _checked(load: Load, text: str) -> Any:
     try:
-        data = _YAML.load(text)
+        data = load(text)
     except RecursionError:
         raise HostileYAML(f"YAML nested too deeply to read (more than {values.MAX_DEPTH} levels)") from None
     check_shape(data)
@@ -65,9 +71,33 @@ def check_shape(data: Any) -> None:
         raise HostileYAML(f"the YAML {bad}")
 
 
-def chunk_loader() -> ChunkLoader:
-    """A :func:`safe_load` that parses each unchanged piece of a file once (see :mod:`.chunks`)."""
-    return ChunkLoader(safe_load, Loader().load, check_shape)
+def chunk_loader(hashes_as_text: bool = False) -> ChunkLoader:
+    """A :func:`safe_load` that parses each unchanged piece of a file once (see
+    :mod:`.chunks`); ``hashes_as_text``: hash fields read as written (dvc.lock, .dvc files)."""
+    loader = Loader(hashes_as_text)
+    whole = (lambda text: _checked(loader.load, text)) if hashes_as_text else safe_load
+    return ChunkLoader(whole, loader.load, check_shape)
+
+
+#: Keys whose value is a hash: read as the text written in the file, never as a YAML number.
+HASH_KEYS = frozenset({"md5", "etag", "checksum", "rev_lock"})
+_TEXT_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
+
+
+class HashConstructor(SafeConstructor):
+    """ruamel's safe constructor, except that a plain scalar under a hash key
+    (:data:`HASH_KEYS`) stays the text written: ``md5: 00000000000000000000000000000e10``
+    is a hash, not the float 0.0, and ``md5: 0123...`` keeps its leading zero.
+    An empty value stays null (no hash); a mapping or list stays one (and the
+    hash check refuses it)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        mapping = super().construct_mapping(node, deep=deep)
+        for key_node, value_node in node.value:
+            if (isinstance(key_node, ScalarNode) and key_node.value in HASH_KEYS and isinstance(value_node, ScalarNode)
+                    and value_node.tag in _TEXT_TAGS and value_node.value not in ("", "~", "null", "Null", "NULL")):
+                mapping[key_node.value] = value_node.value
+        return mapping
 
 
 class Loader:
@@ -75,14 +105,21 @@ class Loader:
     a failed document's half-built state, and the next load would go on with it
     (another file's duplicate key reported for this one)."""
 
-    def __init__(self) -> None:
-        self._yaml = YAML(typ="safe", pure=False)
+    def __init__(self, hashes_as_text: bool = False) -> None:
+        self.hashes_as_text = hashes_as_text
+        self._yaml = self._new()
+
+    def _new(self) -> YAML:
+        yaml = YAML(typ="safe", pure=False)
+        if self.hashes_as_text:
+            yaml.Constructor = HashConstructor
+        return yaml
 
     def load(self, text: str) -> Any:
         try:
             return self._yaml.load(text)
         except BaseException:
-            self._yaml = YAML(typ="safe", pure=False)
+            self._yaml = self._new()
             raise
 
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
+from provex.ingest import confine
 from provex.ingest.mlflow.runs import Context
 from provex.ingest.mlflow.store import reading
 from provex.vocab import model, values
@@ -73,8 +74,8 @@ def _fetch(ctx: Context, base: Path | None, artifact_uri: str, name: str, tmp: s
     """``{name: text}`` of one environment file, {} when it is not there."""
     import mlflow.artifacts
 
-    if base is not None:
-        path = base / name
+    if base is not None:  # never through a symlink out of the artifact folder (Outside: the file is not read)
+        path = confine.inside(name, [base], base=base)
         return {name: path.read_text(encoding="utf-8", errors="replace")} if path.is_file() else {}
     got = mlflow.artifacts.download_artifacts(artifact_uri=f"{artifact_uri.rstrip('/')}/{name}",
                                               dst_path=tmp, tracking_uri=ctx.store.client_uri)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from provex.ingest import confine
 from provex.ingest.failures import mapped
 from provex.ingest.mlflow import steps
 from provex.ingest.mlflow.store import RUN_PAGE, Store, iso, now_iso, paged, pages, prefetched, reading
@@ -190,6 +191,8 @@ def run_records(ctx: Context, run: Any) -> Iterator[Record]:
     ref = model.run(info.run_id)
     tags = dict(data.tags or {})
     commit = tags.get("mlflow.source.git.commit")
+    if commit is not None:  # an identity and a recipe's checkout: checked before any use
+        confine.checked_hash("git", commit, f"{ctx.source} run {info.run_id}", "tag mlflow.source.git.commit")
     user = getattr(info, "user_id", None) or tags.get("mlflow.user")
     props: dict[str, Any] = {
         "run_id": info.run_id, "name": getattr(info, "run_name", None) or tags.get("mlflow.runName"),
@@ -235,6 +238,8 @@ def _datasets(ctx: Context, run_ref: model.Ref, run: Any) -> Iterator[Record]:
         ds = item.dataset
         source = _json(ds.source)
         path = _source_path(source) or ds.name
+        confine.checked_hash("mlflow-digest", ds.digest, f"{ctx.source} run {run.info.run_id}",
+                             f"dataset {ds.name!r} digest")
         ref = model.data_version(path, f"mlflow:{ds.digest}")
         props = {"name": ds.name, "path": path, "hash": ds.digest, "hash_kind": "mlflow-digest",
                  "source_type": ds.source_type, "source_uri": ds.source, "file_md5": _local_md5(ctx, path)}
@@ -276,18 +281,25 @@ def _columns(schema_text: str | None) -> list[dict[str, Any]]:
 
 
 def _local_md5(ctx: Context, path: str) -> str | None:
-    """md5 of the dataset's file when it is on this machine (for linking to DVC)."""
-    parsed = urlparse(path)
+    """md5 of the dataset's file when it is on this machine (for linking to DVC):
+    only a file inside the data root (a path the run logged is never read
+    anywhere else, symlinks followed: :func:`provex.ingest.confine.inside`)."""
+    try:
+        parsed = urlparse(path)
+    except ValueError:  # a malformed URI as the dataset's source: nothing to read
+        return None
     if parsed.scheme == "file":
-        local = Path(unquote(parsed.path))
-    elif parsed.scheme:
+        local: str | Path = unquote(parsed.path)
+    elif parsed.scheme and len(parsed.scheme) > 1:
         return None
     else:
-        local = Path(path)
-        if not local.is_absolute():
-            if ctx.data_root is None:
-                return None
-            local = ctx.data_root / local
+        local = path
+    if ctx.data_root is None:
+        return None
+    try:
+        local = confine.inside(local, [ctx.data_root], base=ctx.data_root)
+    except confine.Outside:
+        return None
     if not local.is_file():
         return None
     digest = hashlib.md5()

@@ -51,22 +51,22 @@ def _classify(uri: str) -> tuple[str, str, Path | None]:
         raise SourceError("Empty MLflow tracking URI. Pass --tracking-uri http://host:5000, sqlite:///mlflow.db or a path to mlruns.")
     try:
         parsed = urlparse(text)
-    except ValueError as exc:  # e.g. an unclosed [ of an IPv6 host
-        raise SourceError(f"MLflow tracking URI {shown_uri(text)} is malformed ({exc}). Pass --tracking-uri "
-                          "http://host:5000, sqlite:///mlflow.db, a database URI or a path to mlruns.") from None
+    except ValueError as exc:  # e.g. an unclosed "[" in the authority
+        raise SourceError(f"Malformed MLflow tracking URI {shown_uri(text)} ({exc}); write it as http(s)://host:port, "
+                          "sqlite:///path/mlflow.db or a path to an mlruns folder.") from None
     if parsed.scheme in ("http", "https"):
         return "http", text.rstrip("/"), None
     if parsed.scheme == "sqlite":
         path = Path(unquote(text.removeprefix("sqlite:///"))).expanduser()
         if not path.is_file():
-            raise SourceError(f"MLflow database {text} not found ({path} is not a file). Check the path; "
+            raise SourceError(f"MLflow database {shown_uri(text)} not found ({path} is not a file). Check the path; "
                               "provex never creates an empty store.")
         _check_sqlite(text, path)
         return "sqlite", f"sqlite:///{path.resolve()}", path.resolve().parent
     if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
         path = Path(unquote(parsed.path) if parsed.scheme == "file" else text).expanduser()
         if not path.is_dir():
-            raise SourceError(f"MLflow file store {text} not found ({path} is not a folder). "
+            raise SourceError(f"MLflow file store {shown_uri(text)} not found ({path} is not a folder). "
                               "Point --tracking-uri at the mlruns folder.")
         _check_file_store(text, path.resolve())
         return "file", path.resolve().as_uri(), path.resolve()
@@ -90,7 +90,7 @@ def _check_sqlite(text: str, path: Path) -> None:
             names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             default = "experiments" in names and db.execute(DEFAULT_EXPERIMENT).fetchone() is not None
     except sqlite3.DatabaseError as exc:
-        raise SourceError(f"{text} is not an MLflow database ({path}: {exc}). Check the path.") from None
+        raise SourceError(f"{shown_uri(text)} is not an MLflow database ({path}: {exc}). Check the path.") from None
     _refuse(text, str(path), names, default, "an empty file")
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from openlineage.client.event_v2 import RunState
 
-from provex.ingest import isotime, jsontext
+from provex.ingest import confine, isotime, jsontext
 from provex.ingest.openlineage.events import dataset_event, job_event, run_event
 from provex.ingest.source import Source, local, strings
 from provex.vocab import values
@@ -40,6 +40,8 @@ RUN_JOB = "openlineage-run-job"  # the kind of conflict: one runId sent with two
 class EventError(ValueError):
     """An event the graph cannot use; the message is the reject reason."""
 
+    dropped = 0  # test-matcher placeholders dropped from it before it was refused
+
 
 def read(path: str | Path, *, state: dict[str, Any] | None = None) -> Iterator[Record]:
     """Yield records for every event in a file or a directory of event files."""
@@ -52,6 +54,12 @@ def read(path: str | Path, *, state: dict[str, Any] | None = None) -> Iterator[R
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES
                                                  and not p.name.endswith(REJECTS_SUFFIX) and p.is_file())
     for file in files:
+        if file is not root:  # a folder's files: never through a symlink that leaves it
+            try:
+                confine.inside(file, [root])
+            except confine.Outside as exc:
+                yield Reject(str(file), None, f"a symlink that leaves the folder {root}: {exc}")
+                continue
         yield from read_file(file)
 
 
@@ -66,17 +74,13 @@ def read_file(file: Path) -> Iterator[Record]:
         if isinstance(doc, _Dupes):
             yield Flag("duplicate-key", f"{where or f'line {line}: '}{jsontext.duplicate_note(doc.keys)}", source, line)
             continue
-        bad = values.problem(doc)
-        if bad:
-            yield Reject(source, line, f"{where}the event {bad}", json.dumps(doc)[:RAW_KEEP])
-            continue
-        doc, dropped = strip_placeholders(doc)
-        placeholders += dropped
         try:
-            records = list(event_records(doc, source))  # all or nothing per event
+            records, dropped = parse_event(doc, source)  # all or nothing per event
         except EventError as exc:
+            placeholders += exc.dropped
             yield Reject(source, line, f"{where}{exc}", json.dumps(doc)[:RAW_KEEP])
             continue
+        placeholders += dropped
         claims = job_claims(records)
         if claims:  # written only if no earlier event put the run (or its parent) in another job
             yield Entry(tuple(records), claims, source, line, json.dumps(doc)[:RAW_KEEP])
@@ -153,6 +157,22 @@ def _json_lines(file: Path) -> Iterator[tuple[int | None, str, Any, str | None]]
                 yield number, "", doc, None
     except OSError as exc:
         yield None, "", "", f"cannot read the file ({exc.strerror or exc})"
+
+
+def parse_event(doc: Any, source: str) -> tuple[list[Record], int]:
+    """The records of one decoded event and how many placeholders were dropped;
+    EventError (the reject reason) when a value cannot be stored (:func:`provex.vocab.values.problem`:
+    NaN, an integer beyond 64 bits, a NUL in a key, a lone surrogate, nesting past the limit)
+    or the event lacks what the graph needs. The file adapter and ``serve-lineage`` both use it."""
+    bad = values.problem(doc)
+    if bad:
+        raise EventError(f"the event {bad}")
+    doc, dropped = strip_placeholders(doc)
+    try:
+        return list(event_records(doc, source)), dropped
+    except EventError as exc:
+        exc.dropped = dropped  # a fixture's placeholders are counted even when its event is set aside
+        raise
 
 
 def strip_placeholders(value: Any) -> tuple[Any, int]:
