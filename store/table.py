@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from provex.vocab.facts import CONTENT_FIELDS, FIELDS, REF_PARTITION, Facts
+from provex.vocab.secrets import scrubbed
 
 _TYPES = {"score": pa.float64(), "line": pa.int64(), "upstream": pa.list_(pa.string())}
 #: The data files' columns: the facts, their time as a timestamp (``moment``: text
@@ -30,12 +31,28 @@ def _text(name: str) -> str:
 DIGEST = "left(md5(concat_ws(chr(31), " + ", ".join(f"coalesce({_text(n)}, chr(0))" for n in CONTENT_FIELDS) + ")), 16)"
 
 
+_TEXT = [name for name in FIELDS if SCHEMA.field(name).type == pa.string()]
+
+
+def _scrubbed(con: Any, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """The text columns holding a URI, with its credentials removed
+    (:func:`provex.vocab.secrets.scrubbed`); the others are not touched (one
+    vectorised look per batch: the common case costs nothing more)."""
+    found = con.execute("SELECT " + ", ".join(f"bool_or(strpos({n}, '://') > 0)" for n in _TEXT)
+                        + " FROM provex_batch").fetchall()[0]
+    return {n: pa.array([v if v is None or "://" not in v else scrubbed(v) for v in columns[n].to_pylist()], pa.string())
+            for n, hit in zip(_TEXT, found) if hit}
+
+
 def to_table(facts: Facts, ingest: str, con: Any) -> pa.Table:
     """The batch as a table of :data:`SCHEMA`, with ``part`` (its partition) and ``month`` added."""
     columns = {name: pa.array(facts.columns[name], type=SCHEMA.field(name).type) for name in FIELDS}
     batch = pa.table(columns)
     con.register("provex_batch", batch)
     try:
+        columns.update(_scrubbed(con, columns))
+        con.unregister("provex_batch")
+        con.register("provex_batch", pa.table(columns))
         columns["digest"] = con.sql(f"SELECT {DIGEST} AS d FROM provex_batch").to_arrow_table()["d"].combine_chunks()
     finally:
         con.unregister("provex_batch")
