@@ -11,8 +11,11 @@ the layout, :mod:`provex.store.append` for how an ingest writes.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from pyarrow import fs as pafs
@@ -45,7 +48,9 @@ class Store:
             if self._duck is None:
                 import duckdb
 
-                self._duck = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
+                spill = Path(tempfile.gettempdir()) / f"provex-duckdb-{os.getpid()}"
+                self._duck = duckdb.connect(config={"threads": 2, "memory_limit": "512MB", "temp_directory": str(spill),
+                                                    "preserve_insertion_order": False})
             return self._duck.cursor()
 
     def append(self, ingest: str) -> Append:

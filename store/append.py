@@ -24,7 +24,7 @@ from provex.store.location import partition_dir
 from provex.store.table import ROW_GROUP, split, to_table
 from provex.vocab.facts import Facts
 
-CHUNK = 250_000  # facts buffered before their files are written
+CHUNK = 100_000  # facts buffered before their files are written (~200 MB of Arrow at most)
 
 
 class Append:
@@ -64,7 +64,7 @@ class Append:
         for part, month, rows in split(table):
             relative = f"{partition_dir(part, month)}/{self.ingest}-{self._seq:05d}.parquet"
             self._seq += 1
-            data = rows.drop_columns(["ord"])
+            data = rows.drop_columns(["ord", "digest"])  # the digest is recomputed from the content when needed
             write_table(self.location, relative, data)
             self.files[relative] = {"kind": "data", "partition": part, "month": month, "rows": data.num_rows,
                                     **time_range(data), "ingest": self.ingest}

@@ -117,11 +117,11 @@ def _merge_index(store: Any, con: Any, kind: str, paths: list[str], relative: st
     """One index file for a bucket, its entries pointing at moved rows' new places, sorted by key."""
     key = "uid" if kind == "ids" else "key"
     place = "coalesce(m.new_file, i.file) AS file, coalesce(m.new_row, i.row) AS row"
-    select = f"uid, digest, {place}, hour" if kind == "ids" else f"key, {place}"
+    select = f"uid, {place}, hour" if kind == "ids" else f"key, {place}"
     reader = con.sql(f"""
         SELECT {select} FROM read_parquet({sql_list([store.readable(p) for p in paths])}) i
         LEFT JOIN moved m ON m.old_file = i.file AND m.old_row = i.row
-        ORDER BY {key}""").to_arrow_reader(65_536)
+        ORDER BY {key}, file, row""").to_arrow_reader(65_536)
     rows = 0
     with sorted_writer(store.location, relative, reader.schema) as writer:
         for batch in reader:

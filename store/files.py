@@ -14,6 +14,17 @@ import pyarrow.parquet as pq
 from provex.store.table import COMPRESSION, ROW_GROUP
 
 STAGING = "staging"
+#: Encodings by column, where they beat dictionary + zstd (measured in bench/): delta for sorted
+#: numbers, prefix-sharing for ids and times written in order; everything else dictionary-encoded.
+ENCODINGS = {"line": "DELTA_BINARY_PACKED", "moment": "DELTA_BINARY_PACKED", "row": "DELTA_BINARY_PACKED",
+             "uid": "DELTA_BYTE_ARRAY", "prediction_id": "DELTA_BYTE_ARRAY", "timestamp": "DELTA_BYTE_ARRAY",
+             "key": "DELTA_BYTE_ARRAY"}
+
+
+def _encoding(schema: pa.Schema) -> dict[str, Any]:
+    names = [f.name for f in schema]
+    encoded = {n: e for n, e in ENCODINGS.items() if n in names}
+    return {"use_dictionary": [n for n in names if n not in encoded], "column_encoding": encoded or None}
 
 
 def write_table(location: Any, relative: str, table: pa.Table, row_group: int = ROW_GROUP) -> None:
@@ -21,7 +32,7 @@ def write_table(location: Any, relative: str, table: pa.Table, row_group: int = 
     fs, final = location.filesystem, location.path(relative)
     fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
     temp = final + ".tmp" if location.local else final
-    pq.write_table(table, temp, filesystem=fs, row_group_size=row_group, compression=COMPRESSION)
+    pq.write_table(table, temp, filesystem=fs, row_group_size=row_group, compression=COMPRESSION, **_encoding(table.schema))
     if temp != final:
         fs.move(temp, final)
 
@@ -32,7 +43,7 @@ def sorted_writer(location: Any, relative: str, schema: pa.Schema) -> Iterator[p
     fs, final = location.filesystem, location.path(relative)
     fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
     temp = final + ".tmp" if location.local else final
-    writer = pq.ParquetWriter(temp, schema, filesystem=fs, compression=COMPRESSION)
+    writer = pq.ParquetWriter(temp, schema, filesystem=fs, compression=COMPRESSION, **_encoding(schema))
     try:
         yield writer
     finally:

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from provex.store.files import STAGING, sorted_writer, time_range, write_table
+from provex.store.table import DIGEST
 
 KEEP_CONFLICTS = 200  # conflicts returned with both values; the rest are counted
 
@@ -50,7 +51,7 @@ def settle(append: Any) -> Outcome:
     store = append.store
     con = store.duck()
     staged = [append.location.readable(p) for p in append.staged]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM read_parquet({_list(staged)})")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM read_parquet({_list(staged)})")
     repeats = _repeats(con, store)
     if repeats:
         _drop(append, con, repeats, outcome)
@@ -70,9 +71,10 @@ def _repeats(con: Any, store: Any) -> list[dict[str, Any]]:
     """Every staged row of a uid seen twice (in this ingest or in the store), with the committed one."""
     committed = [store.location.readable(p) for p in store.manifests.load().index_files("ids")]
     con.execute("CREATE OR REPLACE TEMP TABLE dropped_groups (part VARCHAR, hour VARCHAR)")
-    held = (f"SELECT uid, digest, file, row FROM read_parquet({_list(committed)}) WHERE uid IN (SELECT uid FROM staged)"
-            if committed else "SELECT NULL::VARCHAR AS uid, NULL AS digest, NULL AS file, NULL::BIGINT AS row WHERE false")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE held AS {held}")
+    held = (f"SELECT uid, file, row FROM read_parquet({_list(committed)}) WHERE uid IN (SELECT uid FROM staged)"
+            if committed else "SELECT NULL::VARCHAR AS uid, NULL AS file, NULL::BIGINT AS row WHERE false")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE held AS SELECT *, NULL::VARCHAR AS digest FROM ({held})")
+    _digests(con, store)
     rows = con.execute("""
         WITH again AS (SELECT uid FROM staged GROUP BY uid HAVING count(*) > 1 UNION SELECT uid FROM held)
         SELECT s.uid, s.digest, s.ord, s.file, s.row, s.part, s.hour, false AS committed FROM staged s SEMI JOIN again USING (uid)
@@ -81,6 +83,17 @@ def _repeats(con: Any, store: Any) -> list[dict[str, Any]]:
         ORDER BY uid, ord""").fetchall()
     names = ("uid", "digest", "ord", "file", "row", "part", "hour", "committed")
     return [dict(zip(names, r)) for r in rows]
+
+
+def _digests(con: Any, store: Any) -> None:
+    """The digest of each held (committed) row, recomputed from its content in
+    its data file (rows held again are few: the common ingest holds none)."""
+    for (file,) in con.execute("SELECT DISTINCT file FROM held").fetchall():
+        con.execute(f"""
+            UPDATE held SET digest = d.digest FROM (
+              SELECT file_row_number AS row, {DIGEST} AS digest FROM read_parquet(?, file_row_number = true)
+              WHERE file_row_number IN (SELECT row FROM held WHERE file = ?)) d
+            WHERE held.file = ? AND held.row = d.row""", [store.readable(file), file, file])
 
 
 def _drop(append: Any, con: Any, repeats: list[dict[str, Any]], outcome: Outcome) -> None:
@@ -104,12 +117,13 @@ def _drop(append: Any, con: Any, repeats: list[dict[str, Any]], outcome: Outcome
     con.execute("CREATE OR REPLACE TEMP TABLE renamed (old VARCHAR, new VARCHAR)")
     con.executemany("INSERT INTO renamed VALUES (?, ?)", list(renamed.items()))
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE staged AS
+        CREATE OR REPLACE TEMP TABLE staged_kept AS
         SELECT s.* REPLACE (coalesce(r.new, s.file) AS file,
                           CASE WHEN r.new IS NULL THEN s.row
                                ELSE row_number() OVER (PARTITION BY s.file ORDER BY s.row) - 1 END AS row)
         FROM staged s ANTI JOIN drops d ON s.file = d.file AND s.row = d.row
         LEFT JOIN renamed r ON r.old = s.file""")
+    con.execute("CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM staged_kept")
 
 
 def _rewrite(append: Any, files: set[str], con: Any) -> dict[str, str]:
@@ -144,15 +158,15 @@ def _described(append: Any, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) 
 
 
 def _write_indexes(append: Any, con: Any) -> None:
-    """ids/ (uid -> digest, file, row, hour) and keys/ (subject or household ->
+    """ids/ (uid -> file, row, hour) and keys/ (subject or household ->
     file, row), one file per bucket, sorted; links/ (upstream uid -> uid)."""
-    _bucketed(append, con, "ids", "SELECT uid, digest, file, row, hour, left(md5(uid), 1) AS b FROM staged WHERE file <> '' "
+    _bucketed(append, con, "ids", "SELECT uid, file, row, hour, left(md5(uid), 1) AS b FROM staged WHERE file <> '' "
                                   "ORDER BY b, uid")
     _bucketed(append, con, "keys", """
         SELECT key, file, row, left(md5(key), 1) AS b FROM (
           SELECT subject_id AS key, file, row FROM staged WHERE subject_id IS NOT NULL AND file <> ''
           UNION SELECT household_id, file, row FROM staged WHERE household_id IS NOT NULL AND file <> '')
-        ORDER BY b, key""")
+        ORDER BY b, key, file, row""")
     links = con.sql("""
         SELECT unnest(upstream) AS upstream, uid, part, hour FROM staged WHERE len(upstream) > 0 AND file <> ''
         ORDER BY upstream""").to_arrow_table()

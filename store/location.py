@@ -10,7 +10,7 @@ and renamed into place; only files the manifest lists are live)::
 
     manifest.json                            the live files (the commit point)
     data/part=<partition>/month=<YYYY-MM>/<ingest>-<n>.parquet   the facts
-    ids/b=<x>/<ingest>.parquet               uid -> (content digest, file, row)
+    ids/b=<x>/<ingest>.parquet               uid -> (file, row, hour)
     keys/b=<x>/<ingest>.parquet              subject/household/prediction id -> (file, row)
     links/<ingest>.parquet                   upstream uid -> downstream (chained predictions)
 """

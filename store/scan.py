@@ -131,7 +131,7 @@ def scan(store: Any, model_versions: list[str], since: str | None = None, until:
         return []
     con = connect(store)
     result = con.execute(f"""
-        SELECT d.* EXCLUDE (moment, digest), {EFFECTIVE} AS effective
+        SELECT d.* EXCLUDE (moment), {EFFECTIVE} AS effective
         FROM read_parquet({sql_list([store.readable(f) for f in files])}) d {_JOIN}
         WHERE {EFFECTIVE} IN (SELECT unnest(?::VARCHAR[]))
           AND (?::TIMESTAMPTZ IS NULL OR d.moment >= ?::TIMESTAMPTZ) AND (?::TIMESTAMPTZ IS NULL OR d.moment < ?::TIMESTAMPTZ)

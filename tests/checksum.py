@@ -49,12 +49,13 @@ def stored(graph: Graph) -> list[str]:
     """Every prediction in the store beside the graph, as ``uid digest`` (the
     live files only: what the manifest lists)."""
     from provex.store.query import sql_list
+    from provex.store.table import DIGEST
 
     store = graph.facts
     files = [store.readable(f) for f in store.manifest().data_files()]
     if not files:
         return []
-    rows = store.duck().execute(f"SELECT uid, digest FROM read_parquet({sql_list(files)}) ORDER BY uid, digest").fetchall()
+    rows = store.duck().execute(f"SELECT uid, {DIGEST} AS digest FROM read_parquet({sql_list(files)}) ORDER BY ALL").fetchall()
     return [f"{uid} {digest}" for uid, digest in rows]
 
 
