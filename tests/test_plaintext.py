@@ -11,7 +11,7 @@ import re
 
 from markdown_it import MarkdownIt
 
-from provex.app.graphview import render
+from provex.app.graphdraw import render
 from provex.app.plaintext import ZWSP, code, md
 
 HOSTILE = ('[Click to re-login](http://phish.example/login) ![b](http://beacon.example/b.png) '
