@@ -21,7 +21,7 @@ from provex.store import compact
 from provex.store.files import STAGING, time_range, write_table
 from provex.store.identity import Outcome, settle
 from provex.store.location import partition_dir
-from provex.store.table import ROW_GROUP, split, to_table
+from provex.store.table import ROW_GROUP, settled, split, to_table
 from provex.vocab.facts import Facts
 
 CHUNK = 100_000  # facts buffered before their files are written (~200 MB of Arrow at most)
@@ -47,7 +47,7 @@ class Append:
     def add(self, facts: Facts) -> None:
         if not len(facts):
             return
-        table = to_table(facts, self.ingest, self._con)
+        table = to_table(facts, self.ingest)
         table = table.append_column("ord", pa.array(range(self._order, self._order + len(facts)), pa.int64()))
         self._order += len(facts)
         self._pending.append(table)
@@ -58,7 +58,7 @@ class Append:
     def _flush(self) -> None:
         if not self._pending:
             return
-        table = pa.concat_tables(self._pending)
+        table = settled(pa.concat_tables(self._pending).combine_chunks(), self._con)
         self._pending, self._buffered = [], 0
         keys = []
         for part, month, rows in split(table):

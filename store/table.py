@@ -34,34 +34,51 @@ DIGEST = "left(md5(concat_ws(chr(31), " + ", ".join(f"coalesce({_text(n)}, chr(0
 _TEXT = [name for name in FIELDS if SCHEMA.field(name).type == pa.string()]
 
 
-def _scrubbed(con: Any, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+def _scrubbed(con: Any, table: pa.Table) -> pa.Table:
     """The text columns holding a URI, with its credentials removed
     (:func:`provex.vocab.secrets.scrubbed`); the others are not touched (one
-    vectorised look per batch: the common case costs nothing more)."""
+    vectorised look per chunk: the common case costs nothing more)."""
     found = con.execute("SELECT " + ", ".join(f"bool_or(strpos({n}, '://') > 0)" for n in _TEXT)
-                        + " FROM provex_batch").fetchall()[0]
-    return {n: pa.array([v if v is None or "://" not in v else scrubbed(v) for v in columns[n].to_pylist()], pa.string())
-            for n, hit in zip(_TEXT, found) if hit}
+                        + " FROM provex_chunk").fetchall()[0]
+    for name, hit in zip(_TEXT, found):
+        if hit:
+            values = [v if v is None or "://" not in v else scrubbed(v) for v in table[name].to_pylist()]
+            table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, pa.string()))
+    return table
 
 
-def to_table(facts: Facts, ingest: str, con: Any) -> pa.Table:
-    """The batch as a table of :data:`SCHEMA`, with ``part`` (its partition) and ``month`` added."""
-    columns = {name: pa.array(facts.columns[name], type=SCHEMA.field(name).type) for name in FIELDS}
-    batch = pa.table(columns)
-    con.register("provex_batch", batch)
-    try:
-        columns.update(_scrubbed(con, columns))
-        con.unregister("provex_batch")
-        con.register("provex_batch", pa.table(columns))
-        columns["digest"] = con.sql(f"SELECT {DIGEST} AS d FROM provex_batch").to_arrow_table()["d"].combine_chunks()
-    finally:
-        con.unregister("provex_batch")
+def _column(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """One column from Python values (all-null columns, common in logs, without a pass over them)."""
+    if values.count(None) == len(values):
+        return pa.nulls(len(values), kind)
+    return pa.array(values, type=kind)
+
+
+def to_table(facts: Facts, ingest: str) -> pa.Table:
+    """The batch as a table of :data:`SCHEMA` (its digest still empty), with
+    ``part`` (its partition) and ``month`` added."""
+    n = len(facts)
+    columns = {name: _column(facts.columns[name], SCHEMA.field(name).type) for name in FIELDS}
+    columns["digest"] = pa.nulls(n, pa.string())
     columns["moment"] = columns["timestamp"].cast(AT)
-    columns["ingest"] = pa.array([ingest] * len(facts), type=pa.string())
+    columns["ingest"] = pa.array([ingest] * n, type=pa.string())
     table = pa.table(columns, schema=SCHEMA)
     part = pc.coalesce(table["model_version_uid"],
                        pc.binary_join_element_wise(REF_PARTITION, pc.fill_null(table["model_ref"], ""), ""))
     return table.append_column("part", part).append_column("month", pc.utf8_slice_codeunits(table["hour"], 0, 7))
+
+
+def settled(table: pa.Table, con: Any) -> pa.Table:
+    """A chunk of facts scrubbed of URI credentials and given its digests (in DuckDB, one pass each)."""
+    con.register("provex_chunk", table)
+    try:
+        table = _scrubbed(con, table)
+        con.unregister("provex_chunk")
+        con.register("provex_chunk", table)
+        digest = con.sql(f"SELECT {DIGEST} AS d FROM provex_chunk").to_arrow_table()["d"].combine_chunks()
+    finally:
+        con.unregister("provex_chunk")
+    return table.set_column(table.schema.get_field_index("digest"), "digest", digest)
 
 
 def split(table: pa.Table) -> list[tuple[str, str, pa.Table]]:

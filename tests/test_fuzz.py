@@ -28,7 +28,7 @@ from provex.graph.writer import plain_props
 from provex.ingest import dvc, openlineage, predictions
 from provex.ingest import mlflow as mlflow_adapter
 from provex.ingest.predictions.fastpath import FastPath
-from provex.store.table import to_table
+from provex.store.table import settled, to_table
 from provex.vocab import values
 from provex.vocab.facts import Facts
 from provex.vocab.records import Edge, Entry, Flag, Node, Record, Reject, Watermark
@@ -56,7 +56,7 @@ def check(records: list[Record], file: str, *, lines: bool) -> None:
     for rec in records:
         assert isinstance(rec, (Node, Edge, Reject, Flag, Watermark, Facts))
         if isinstance(rec, Facts):
-            to_table(rec, "fuzz", DUCK)  # the store takes the batch ...
+            settled(to_table(rec, "fuzz"), DUCK)  # the store takes the batch ...
             for row in rec.rows():
                 assert values.problem(row) is None, row  # ... and every fact is storable as it is
             continue

@@ -33,7 +33,6 @@ PLANNED = ("prediction_id", "timestamp", "model_name", "model_version", "output"
 IDS = ("subject_id", "household_id", "input_hash", "feature_pipeline")  # in vocab.facts.FIELDS order
 _SPACE_AFTER_QUOTE = re.compile(rb'"[ \t\r\n]')  # a key written `"k" :` (the key count below needs `":`)
 _EXACT = 2.0**53  # a float this large may be a long integer literal orjson read as float: the general path decides
-_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}):[0-5]\d:[0-5]\d(\.\d{1,6})?Z$")
 _SCALARS = (str, int, float, bool)
 MAX_PLANS = 64  # shapes remembered per file
 
@@ -45,6 +44,7 @@ class FastPath:
         self.defaults = {k: v for k, v in mapping.defaults.items() if k in PLANNED} if self.enabled else {}
         self.plans: dict[tuple[str, ...], tuple[tuple[tuple[str, str], ...], Counter] | None] = {}
         self.hours: dict[str, bool] = {}
+        self.versions: dict[tuple[str, str], str] = {}
         self.notes: Counter = Counter()  # what the general path would have counted as inferred, for planned lines
         self.last_inputs: dict[str, Any] | None = None
 
@@ -109,7 +109,7 @@ class FastPath:
         version = str(version)
         if not version or (type(rec["model_version"]) is int and not INT_MIN <= rec["model_version"] <= INT_MAX):
             return None
-        hour = self._hour(stamp)
+        stamp, hour = self._time(stamp)
         output, score, inputs = rec["output"], rec.get("score"), rec.get("inputs")
         if hour is None or not _scalar(output) or not (score is None or (type(score) in (int, float) and _scalar(score))):
             return None
@@ -126,32 +126,47 @@ class FastPath:
         ups = [f"prediction:{u}" for u in upstream] if upstream else None
         return [
             "prediction:" + pid, pid, stamp, hour, f"{name}@{version}", name, version, None, None, None,
-            model.model_version(name, version).uid, *ids,
+            self._version_uid(name, version), *ids,
             dumps(inputs) if inputs else None, dumps(output), score, ups or None, None, None, None, source, number,
         ]
 
-    def _hour(self, stamp: Any) -> str | None:
-        """``YYYY-MM-DDTHH`` of a canonical UTC time (its hour checked once), else None."""
-        if type(stamp) is not str:
-            return None
-        match = _TIME.match(stamp)
-        if match is None:
-            return None
-        hour = match.group(1)
+    def _version_uid(self, name: str, version: str) -> str:
+        uid = self.versions.get((name, version))
+        if uid is None:
+            uid = self.versions[(name, version)] = model.model_version(name, version).uid
+        return uid
+
+    def _time(self, stamp: Any) -> tuple[str | None, str | None]:
+        """``(UTC text as the general path writes it, YYYY-MM-DDTHH)`` of a time
+        written ``YYYY-MM-DDTHH:MM:SS[.f]Z`` (its hour checked once), else (None, None)."""
+        if type(stamp) is not str or len(stamp) < 20 or stamp[-1] != "Z" or stamp[13] != ":" or stamp[16] != ":":
+            return None, None
+        hour, minute, second = stamp[:13], stamp[14:16], stamp[17:19]
+        if not ((minute + second).isascii() and (minute + second).isdigit() and minute < "60" and second < "60"):
+            return None, None
         valid = self.hours.get(hour)
         if valid is None:
-            try:
-                datetime.fromisoformat(hour + ":00:00+00:00")
-                valid = True
-            except ValueError:
-                valid = False
-            self.hours[hour] = valid
+            valid = self.hours[hour] = _valid_hour(hour)
         if not valid:
-            return None
-        fraction = match.group(2)
-        if fraction and (len(fraction) != 7 or fraction == ".000000"):
-            return None  # fractions are written back with 6 digits (none when zero): the general path normalises them
-        return hour
+            return None, None
+        if len(stamp) == 20:
+            return stamp, hour
+        fraction = stamp[19:-1]
+        if len(fraction) < 2 or len(fraction) > 7 or fraction[0] != "." or not (fraction[1:].isascii() and fraction[1:].isdigit()):
+            return None, None  # nanoseconds and other forms: the general path normalises them
+        digits = fraction[1:].ljust(6, "0")
+        return (stamp[:19] + "Z" if digits == "000000" else f"{stamp[:19]}.{digits}Z"), hour
+
+
+def _valid_hour(hour: str) -> bool:
+    digits = hour[:4] + hour[5:7] + hour[8:10] + hour[11:13]
+    if not (len(hour) == 13 and hour[4] == "-" and hour[7] == "-" and hour[10] == "T" and digits.isascii() and digits.isdigit()):
+        return False
+    try:
+        datetime.fromisoformat(hour + ":00:00+00:00")
+    except ValueError:
+        return False
+    return True
 
 
 def _keys(doc: dict[str, Any]) -> int:
