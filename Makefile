@@ -75,10 +75,11 @@ bench: setup system-deps
 # (generating the MLflow store alone takes about 15 minutes the first time).
 bench-full: setup system-deps
 	$(BIN)/python -m bench.ingest_predictions --count 1000000 --repeat 3
+	$(BIN)/python -m bench.ingest_predictions --count 10000000 --repeat 1 --forced 0 --no-baselines
 	$(BIN)/python -m bench.levers --count 100000 --repeat 3
 	$(BIN)/python -m bench.mlflow_ingest --runs 10000 --repeat 3
 	$(BIN)/python -m bench.dvc_history --commits 200 --repeat 3
-	$(BIN)/python -m bench.questions --scales 10000,100000,1000000 --budget 10 --app
+	$(BIN)/python -m bench.questions --scales 10000,100000,1000000,10000000 --budget 10 --app
 	$(BIN)/python -m bench.cli_start --repeat 7
 	$(BIN)/python -m bench.report
 

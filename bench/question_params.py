@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from provex.graph import questions
+from provex.graph import facts, questions
 from provex.graph.connection import Graph
 
 EXPECTED = Path(__file__).resolve().parent.parent / "sample_data/expected.json"
@@ -28,11 +28,6 @@ WITH m, sum(coalesce(g.count, 0)) AS n
 RETURN m.uid AS uid, m.version AS version, [(m)-[:VERSION_OF]->(model) | model.uid][0] AS model, n
 ORDER BY n DESC, uid LIMIT 1"""
 
-ONE_PREDICTION = """
-MATCH (:ModelVersion {uid: $mv})<-[:PREDICTED_BY]-(p:Prediction)
-WHERE p.uid STARTS WITH 'prediction:bench-'
-RETURN p.uid AS uid, p.household_id AS household, p.timestamp AS timestamp
-ORDER BY p.uid LIMIT 1"""
 
 OTHER_VERSION = """
 MATCH (:ModelVersion {uid: $mv})-[:VERSION_OF]->(model)<-[:VERSION_OF]-(o:ModelVersion)
@@ -52,6 +47,14 @@ WHERE a.path = b.path AND a.uid < b.uid AND a.profile_status = 'profiled' AND b.
   AND a.path STARTS WITH 'data/raw/'
 WITH a, b ORDER BY a.path, a.uid LIMIT 1
 RETURN a.uid AS a, b.uid AS b"""
+
+
+def one_prediction(graph: Graph, mv: str) -> dict[str, Any]:
+    """A generated prediction of the version, from the prediction store."""
+    for row in facts.of_versions(graph, [mv], limit=1_000):
+        if row["uid"].startswith("prediction:bench-"):
+            return {"uid": row["uid"], "household": row["household_id"], "timestamp": row["timestamp"]}
+    raise SystemExit(f"bench: no generated prediction of {mv} in the prediction store")
 
 
 def one(graph: Graph, query: str, **params: Any) -> dict[str, Any]:
@@ -83,9 +86,9 @@ def pick(graph: Graph) -> dict[str, Any]:
     """Parameters per question, and how many predictions the impact questions reach."""
     top = one(graph, TOP_VERSION)
     mv = top["uid"]
-    pred = one(graph, ONE_PREDICTION, mv=mv)
+    pred = one_prediction(graph, mv)
     other_mv = one(graph, OTHER_VERSION, mv=mv, version=str(top["version"]))["uid"]
-    other = one(graph, ONE_PREDICTION, mv=other_mv)
+    other = one_prediction(graph, other_mv)
     trained = one(graph, TRAINING, mv=mv)
     data_version, affected = widest_impact(graph, mv)
     pair = one(graph, PROFILED_PAIR)
