@@ -71,12 +71,11 @@ bench: setup system-deps
 	  "bench.cli_start --repeat 7"
 	$(BIN)/python -m bench.report
 
-# `make bench-full`: the 1M scale and 10,000 MLflow runs, plus each write-path lever
-# (generating the MLflow store alone takes about 15 minutes the first time).
+# `make bench-full`: the 1M and 10M scales and 10,000 MLflow runs (generating the
+# MLflow store alone takes about 15 minutes the first time, the 10M log about 9).
 bench-full: setup system-deps
 	$(BIN)/python -m bench.ingest_predictions --count 1000000 --repeat 3
 	$(BIN)/python -m bench.ingest_predictions --count 10000000 --repeat 1 --forced 0 --no-baselines
-	$(BIN)/python -m bench.levers --count 100000 --repeat 3
 	$(BIN)/python -m bench.mlflow_ingest --runs 10000 --repeat 3
 	$(BIN)/python -m bench.dvc_history --commits 200 --repeat 3
 	$(BIN)/python -m bench.questions --scales 10000,100000,1000000,10000000 --budget 10 --app

@@ -138,9 +138,9 @@ def index_seconds(home: Path) -> tuple[float, dict[str, int]]:
 if __name__ == "__main__":  # python -m bench.admin_import LOG: a quick check of the baseline alone
     import sys
 
-    from provex.ingest.predictions import read
+    from bench.oldgraph import records
 
     log, work = Path(sys.argv[1]), Path(".work/bench-import").resolve()
-    args = write_csv(read(log), work / "csv", "bench-import", "2026-01-01T00:00:00+00:00")
+    args = write_csv(records(log), work / "csv", "bench-import", "2026-01-01T00:00:00+00:00")
     print(json.dumps({"import_s": round(import_seconds(work / "neo4j", args), 2),
                       "indexes": index_seconds(work / "neo4j")}))

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench/out"
 DOC = ROOT / "docs/benchmarks.md"
-ORDER = ("predictions", "predictions-10000000", "levers", "mlflow", "dvc", "questions", "app", "cli")
+ORDER = ("predictions", "predictions-10000000", "mlflow", "dvc", "questions", "app", "cli")
 FINDINGS = ROOT / "bench/findings.md"  # written by hand from the profiles: what the numbers mean
 PACKAGES = ("neo4j", "neo4j-rust-ext", "mlflow", "dvc", "streamlit", "pandas")
 
