@@ -30,7 +30,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote_plus
 
-from provex.vocab.records import Edge, Flag, Node, Record, Reject
+from provex.vocab.records import Conflict, Edge, Entry, Flag, Node, Record, Reject
 
 MASK = "***"
 _URI = re.compile(r"(?<![A-Za-z0-9+.\-])([A-Za-z][A-Za-z0-9+.\-]*://)([^\s'\"<>`\\]*)")
@@ -143,7 +143,15 @@ def scrub_record(record: Record) -> Record:
         return replace(record, file=_text(record.file), reason=_text(record.reason), raw=_text(record.raw))
     if isinstance(record, Flag):
         return replace(record, file=_text(record.file), message=_text(record.message))
-    return record
+    if isinstance(record, Entry):  # an input record's records and the claims they stand on
+        return replace(record, records=tuple(scrub_record(r) for r in record.records),
+                       claims=tuple(replace(c, src=replace(c.src, uid=_text(c.src.uid)),
+                                            dst=replace(c.dst, uid=_text(c.dst.uid))) for c in record.claims),
+                       file=_text(record.file), raw=_text(record.raw))
+    if isinstance(record, Conflict):
+        return replace(record, key=_text(record.key), first=_text(record.first), later=_text(record.later),
+                       file=_text(record.file), raw=_text(record.raw))
+    return record  # Facts: scrubbed by the prediction store, a chunk at a time (store/table.py)
 
 
 def _text(value: str) -> str:

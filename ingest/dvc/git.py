@@ -112,9 +112,6 @@ class GitReader:
     def commits(self, rev: str | None) -> list[Commit]:
         """Commits that touched DVC files, oldest first (``rev``: checked by :meth:`checked_rev`)."""
         fmt = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
-        if rev is not None and (not isinstance(rev, str) or rev.startswith("-") or not rev.strip()):
-            raise UsageError(f"{self.root}: {rev!r} is not a git revision. Give --rev (or rev = \"...\" in "
-                             "provex.toml) as a commit, branch or range such as v1..main.")
         rev = self.checked_rev(rev)
         try:
             out = self.git("log", "--reverse", "--topo-order", f"--format={fmt}", "--end-of-options", rev, "--",
