@@ -107,7 +107,7 @@ def report(name: str, result: dict[str, Any]) -> None:
 def test_killed_prediction_ingest_reruns_to_the_same_graph(graph, neo4j_settings, tmp_path):
     log = prediction_log(tmp_path / "log.jsonl", 6_000)
     args = ["ingest", "predictions", str(log), "--batch-size", "200"]
-    result = kill_and_rerun(graph, args, env_for(neo4j_settings), points=2, seed=13)
+    result = kill_and_rerun(graph, args, env_for(neo4j_settings), points=1, seed=13)
     report("predictions", result)
     assert all(p["equal"] for p in result["points"])
 

@@ -393,11 +393,11 @@ def test_changed_head_reads_everything_again(tmp_path: Path) -> None:
 
 
 def test_read_streams_a_large_log_in_constant_memory(tmp_path: Path) -> None:
-    """200k lines through read() (no Neo4j): memory is bounded by one batch of
+    """100k lines through read() (no Neo4j): memory is bounded by one batch of
     facts, not by the lines read. tracemalloc watches the last quarter of the
     file (tracing all of it takes minutes): a per-line accumulation would stay
     held after the last batch is handed over."""
-    lines, watched = 200_000, 50_000
+    lines, watched = 100_000, 30_000
     log = tmp_path / "big.jsonl"
     with log.open("w") as fh:
         for i in range(lines):

@@ -53,6 +53,7 @@ def predictions(graph) -> int:
     return graph.facts.manifest().rows()
 
 
+@pytest.mark.slow  # a real SIGTERM to a watch process; make test stops mid-read in-process (the test below)
 def test_sigterm_mid_round_then_restart_gives_the_graph_of_one_clean_run(graph, tmp_path):
     log = prediction_log(tmp_path / "big.jsonl", LINES)
     config = config_file(tmp_path / "provex.toml", predictions_table(log))
