@@ -143,27 +143,22 @@ def downstream(store: Any, uids: list[str]) -> list[tuple[str, str]]:
                                 "WHERE upstream IN (SELECT unnest(?::VARCHAR[])) ORDER BY ALL", [list(uids)]).fetchall()
 
 
-def _prefix_range(prefix: str) -> tuple[str, str]:
-    return prefix, prefix + "\U0010ffff"
+def _starting(store: Any, kind: str, column: str, prefix: str, limit: int) -> list[str]:
+    """Distinct values of an index's key column starting with ``prefix``, sorted
+    (the sorted index files are pruned by range)."""
+    files = [store.readable(f) for f in store.manifest().index_files(kind)]
+    if not files:
+        return []
+    return [v for (v,) in store.duck().execute(
+        f"SELECT DISTINCT {column} FROM read_parquet({sql_list(files)}) WHERE {column} >= ? AND {column} < ? "
+        f"ORDER BY {column} LIMIT {int(limit)}", [prefix, prefix + "\U0010ffff"]).fetchall()]
 
 
 def uid_prefix(store: Any, prefix: str, limit: int) -> list[str]:
-    """Stored prediction uids starting with ``prefix`` (sorted; the ids index prunes by range)."""
-    files = [store.readable(f) for f in store.manifest().index_files("ids")]
-    if not files:
-        return []
-    low, high = _prefix_range(prefix)
-    return [u for (u,) in store.duck().execute(
-        f"SELECT uid FROM read_parquet({sql_list(files)}) WHERE uid >= ? AND uid < ? ORDER BY uid LIMIT {int(limit)}",
-        [low, high]).fetchall()]
+    """Stored prediction uids starting with ``prefix``."""
+    return _starting(store, "ids", "uid", prefix, limit)
 
 
 def key_prefix(store: Any, prefix: str, limit: int) -> list[str]:
-    """Subject and household ids starting with ``prefix`` (distinct, sorted)."""
-    files = [store.readable(f) for f in store.manifest().index_files("keys")]
-    if not files:
-        return []
-    low, high = _prefix_range(prefix)
-    return [k for (k,) in store.duck().execute(
-        f"SELECT DISTINCT key FROM read_parquet({sql_list(files)}) WHERE key >= ? AND key < ? ORDER BY key LIMIT {int(limit)}",
-        [low, high]).fetchall()]
+    """Subject and household ids starting with ``prefix``."""
+    return _starting(store, "keys", "key", prefix, limit)
