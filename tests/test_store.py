@@ -107,3 +107,15 @@ def test_credentials_in_a_logged_uri_are_not_stored(store: Store, tmp_path: Path
     append(store, tmp_path, [record(1, model_uri="http://alice:s3cret@host/m?token=abc")], "a")
     text = b"".join(p.read_bytes() for p in Path(store.location.root).rglob("*.parquet"))
     assert b"s3cret" not in text and b"abc" not in text.replace(b"abcdef", b"")
+
+
+def test_every_row_lands_in_its_own_partition_and_month(store: Store, tmp_path: Path) -> None:
+    """Many versions and months in one chunk: each data file holds only its partition's rows."""
+    records = [record(i, model_version=str(i % 5), timestamp=f"2026-{1 + i % 4:02d}-0{1 + i % 7}T10:00:00Z")
+               for i in range(400)]
+    append(store, tmp_path, records, "a")
+    for path, meta in store.manifest().files.items():
+        if meta["kind"] == "data":
+            rows = pd.read_parquet(Path(store.location.root) / path)
+            assert set(rows["model_version_uid"]) == {meta["partition"]}, path
+            assert {t[:7] for t in rows["timestamp"]} == {meta["month"]}, path
