@@ -18,13 +18,13 @@ from typing import Any
 import pyarrow as pa
 
 from provex.store import compact
-from provex.store.files import STAGING, time_range, write_table
+from provex.store.files import STAGING, OpenFile, time_range, write_table
 from provex.store.identity import Outcome, settle
 from provex.store.location import partition_dir
 from provex.store.table import ROW_GROUP, settled, split, to_table
 from provex.vocab.facts import Facts
 
-CHUNK = 100_000  # facts buffered before their files are written (~200 MB of Arrow at most)
+CHUNK = 50_000  # facts buffered before they are written (each chunk a row group or more of its files)
 
 
 class Append:
@@ -37,6 +37,7 @@ class Append:
         self._seq = 0
         self.files: dict[str, dict[str, Any]] = {}
         self.staged: list[str] = []
+        self._open: dict[tuple[str, str], OpenFile] = {}  # one data file per partition and month, open while reading
         self.outcome: Outcome | None = None
         self._con = store.duck()
 
@@ -62,20 +63,33 @@ class Append:
         self._pending, self._buffered = [], 0
         keys = []
         for part, month, rows in split(table):
-            relative = f"{partition_dir(part, month)}/{self.ingest}-{self._seq:05d}.parquet"
-            self._seq += 1
             data = rows.drop_columns(["ord", "digest"])  # the digest is recomputed from the content when needed
-            write_table(self.location, relative, data)
-            self.files[relative] = {"kind": "data", "partition": part, "month": month, "rows": data.num_rows,
-                                    **time_range(data), "ingest": self.ingest}
-            keys.append(_keys(rows, relative, part))
+            file = self._file(part, month, data.schema)
+            first = file.write(data)
+            meta = self.files[file.relative]
+            span = time_range(data)
+            meta.update(rows=file.rows, first=min(meta.get("first") or span["first"], span["first"]),
+                        last=max(meta.get("last") or span["last"], span["last"]))
+            keys.append(_keys(rows, file.relative, part, first))
         staged = f"{STAGING}/{self.ingest}/keys-{len(self.staged):05d}.parquet"
         write_table(self.location, staged, pa.concat_tables(keys), row_group=ROW_GROUP * 4)
         self.staged.append(staged)
 
+    def _file(self, part: str, month: str, schema: pa.Schema) -> OpenFile:
+        file = self._open.get((part, month))
+        if file is None:
+            relative = f"{partition_dir(part, month)}/{self.ingest}-{self._seq:05d}.parquet"
+            self._seq += 1
+            file = self._open[(part, month)] = OpenFile(self.location, relative, schema)
+            self.files[relative] = {"kind": "data", "partition": part, "month": month, "rows": 0, "ingest": self.ingest}
+        return file
+
     def finish(self) -> Outcome:
         """Apply the identity rule and write the indexes (not yet live)."""
         self._flush()
+        for file in self._open.values():
+            file.close()
+        self._open.clear()
         self.outcome = settle(self)
         return self.outcome
 
@@ -95,12 +109,13 @@ class Append:
         self.store.sweep(self.store.manifests.load())
 
 
-def _keys(rows: pa.Table, relative: str, part: str) -> pa.Table:
-    """The staging row of each fact: what identity, the indexes and the graph need of it."""
+def _keys(rows: pa.Table, relative: str, part: str, first: int) -> pa.Table:
+    """The staging row of each fact (its row number in the file starting at ``first``):
+    what identity, the indexes and the graph need of it."""
     n = rows.num_rows
     return pa.table({
         "uid": rows["uid"], "digest": rows["digest"], "ord": rows["ord"],
-        "file": pa.array([relative] * n, pa.string()), "row": pa.array(range(n), pa.int64()),
+        "file": pa.array([relative] * n, pa.string()), "row": pa.array(range(first, first + n), pa.int64()),
         "part": pa.array([part] * n, pa.string()), "hour": rows["hour"], "timestamp": rows["timestamp"], "moment": rows["moment"],
         "prediction_id": rows["prediction_id"], "subject_id": rows["subject_id"], "household_id": rows["household_id"],
         "upstream": rows["upstream"], "override_rule": rows["override_rule"], "inputs": rows["inputs"],

@@ -52,6 +52,31 @@ def sorted_writer(location: Any, relative: str, schema: pa.Schema) -> Iterator[p
         fs.move(temp, final)
 
 
+class OpenFile:
+    """A Parquet file written a table at a time (row groups appended), under a
+    temporary name until :meth:`close` renames it into place."""
+
+    def __init__(self, location: Any, relative: str, schema: pa.Schema) -> None:
+        self.location, self.relative = location, relative
+        fs, self.final = location.filesystem, location.path(relative)
+        fs.create_dir(self.final.rsplit("/", 1)[0], recursive=True)
+        self.temp = self.final + ".tmp" if location.local else self.final
+        self.writer = pq.ParquetWriter(self.temp, schema, filesystem=fs, compression=COMPRESSION, **_encoding(schema))
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> int:
+        """Append the rows; the row number the first of them has in the file."""
+        first = self.rows
+        self.writer.write_table(table, row_group_size=ROW_GROUP)
+        self.rows += table.num_rows
+        return first
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.temp != self.final:
+            self.location.filesystem.move(self.temp, self.final)
+
+
 def time_range(data: pa.Table) -> dict[str, str]:
     """The first and last ``moment`` of a file sorted by it, as ISO text (the manifest's prune keys)."""
     stamps = data["moment"]

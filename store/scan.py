@@ -58,9 +58,10 @@ def group_stats(store: Any, groups: list[dict[str, Any]]) -> list[dict[str, Any]
     con.execute("CREATE OR REPLACE TEMP TABLE wanted (g VARCHAR, hour VARCHAR)")
     con.executemany("INSERT INTO wanted VALUES (?, ?)", sorted({(g["partition"], g["hour"]) for g in groups}))
     result = con.execute(f"""
-        SELECT {EFFECTIVE} AS g, d.hour, count(*) AS count, min(d.timestamp ORDER BY d.moment) AS first,
-               max(d.timestamp ORDER BY d.moment) AS last, count(d.override_rule) AS overrides,
-               list(d.uid ORDER BY d.moment, d.uid)[1:5] AS examples, any_value(d.model_ref) AS model_ref,
+        SELECT {EFFECTIVE} AS g, d.hour, count(*) AS count,
+               arg_min(d.timestamp, struct_pack(m := d.moment, u := d.uid)) AS first,
+               arg_max(d.timestamp, struct_pack(m := d.moment, u := d.uid)) AS last, count(d.override_rule) AS overrides,
+               arg_min(d.uid, struct_pack(m := d.moment, u := d.uid), 5) AS examples, any_value(d.model_ref) AS model_ref,
                any_value(d.model_name) AS model_name, any_value(d.model_alias) AS model_alias,
                any_value(d.model_run_id) AS model_run_id, any_value(d.model_id) AS model_id,
                list(DISTINCT 'data/' || split_part(filename, '/data/', 2)) AS files
