@@ -163,8 +163,10 @@ _QUESTIONS = (
              up.MODELS_IN_CHAIN, facts=stored.Facts(stored.chain, ("chain",))),
     Question("lineage-gaps", "Where is the lineage incomplete?",
              "Counts and examples of: versions with no source run, runs with no data or no commit, predictions "
-             "with no resolvable model, stages never run, data with no producer, placeholders.",
-             (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS, facts=stored.Facts(stored.dangling, ("dangling",))),
+             "with no resolvable model or an ambiguous one (with its candidates), stages never run, data with no "
+             "producer, placeholders.",
+             (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS,
+             facts=stored.Facts(stored.gaps, ("dangling", "ambiguous"))),
     Question("data-profile", "What is inside this data version?",
              "Its content profile: rows, and per column the type, nulls, distinct values, min/max/mean/std/median "
              "for numbers and the top values for text (from a sample for big files, which the note says).",
