@@ -71,7 +71,7 @@ def references(graph: Any, store: Any) -> list[dict[str, Any]]:
 
 def _named(partition: str) -> dict[str, Any]:
     """A version the log named (``model:<name>@<version>``) that the graph knows only as a placeholder."""
-    key = partition[len(VERSION_PREFIX) + 1:]
+    key = partition[len(VERSION_PREFIX):]
     name, _, version = key.rpartition("@")
     return {"ref": key, "partition": partition, "name": name or None, "version": version or None,
             "run_id": None, "model_id": None, "alias": None}

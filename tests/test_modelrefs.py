@@ -1,0 +1,168 @@
+"""Predictions whose logs name no registry version, resolved as teams really
+name models: a training timestamp in a metadata file beside the model, a git
+sha in an MLflow tag, a run name, a logged model id, an artifact hash; an
+ambiguous reference is reported with its candidates, never guessed; a run
+ingested after the log still resolves it. Each one asserts the chain
+prediction -> model -> training data -> commit, through the real adapters,
+the real store and the real Neo4j (tests/noregistry.py builds the sources)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from noregistry import DvcProject, chain, dvc_project, gaps, ingest_dvc, ingest_mlflow, mlflow_store, service_log
+
+from provex.graph import search
+from provex.vocab import model as m
+
+VERSION = "20260819T092729Z"  # a training timestamp, as the metadata file and the service log write it
+SHA256 = "9f2c" + "0" * 56 + "beef"  # the training data's sha256, in the metadata file and an MLflow param
+GIT_SHA = "3f2a9c1d" + "e" * 32
+METADATA = {"model_name": "spam-filter", "model_version": VERSION, "trained_at": "2026-08-19T09:27:29Z",
+            "dataset": {"path": "data/train.csv", "sha256": SHA256, "rows": 2}, "metrics": {"f1": 0.91}}
+MODEL_BYTES = b"\x80\x04 a pickled naive bayes"
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The DVC project, and one MLflow file store with every run the tests use."""
+    root = tmp_path_factory.mktemp("no-registry")
+    project = dvc_project(root / "spam", {"models/model.pkl": MODEL_BYTES,
+                                          "models/metadata.json": json.dumps(METADATA).encode()})
+    uri, ids = mlflow_store(root, [
+        {"name": "naive_bayes", "params": {"model": "naive_bayes", "dataset_sha256": SHA256, "alpha": "1.0"}},
+        {"name": "fraud-train", "tags": {"model_version": GIT_SHA[:7]}, "commit": GIT_SHA,
+         "dataset": ("data/fraud.csv", "f7a0d1g3")},
+        {"name": "bold-heron-42", "commit": "b" * 40, "dataset": ("data/heron.csv", "4e70a111"), "logged_model": "model"},
+        {"name": "churn-a", "tags": {"model_version": "v-2026-08"}, "params": {"model": "churn"}, "commit": "c" * 40,
+         "dataset": ("data/churn.csv", "c4a11111")},
+        {"name": "churn-b", "tags": {"model_version": "v-2026-08"}, "params": {"model": "churn-eu"}, "commit": "d" * 40,
+         "dataset": ("data/churn-eu.csv", "c4a22222")},
+    ])
+    return {"project": project, "uri": uri, "ids": ids, "logs": root / "logs"}
+
+
+def logs(sources: dict) -> Path:
+    sources["logs"].mkdir(exist_ok=True)
+    return sources["logs"]
+
+
+def test_three_sources_without_a_registry_end_resolved_to_the_training_run_and_its_data(graph, sources) -> None:
+    """The issue's project: a DVC metadata file with a timestamp version and the
+    data's sha256, an MLflow run logging the same sha as a param, a service log."""
+    project: DvcProject = sources["project"]
+    ingest_dvc(graph, project)
+    ingest_mlflow(graph, sources["uri"])
+    summary = service_log(graph, VERSION, 5, "svc", folder=logs(sources))
+    artifact = project.version("models/model.pkl")
+    assert summary.links["prediction-groups-resolved"] == 1
+
+    got = chain(graph, "svc-0")
+    assert got["model"] == [artifact]  # the model file beside the metadata file
+    assert got["method"] == ["metadata-file"] and "model_version in models/metadata.json" in got["how"][0]
+    assert got["runs"] == [project.train_run]
+    assert got["data"] == sorted([project.version("data/train.csv"), project.version("src/train.py")])
+    assert got["commits"] == [project.commit]
+
+    # cross-tool identity: the MLflow run's dataset_sha256 is the metadata file's: it used that data version
+    run = m.run(sources["ids"]["naive_bayes"]).uid
+    used = graph.read("MATCH (:Run {uid: $run})-[e:USED]->(d:DataVersion) RETURN d.uid AS d, e.method AS method, "
+                      "e.confidence AS confidence", {"run": run})
+    assert used == [{"d": project.version("data/train.csv"), "method": "metadata-hash", "confidence": 0.8}]
+
+    found = gaps(graph)
+    assert found["prediction without a resolvable model"]["count"] == 0
+    assert found["prediction with an ambiguous model"]["count"] == 0
+    assert count_placeholders(graph) == 0
+
+    by_version = {h["ref"]: h for h in search.search(graph, VERSION)}
+    assert by_version[project.version("models/metadata.json")]["where"] == "model_version in models/metadata.json"
+    assert by_version[artifact]["where"].startswith(f"model version '{VERSION}' logged by 5 predictions (svc.jsonl)")
+    assert all(h["match"] == "exact" for h in by_version.values())
+    by_sha = {h["ref"]: h for h in search.search(graph, SHA256)}
+    assert by_sha[run]["where"] == "param dataset_sha256 of run naive_bayes"
+    assert by_sha[project.version("models/metadata.json")]["where"] == "dataset.sha256 in models/metadata.json"
+    assert {h["ref"] for h in search.search(graph, SHA256[:12])} >= {run}  # a prefix finds it too
+
+
+def test_git_sha_in_an_mlflow_tag_resolves_a_name_at_version_when_the_run_arrives_later(graph, sources) -> None:
+    """name@version with no registry: a placeholder version, unresolved, until the
+    run that tagged that version is ingested; then the groups and the
+    prediction nodes move to the run and the placeholder goes."""
+    service_log(graph, GIT_SHA[:7], 3, "fraud", name="fraud", folder=logs(sources))
+    placeholder = m.model_version("fraud", GIT_SHA[:7]).uid
+    assert gaps(graph)["prediction without a resolvable model"]["count"] == 3
+    assert chain(graph, "fraud-0")["model"] == [placeholder]
+
+    summary = ingest_mlflow(graph, sources["uri"])
+    run = m.run(sources["ids"]["fraud-train"]).uid
+    assert summary.links["prediction-model-by-run-tag"] == 3  # the nodes the volume gave them
+    got = chain(graph, "fraud-0")
+    assert got["model"] == [run] and got["method"] == ["run-tag"]
+    assert got["runs"] == [run]
+    assert got["data"] == [m.data_version("data/fraud.csv", "mlflow:f7a0d1g3").uid]
+    assert got["commits"] == [GIT_SHA]
+    edges = graph.read("MATCH (p:Prediction)-[e:PREDICTED_BY]->(x) RETURN DISTINCT x.uid AS x, e.method AS method")
+    assert edges == [{"x": run, "method": "run-tag"}]
+    groups = graph.read("MATCH (g:PredictionGroup)-[:PREDICTED_BY]->(x) RETURN x.uid AS x, g.count AS n")
+    assert groups == [{"x": run, "n": 3}]
+    assert graph.read("MATCH (x:Node {uid: $uid}) RETURN x", {"uid": placeholder}) == []
+    assert gaps(graph)["prediction without a resolvable model"]["count"] == 0
+    chained = {r["prediction"]: r for r in ask(graph, "models-in-chain", prediction="fraud-1")}
+    assert chained["prediction:fraud-1"]["model_version"] == run and chained["prediction:fraud-1"]["version"] == GIT_SHA[:7]
+
+
+def test_run_name_logged_model_id_and_artifact_hash_resolve(graph, sources) -> None:
+    """A service that logs the MLflow run's name, one that logs a logged model id
+    (no registry), one that logs the first 12 hex digits of the model file's md5."""
+    project: DvcProject = sources["project"]
+    ingest_mlflow(graph, sources["uri"])
+    ingest_dvc(graph, project)
+    heron = m.run(sources["ids"]["bold-heron-42"]).uid
+    service_log(graph, None, 2, "heron", name="bold-heron-42", folder=logs(sources))
+    service_log(graph, None, 2, "lm", folder=logs(sources), model_id=sources["ids"]["bold-heron-42/model"])
+    service_log(graph, project.hashes["models/model.pkl"][:12], 2, "hash", folder=logs(sources))
+
+    by_name = chain(graph, "heron-0")
+    assert by_name["model"] == [heron] and by_name["method"] == ["run-name"]
+    assert by_name["data"] == [m.data_version("data/heron.csv", "mlflow:4e70a111").uid]
+    assert by_name["commits"] == ["b" * 40]
+    logged_model = chain(graph, "lm-1")
+    assert logged_model["model"] == [m.logged_model(sources["ids"]["bold-heron-42/model"]).uid]
+    assert logged_model["method"] == ["model_id"] and logged_model["runs"] == [heron]
+    assert logged_model["commits"] == ["b" * 40]
+    by_hash = chain(graph, "hash-0")
+    assert by_hash["model"] == [project.version("models/model.pkl")] and by_hash["method"] == ["artifact-hash"]
+    assert by_hash["runs"] == [project.train_run] and by_hash["commits"] == [project.commit]
+    assert project.version("data/train.csv") in by_hash["data"]
+
+
+def test_an_ambiguous_version_is_reported_with_its_candidates_and_a_logged_name_settles_it(graph, sources) -> None:
+    ingest_mlflow(graph, sources["uri"])
+    service_log(graph, "v-2026-08", 4, "churn", folder=logs(sources))
+    service_log(graph, "v-2026-08", 2, "named", name="churn", folder=logs(sources))
+    a, b = (m.run(sources["ids"][n]).uid for n in ("churn-a", "churn-b"))
+
+    found = gaps(graph)
+    ambiguous = found["prediction with an ambiguous model"]
+    assert ambiguous["count"] == 4 and sorted(ambiguous["examples"]) == sorted([a, b])
+    assert "'v-2026-08' matches" in ambiguous["hint"] and "tag model_version of run churn-a" in ambiguous["hint"]
+    assert found["prediction without a resolvable model"]["count"] == 0  # counted once, as ambiguous
+    assert chain(graph, "churn-0")["model"] == []  # nothing guessed
+    settled = chain(graph, "named-0")  # churn@v-2026-08: only churn-a says "churn"
+    assert settled["model"] == [a] and settled["method"] == ["run-tag"]
+    assert "the only candidate that also says 'churn'" in settled["how"][0]
+    assert settled["data"] == [m.data_version("data/churn.csv", "mlflow:c4a11111").uid]
+    assert settled["commits"] == ["c" * 40]
+
+
+def count_placeholders(graph) -> int:
+    return graph.read("MATCH (x:ModelVersion) WHERE x.placeholder RETURN count(x) AS n")[0]["n"]
+
+
+def ask(graph, name: str, **params: object) -> list[dict]:
+    from provex.graph import questions
+
+    return questions.ask(graph, name, params).to_dict("records")
