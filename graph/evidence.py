@@ -260,12 +260,20 @@ def clusters(found: list[Candidate]) -> list[list[Candidate]]:
     return sorted(groups, key=lambda g: sorted(x.target for x in g))
 
 
+def _kind(c: Candidate) -> int:
+    return KIND_ORDER.index(c.label) if c.label in KIND_ORDER else len(KIND_ORDER)
+
+
 def best(cluster: list[Candidate]) -> Candidate:
     """The target a cluster resolves to: the most specific kind, then the strongest evidence."""
-    def rank(c: Candidate) -> tuple:
-        kind = KIND_ORDER.index(c.label) if c.label in KIND_ORDER else len(KIND_ORDER)
-        return (kind, -c.confidence, c.target)
-    return min(cluster, key=rank)
+    return min(cluster, key=lambda c: (_kind(c), -c.confidence, c.target, c.method, c.evidence))
+
+
+def rivals(cluster: list[Candidate]) -> list[Candidate]:
+    """The distinct targets of the cluster's most specific kind (two registry
+    versions of one run are two models: more than one is ambiguous)."""
+    top = min(_kind(c) for c in cluster)
+    return [best([c for c in cluster if c.target == t]) for t in sorted({c.target for c in cluster if _kind(c) == top})]
 
 
 def named(graph: Any, groups: list[list[Candidate]], name: str) -> list[list[Candidate]]:
@@ -285,7 +293,7 @@ class Outcome:
 
 def decide(graph: Any, found: list[Candidate], name: str | None) -> Outcome:
     """One cluster resolves; several are narrowed by the logged name, else ambiguous."""
-    groups = clusters(found)
+    groups = [part for g in clusters(found) for part in ([g] if len(rivals(g)) == 1 else [[c] for c in rivals(g)])]
     if len(groups) > 1 and name:
         narrowed = named(graph, groups, name)
         if len(narrowed) == 1:

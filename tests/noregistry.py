@@ -1,15 +1,18 @@
 """Small projects without a model registry, built here the way teams have them:
 a DVC pipeline whose train stage writes a model and a metadata file beside
-it (dvc.yaml, dvc.lock and the DVC cache as DVC 3 writes them, in a real git
-repository), an MLflow file store written with MlflowClient, and service
-logs ingested through the real prediction-log adapter (tests/logged.py)."""
+it (run with the real ``dvc repro`` in a real git repository), an MLflow
+file store written with MlflowClient, and service logs ingested through the
+real prediction-log adapter (tests/logged.py)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from provex.ingest import dvc
 from provex.ingest import mlflow as mlflow_adapter
 from provex.vocab import model as m
 
+DVC = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
 GIT_ENV = {"GIT_AUTHOR_NAME": "ana", "GIT_AUTHOR_EMAIL": "ana@example.org", "GIT_COMMITTER_NAME": "ana",
            "GIT_COMMITTER_EMAIL": "ana@example.org", "GIT_AUTHOR_DATE": "2026-08-19T09:20:00Z",
            "GIT_COMMITTER_DATE": "2026-08-19T09:20:00Z"}
@@ -50,34 +54,25 @@ class DvcProject:
         return m.run(f"dvc:{self.root.name}:{self.commit[:12]}:train").uid
 
 
-def dvc_project(root: Path, outs: dict[str, bytes], data: bytes = b"text,label\nwin money,spam\nhi mum,ham\n",
-                in_git: tuple[str, ...] = ()) -> DvcProject:
+def dvc_project(root: Path, outs: dict[str, bytes], data: bytes = b"text,label\nwin money,spam\nhi mum,ham\n"
+                ) -> DvcProject:
     """A git repository whose ``train`` stage (deps: data/train.csv, src/train.py)
-    locked ``outs``; their bytes are in the DVC cache (or committed, ``in_git``)."""
+    writes ``outs``, run with the real ``dvc repro`` (so dvc.lock and the DVC
+    cache are DVC's own), then committed."""
     root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
-    files = {"data/train.csv": data, "src/train.py": b"print('train')\n"}
+    subprocess.run([DVC, "init", "-q"], cwd=root, check=True, capture_output=True)
+    script = "import base64, os\n" + "".join(
+        f"os.makedirs(os.path.dirname({path!r}) or '.', exist_ok=True)\n"
+        f"open({path!r}, 'wb').write(base64.b64decode({base64.b64encode(raw).decode()!r}))\n"
+        for path, raw in sorted(outs.items()))
+    files = {"data/train.csv": data, "src/train.py": script.encode()}
     for path, raw in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(raw)
-    (root / ".dvc").mkdir()
-    (root / ".dvc" / "config").write_text("")
-    (root / ".dvc" / ".gitignore").write_text("/cache\n/tmp\n")
-    for path, raw in outs.items():
-        if path in in_git:
-            (root / path).parent.mkdir(parents=True, exist_ok=True)
-            (root / path).write_bytes(raw)
-        else:
-            cached = root / ".dvc" / "cache" / "files" / "md5" / md5(raw)[:2] / md5(raw)[2:]
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_bytes(raw)
-    entry = lambda path, raw: {"path": path, "hash": "md5", "md5": md5(raw), "size": len(raw)}  # noqa: E731
-    (root / "dvc.yaml").write_text("stages:\n  train:\n    cmd: python src/train.py\n    deps: [data/train.csv, src/train.py]\n"
-                                   f"    outs: [{', '.join(sorted(outs))}]\n")
-    lock = {"schema": "2.0", "stages": {"train": {"cmd": "python src/train.py",
-                                                  "deps": [entry(p, files[p]) for p in sorted(files)],
-                                                  "outs": [entry(p, outs[p]) for p in sorted(outs)]}}}
-    (root / "dvc.lock").write_text(json.dumps(lock, indent=2))  # JSON is YAML
+    (root / "dvc.yaml").write_text(f"stages:\n  train:\n    cmd: {sys.executable} src/train.py\n"
+                                   f"    deps: [data/train.csv, src/train.py]\n    outs: [{', '.join(sorted(outs))}]\n")
+    subprocess.run([DVC, "repro", "-q"], cwd=root, check=True, capture_output=True)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "train the model")
     hashes = {p: md5(raw) for p, raw in {**files, **outs}.items()}

@@ -166,3 +166,93 @@ def ask(graph, name: str, **params: object) -> list[dict]:
     from provex.graph import questions
 
     return questions.ask(graph, name, params).to_dict("records")
+
+
+# ---- the metadata reader (no Neo4j): only small files, by checked hashes, inside the project or its cache
+
+
+def reader_project(tmp_path: Path) -> tuple[Path, Path]:
+    root, outside = tmp_path / "proj", tmp_path / "outside"
+    (root / ".dvc" / "cache" / "files" / "md5").mkdir(parents=True)
+    outside.mkdir()
+    return root, outside
+
+
+def cache(root: Path, raw: bytes) -> str:
+    from noregistry import md5
+
+    digest = md5(raw)
+    target = root / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(raw)
+    return digest
+
+
+def read_meta(root: Path, out) -> tuple[dict, list]:
+    from provex.ingest.dvc.git import FolderReader
+    from provex.ingest.dvc.metadata import MetadataReader
+
+    reader = MetadataReader(str(root))
+    nodes = list(reader.records(FolderReader(root).snapshot(), out, "test"))
+    return (nodes[0].props if nodes else {}), reader.flags
+
+
+def test_metadata_files_are_read_from_the_cache_the_work_tree_and_folders(tmp_path: Path) -> None:
+    from provex.ingest.dvc.files import Out
+
+    root, _ = reader_project(tmp_path)
+    raw = b'{"model_version": "20260819T092729Z", "datasets": [{"sha256": "ab"}], "n": 3}'
+    props, _ = read_meta(root, Out("models/metadata.json", cache(root, raw)))
+    assert props == {"meta_file": "models/metadata.json", "meta.model_version": "20260819T092729Z",
+                     "meta.datasets.0.sha256": "ab", "meta.n": 3}
+    (root / "info.yaml").write_bytes(b"version: v3\ntrained: 2026-08-19\n")  # the work tree, when the md5 matches
+    from noregistry import md5
+
+    props, _ = read_meta(root, Out("info.yaml", md5((root / "info.yaml").read_bytes())))
+    assert props["meta.version"] == "v3" and props["meta.trained"] == "2026-08-19"
+    assert read_meta(root, Out("info.yaml", "0" * 32))[0] == {}  # another version than the locked one: not read
+    member = cache(root, b"model_version: 7f3e2c1\n")
+    manifest = json.dumps([{"relpath": "weights.bin", "md5": "1" * 32},
+                           {"relpath": "model_info.yaml", "md5": member}]).encode()
+    folder = cache(root, manifest) + ".dir"
+    (root / ".dvc/cache/files/md5" / folder[:2] / folder[2:]).write_bytes(manifest)
+    props, _ = read_meta(root, Out("models", folder))
+    assert props == {"meta_file": "models/model_info.yaml", "meta_files": ["models/model_info.yaml"],
+                     "meta.model_version": "7f3e2c1"}
+
+
+def test_metadata_reader_refuses_what_leaves_the_project_and_what_is_big_or_broken(tmp_path: Path) -> None:
+    from provex.ingest.dvc.files import Out
+    from provex.ingest.dvc.metadata import MAX_BYTES
+
+    root, outside = reader_project(tmp_path)
+    secret = b'{"model_version": "stolen"}'
+    (outside / "secret.json").write_bytes(secret)
+    from noregistry import md5
+
+    (root / "models").mkdir()
+    (root / "models" / "meta.json").symlink_to(outside / "secret.json")  # the work tree links outside
+    assert read_meta(root, Out("models/meta.json", md5(secret)))[0] == {}
+    linked = root / ".dvc/cache/files/md5" / md5(secret)[:2] / md5(secret)[2:]  # a cache object linking outside
+    linked.parent.mkdir(parents=True, exist_ok=True)
+    linked.symlink_to(outside / "secret.json")
+    assert read_meta(root, Out("meta.json", md5(secret)))[0] == {}
+    assert read_meta(root, Out("../outside/secret.json", md5(secret)))[0] == {}  # a path leaving the project
+    assert read_meta(root, Out("meta.json", "../../outside/secret"))[0] == {}  # a "hash" that is a path
+    big = b'{"v": "' + b"x" * MAX_BYTES + b'"}'
+    assert read_meta(root, Out("big.json", cache(root, big)))[0] == {}
+    props, flags = read_meta(root, Out("bad.json", cache(root, b'{"model_version": ')))
+    assert props == {} and [f.kind for f in flags] == ["metadata-unreadable"] and "bad.json" in flags[0].message
+
+
+def test_which_keys_and_values_count_as_evidence() -> None:
+    from provex.graph import contentlinks, evidence
+
+    assert evidence.keyed("run-tag", "tag.model_version", "3") == 0.8  # a version key: any value
+    assert evidence.keyed("run-tag", "tag.gitSha", "3f2a9c1") == 0.8
+    assert evidence.keyed("run-param", "param.max_depth", "3") is None  # a number under another key: chance
+    assert evidence.keyed("run-param", "param.threshold", "0.123456789") is None
+    assert evidence.keyed("run-param", "param.notes", "20260819T092729Z") == 0.5
+    assert contentlinks.about_data("param.dataset_sha256", "meta.sha256")
+    assert not contentlinks.about_data("param.model_sha256", "meta.dataset.sha256")  # a model's hash is no data
+    assert not contentlinks.about_data("param.git_commit", "meta.commit")
