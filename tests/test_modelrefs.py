@@ -76,6 +76,8 @@ def test_three_sources_without_a_registry_end_resolved_to_the_training_run_and_i
     assert found["prediction without a resolvable model"]["count"] == 0
     assert found["prediction with an ambiguous model"]["count"] == 0
     assert count_placeholders(graph) == 0
+    impact = ask(graph, "impact-of-data", data_version=project.version("data/train.csv"))  # and back down
+    assert [(r["model_version"], r["predictions"]) for r in impact] == [(artifact, 5)]
 
     by_version = {h["ref"]: h for h in search.search(graph, VERSION)}
     assert by_version[project.version("models/metadata.json")]["where"] == "model_version in models/metadata.json"
