@@ -245,6 +245,10 @@ def test_metadata_reader_refuses_what_leaves_the_project_and_what_is_big_or_brok
     assert read_meta(root, Out("big.json", cache(root, big)))[0] == {}
     props, flags = read_meta(root, Out("bad.json", cache(root, b'{"model_version": ')))
     assert props == {} and [f.kind for f in flags] == ["metadata-unreadable"] and "bad.json" in flags[0].message
+    props, flags = read_meta(root, Out("deep.json", cache(root, b'{"a": ' * 900 + b"1" + b"}" * 900)))
+    assert props == {} and [f.kind for f in flags] == ["metadata-unreadable"]
+    props, _ = read_meta(root, Out("keys.yaml", cache(root, b'"a\\x01b": x\nv: [1, 2.5, .nan, .inf]\n')))
+    assert props == {"meta_file": "keys.yaml", "meta.ab": "x", "meta.v.0": 1, "meta.v.1": 2.5}  # no NaN: not stored
 
 
 def test_which_keys_and_values_count_as_evidence() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from provex.ingest import jsontext
 from provex.ingest.dvc import files as f
 from provex.ingest.dvc import yamlfile
 from provex.ingest.dvc.git import Snapshot
-from provex.vocab import model
+from provex.vocab import model, values
 from provex.vocab.records import Flag, Node
 
 MAX_BYTES = 64 * 1024  # a metadata file; bigger files are data, not read here
@@ -64,6 +65,7 @@ class MetadataReader:
         usable = cache.is_dir() and cache != self.root and cache not in self.root.parents and cache != Path(cache.anchor)
         self.cache = cache if usable else None
         self._done: set[str] = set()
+        self._yaml = yamlfile.Loader()
         self.flags: list[Flag] = []
 
     def records(self, snap: Snapshot, out: f.Out, src: str, kind: str | None = None) -> Iterator[Node]:
@@ -152,13 +154,17 @@ class MetadataReader:
         try:
             if path.lower().endswith(".json"):
                 data, _ = jsontext.loads(raw)
-            else:
-                data = yamlfile.safe_load(raw.decode("utf-8"))
+            else:  # ruamel's safe loader; the shape (depth, alias bombs) is checked below, NaN allowed (and dropped)
+                data = self._yaml.load(raw.decode("utf-8"))
         except (ValueError, YAMLError, RecursionError) as exc:  # UnicodeDecodeError and HostileYAML are ValueErrors
             self.flags.append(Flag("metadata-unreadable", f"{path}: {str(exc)[:200]}; its values are not used to "
                                    "resolve models or found by search", src))
             return {}
         if not isinstance(data, (dict, list)):
+            return {}
+        bad = values.problem(data, finite=False)  # nested too deep, an alias bomb, a NUL key
+        if bad:
+            self.flags.append(Flag("metadata-unreadable", f"{path}: the document {bad}; its values are not used", src))
             return {}
         out: dict[str, Any] = {}
         _flatten(PREFIX.rstrip("."), data, out)
@@ -171,7 +177,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         return
     if isinstance(value, dict):
         for key, inner in value.items():
-            _flatten(f"{prefix}.{_CONTROL.sub('', str(key))[:MAX_KEY]}", inner, out)
+            _flatten(f"{prefix}.{_CONTROL.sub('', str(key))[:MAX_KEY]}", inner, out)  # no NUL or control in a key
     elif isinstance(value, list):
         for i, inner in enumerate(value[:MAX_KEYS]):
             _flatten(f"{prefix}.{i}", inner, out)
@@ -179,8 +185,9 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value[:MAX_VALUE]
     elif isinstance(value, bool) or (isinstance(value, int) and -(2**63) <= value < 2**63):
         out[prefix] = value
-    elif isinstance(value, float) and value == value and abs(value) != float("inf"):
-        out[prefix] = value
+    elif isinstance(value, float):
+        if math.isfinite(value):  # NaN and infinities are no identifiers (and no strict JSON): left out
+            out[prefix] = value
     elif hasattr(value, "isoformat"):  # a date or time YAML parsed
         out[prefix] = value.isoformat()
     elif value is not None:
