@@ -51,7 +51,8 @@ def logs(sources: dict) -> Path:
 
 def test_three_sources_without_a_registry_end_resolved_to_the_training_run_and_its_data(graph, sources) -> None:
     """The issue's project: a DVC metadata file with a timestamp version and the
-    data's sha256, an MLflow run logging the same sha as a param, a service log."""
+    data's sha256, an MLflow run logging the same sha as a param, a service log.
+    Then, in that graph, a run name, a logged model id and an artifact hash."""
     project: DvcProject = sources["project"]
     ingest_dvc(graph, project)
     ingest_mlflow(graph, sources["uri"])
@@ -87,12 +88,14 @@ def test_three_sources_without_a_registry_end_resolved_to_the_training_run_and_i
     assert by_sha[run]["where"] == "param dataset_sha256 of run naive_bayes"
     assert by_sha[project.version("models/metadata.json")]["where"] == "dataset.sha256 in models/metadata.json"
     assert {h["ref"] for h in search.search(graph, SHA256[:12])} >= {run}  # a prefix finds it too
+    other_ways_resolve(graph, sources)  # in the same graph: the other ways in
 
 
 def test_git_sha_in_an_mlflow_tag_resolves_a_name_at_version_when_the_run_arrives_later(graph, sources) -> None:
     """name@version with no registry: a placeholder version, unresolved, until the
     run that tagged that version is ingested; then the groups and the
-    prediction nodes move to the run and the placeholder goes."""
+    prediction nodes move to the run and the placeholder goes. Then an
+    ambiguous version, and a logged name that settles it."""
     service_log(graph, GIT_SHA[:7], 3, "fraud", name="fraud", folder=logs(sources))
     placeholder = m.model_version("fraud", GIT_SHA[:7]).uid
     assert gaps(graph)["prediction without a resolvable model"]["count"] == 3
@@ -114,14 +117,13 @@ def test_git_sha_in_an_mlflow_tag_resolves_a_name_at_version_when_the_run_arrive
     assert gaps(graph)["prediction without a resolvable model"]["count"] == 0
     chained = {r["prediction"]: r for r in ask(graph, "models-in-chain", prediction="fraud-1")}
     assert chained["prediction:fraud-1"]["model_version"] == run and chained["prediction:fraud-1"]["version"] == GIT_SHA[:7]
+    ambiguous_then_named(graph, sources)  # in the same graph
 
 
-def test_run_name_logged_model_id_and_artifact_hash_resolve(graph, sources) -> None:
+def other_ways_resolve(graph, sources) -> None:
     """A service that logs the MLflow run's name, one that logs a logged model id
     (no registry), one that logs the first 12 hex digits of the model file's md5."""
     project: DvcProject = sources["project"]
-    ingest_mlflow(graph, sources["uri"])
-    ingest_dvc(graph, project)
     heron = m.run(sources["ids"]["bold-heron-42"]).uid
     service_log(graph, None, 2, "heron", name="bold-heron-42", folder=logs(sources))
     service_log(graph, None, 2, "lm", folder=logs(sources), model_id=sources["ids"]["bold-heron-42/model"])
@@ -141,8 +143,9 @@ def test_run_name_logged_model_id_and_artifact_hash_resolve(graph, sources) -> N
     assert project.version("data/train.csv") in by_hash["data"]
 
 
-def test_an_ambiguous_version_is_reported_with_its_candidates_and_a_logged_name_settles_it(graph, sources) -> None:
-    ingest_mlflow(graph, sources["uri"])
+def ambiguous_then_named(graph, sources) -> None:
+    """Two runs tag one version: reported with both, nothing guessed; a log that
+    also names the model settles it (the graph already holds the MLflow store)."""
     service_log(graph, "v-2026-08", 4, "churn", folder=logs(sources))
     service_log(graph, "v-2026-08", 2, "named", name="churn", folder=logs(sources))
     a, b = (m.run(sources["ids"][n]).uid for n in ("churn-a", "churn-b"))

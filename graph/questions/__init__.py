@@ -93,7 +93,8 @@ _TIME_RANGE = (Param("since", "datetime", "only predictions at or after this tim
 _QUESTIONS = (
     Question("prediction-provenance", "Where did this prediction come from?",
              "The model version(s) behind a prediction (chained predictions and overrides included), its inputs, "
-             "and for each model: training run, params, training data with hashes, code commit, libraries.",
+             "and for each model: training run, params, training data with hashes, code commit, libraries; for a "
+             "model the log named without a registry version, how it was found (method, evidence, confidence).",
              (_PREDICTION,), ("prediction", "hop", "aspect", "key", "value", "ref"), up.PREDICTION_PROVENANCE,
              facts=stored.Facts(stored.chain, ("chain",))),
     Question("model-training-data", "What data trained this model version?",
