@@ -2,7 +2,9 @@
 (they are not walked in the graph, so lineage is the same whether or not the
 predictions also have nodes): a prediction was PREDICTED_BY its model version,
 USED the upstream predictions it was fed, was OVERRIDDEN_BY a rule; and was
-USED by later predictions. Rows have the shape of a lineage level's rows
+USED by later predictions. A model found by the resolver (a run, a model
+artifact, a logged model) is the PREDICTED_BY end like a registry version,
+and the edge carries the method, confidence and evidence. Rows have the shape of a lineage level's rows
 (:mod:`provex.graph.lineage`)."""
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from provex.graph import facts
-from provex.graph.groups import node_props
+from provex.graph.groups import node_props, target_ref
 from provex.store.query import downstream
 from provex.vocab import model
 
@@ -34,7 +36,13 @@ def made_by(graph: Any, versions: list[str], limit: int, as_of: str | None = Non
     if not versions:
         return []
     rows = facts.of_versions(graph, versions, until=as_of, limit=limit)
-    return [_row(r["uid"], r["model_version"], "PREDICTED_BY", _prediction(r["uid"], r), r["uid"]) for r in rows]
+    return [_row(r["uid"], r["model_version"], "PREDICTED_BY", _prediction(r["uid"], r), r["uid"], _how(r)) for r in rows]
+
+
+def targets(graph: Any) -> set[str]:
+    """What logged references were resolved to (runs, artifacts, logged models, versions): their predictions
+    are downstream of them."""
+    return {e["target"] for e in graph.facts.resolution()}
 
 
 def made_by_count(graph: Any, versions: list[str], as_of: str | None = None) -> int:
@@ -55,7 +63,8 @@ def level(graph: Any, frontier: list[str], direction: str) -> list[dict[str, Any
     for r in rows:
         mv = r["model_version"]
         if mv:
-            out.append(_row(r["uid"], mv, "PREDICTED_BY", known.get(mv) or _placeholder(mv, "ModelVersion"), mv))
+            out.append(_row(r["uid"], mv, "PREDICTED_BY", known.get(mv) or _placeholder(mv, target_ref(mv).label), mv,
+                            _how(r)))
         for up in r["upstream"]:
             out.append(_row(r["uid"], up, "USED", _prediction(up, ups.get(up)), up))
         if r["override_rule"]:
@@ -75,6 +84,14 @@ def _placeholder(uid: str, label: str) -> dict[str, Any]:
     return {"uid": uid, "label": label, "props": {"placeholder": True}}
 
 
-def _row(src: str, dst: str, etype: str, other: dict[str, Any], uid: str) -> dict[str, Any]:
-    return {"src": src, "dst": dst, "type": etype, "eprops": {"sources": ["provex:store"]}, "uid": uid,
+def _how(row: dict[str, Any]) -> dict[str, Any]:
+    """A resolved prediction's edge to its model says how it was found."""
+    if row.get("resolved_by") in (None, "logged"):
+        return {}
+    return {k: row.get(k) for k in ("evidence", "confidence") if row.get(k) is not None} | {"method": row["resolved_by"]}
+
+
+def _row(src: str, dst: str, etype: str, other: dict[str, Any], uid: str, eprops: dict[str, Any] | None = None
+         ) -> dict[str, Any]:
+    return {"src": src, "dst": dst, "type": etype, "eprops": {"sources": ["provex:store"], **(eprops or {})}, "uid": uid,
             "label": other["label"], "props": other["props"]}

@@ -60,7 +60,8 @@ def param(row: dict[str, Any]) -> dict[str, Any]:
         "subject_id": row["subject_id"], "household_id": row["household_id"],
         "feature_pipeline": row["feature_pipeline"], "input_hash": row["input_hash"],
         "resolved": row["model_version"] is not None, "model_version": row["model_version"],
-        "model_ref": row["model_ref"], "model_name": row["model_name"],
+        "model_ref": row["model_ref"], "model_name": row["model_name"], "logged_version": row.get("logged_model_version"),
+        "resolved_by": row.get("resolved_by"), "confidence": row.get("confidence"), "evidence": row.get("evidence"),
         "inputs": [{"key": k, "value": v} for k, v in (row["inputs"] or {}).items()],
         "override": over, "upstream": row["upstream"],
     }

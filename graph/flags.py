@@ -20,6 +20,7 @@ from typing import Any
 from provex.graph import facts, questions
 from provex.graph.connection import Graph
 from provex.vocab import numbers as num
+from provex.vocab.facts import partition_of
 
 ANOMALY_TIMEOUT = 20.0
 
@@ -55,7 +56,6 @@ RETURN x.uid AS uid, [g IN gaps WHERE g IS NOT NULL] AS gaps, verified, verified
 """
 
 
-_REAL_VERSIONS = "MATCH (m:Node) WHERE m.uid IN $uids AND NOT coalesce(m.placeholder, false) RETURN m.uid AS uid"
 
 
 def anomalies(graph: Graph, timeout: float = ANOMALY_TIMEOUT) -> dict[str, list[str]]:
@@ -77,14 +77,20 @@ def anomaly_text(row: Mapping[str, Any]) -> str:
     return text + (f", downstream of {row['downstream_of']}" if row.get("downstream_of") else "")
 
 
+_REAL = "UNWIND $uids AS u MATCH (m:Node {uid: u}) WHERE NOT coalesce(m.placeholder, false) RETURN m.uid AS uid"
+
+
 def node_flags(graph: Graph, uids: Sequence[str]) -> dict[str, list[str]]:
     """uid -> its lineage gaps and failed reproductions (only the uids with any)."""
     out: dict[str, list[str]] = {}
     stored = facts.many(graph, [u for u in dict.fromkeys(uids) if u.startswith("prediction:")])
-    real = {r["uid"] for r in graph.read(_REAL_VERSIONS, {"uids": sorted({r["model_version"] for r in stored
-                                                                         if r["model_version"]})})}
+    models = sorted({r["model_version"] for r in stored if r["model_version"]})
+    real = {r["uid"] for r in graph.read(_REAL, {"uids": models})} if models else set()
+    unsure = {a["partition"] for a in graph.facts.ambiguous()} if stored else set()
     for row in stored:  # a prediction's gap, from the store (with or without its node)
-        if row["model_version"] not in real:
+        if partition_of(row) in unsure and row["model_version"] is None:
+            out[row["uid"]] = ["lineage gap: prediction with an ambiguous model"]
+        elif row["model_version"] not in real:  # none, or a version only referenced (placeholder)
             out[row["uid"]] = ["lineage gap: prediction without a resolvable model"]
     for row in graph.read(_NODE_FLAGS, {"uids": list(dict.fromkeys(uids))}):
         reasons = [f"lineage gap: {g}" for g in row["gaps"]]

@@ -127,8 +127,18 @@ def _rows(graph: Any, groups: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         yield from scan.scan(graph.facts, [stat["g"]], start, end)
 
 
+#: What a prediction can be PREDICTED_BY, by uid prefix: a registry version, or
+#: (resolved by evidence, without a registry) a logged model, a model artifact, a run.
+TARGET_LABELS = {model.KINDS[label].prefix: label for label in ("LoggedModel", "DataVersion", "Run")}
+
+
+def target_ref(uid: str) -> model.Ref:
+    """The node a group or prediction is PREDICTED_BY: its label from the uid's kind prefix."""
+    return model.Ref(TARGET_LABELS.get(uid.split(":", 1)[0], "ModelVersion"), uid)
+
+
 def group_records(stat: dict[str, Any]) -> list[Node | Edge]:
-    """A group node (absolute figures from the store) and its version edge."""
+    """A group node (absolute figures from the store) and its model edge."""
     key = stat["g"]
     group = model.prediction_group(key, stat["hour"])
     resolved = not key.startswith(REF_PARTITION)
@@ -139,7 +149,7 @@ def group_records(stat: dict[str, Any]) -> list[Node | Edge]:
         props.update({k: stat[k] for k in ("model_ref", "model_name", "model_alias", "model_run_id", "model_id")})
     records: list[Node | Edge] = [Node(group, props, STORE_SOURCE)]
     if resolved:
-        records.append(Edge("PREDICTED_BY", group, model.Ref("ModelVersion", key), source=STORE_SOURCE))
+        records.append(Edge("PREDICTED_BY", group, target_ref(key), source=STORE_SOURCE))
     return records
 
 
@@ -152,7 +162,8 @@ def prediction_records(row: dict[str, Any]) -> list[Node | Edge]:
     group = model.prediction_group(mv or REF_PARTITION + (row.get("model_ref") or ""), row["hour"])
     records: list[Node | Edge] = [Node(ref, node_props(row), source), Edge("PART_OF", ref, group, source=source)]
     if mv:
-        records.append(Edge("PREDICTED_BY", ref, model.Ref("ModelVersion", mv), source=source))
+        how = {"method": row["resolved_by"]} if row.get("resolved_by") not in (None, "logged") else {}
+        records.append(Edge("PREDICTED_BY", ref, target_ref(mv), how, source=source))
     records.extend(Edge("USED", ref, model.Ref("Prediction", up), source=source) for up in row["upstream"])
     if row.get("override_rule"):
         over = model.override(row["prediction_id"], row["override_rule"])
@@ -166,7 +177,7 @@ def node_props(row: dict[str, Any]) -> dict[str, Any]:
     props: dict[str, Any] = {
         "prediction_id": row["prediction_id"], "timestamp": row["timestamp"], "hour": row["hour"],
         "output": row["output"], "score": row["score"], "model_ref": row["model_ref"],
-        "resolved": bool(row.get("model_version")), "model_name": row["model_name"],
+        "resolved": bool(row.get("model_version")), "resolved_by": _how(row), "model_name": row["model_name"],
         "model_version": row["logged_model_version"], "model_alias": row["model_alias"],
         "model_run_id": row["model_run_id"], "model_id": row["model_id"],
         "upstream": [u.removeprefix("prediction:") for u in row["upstream"]] or None,
@@ -176,6 +187,11 @@ def node_props(row: dict[str, Any]) -> dict[str, Any]:
     props.update({f"extra.{k}": v for k, v in (row.get("extra") or {}).items()})
     props.update({f"input.{k}": v for k, v in (row.get("inputs") or {}).items()})
     return props
+
+
+def _how(row: dict[str, Any]) -> str | None:
+    """How a prediction's model was found, when the log did not name a registry version."""
+    return None if row.get("resolved_by") in (None, "logged") else row["resolved_by"]
 
 
 def as_conflict(conflict: Conflict) -> ConflictRecord:

@@ -125,6 +125,7 @@ class _Walk:
         self.edges: dict[tuple, dict[str, Any]] = {}
         self.notes: list[str] = []
         self.truncated = False
+        self._targets: set[str] | None = None
 
     def cut(self, note: str) -> None:
         self.truncated = True
@@ -149,7 +150,10 @@ class _Walk:
             self.cut(f"depth limit {depth} reached going {direction}: more lineage beyond it (raise the depth)")
 
     def _versions(self, frontier: list[str]) -> list[str]:
-        return [u for u in frontier if self.nodes.get(u, {}).get("label") == "ModelVersion"]
+        """The models in the frontier: registry versions, and what references were resolved to."""
+        if self._targets is None:
+            self._targets = factlinks.targets(self.graph)
+        return [u for u in frontier if self.nodes.get(u, {}).get("label") == "ModelVersion" or u in self._targets]
 
     def _stored(self, frontier: list[str], direction: str) -> list[dict]:
         """This level's prediction edges, from the store: those of predictions in

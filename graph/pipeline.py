@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from provex.graph import conflicts, groups, linking, resolve, schema, status
+from provex.graph import conflicts, contentlinks, groups, linking, resolve, schema, status
 from provex.graph.connection import Graph
 from provex.graph.writer import DEFAULT_BATCH, Writer
 from provex.vocab.facts import Facts
@@ -114,7 +114,7 @@ def ingest(
     summary.counts = {**dict(writer.counts), **summary.counts}
     summary.rejects_files = sink.paths
     tick("link", seen)
-    summary.links = {**linking.run(graph), **resolve.run(graph)}
+    summary.links = {**linking.run(graph), **contentlinks.run(graph), **resolve.run(graph)}
     schema.refresh_search(graph)
     status.record_ingest(graph, summary, {**state, **watermarks})
     tick("done", seen)

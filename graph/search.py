@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from provex.graph import loggedsearch
 from provex.graph.connection import Graph
 from provex.graph.refs import HASH_PROPS, ID_PROPS, display_name
 from provex.graph.schema import FULLTEXT_INDEX
@@ -99,10 +100,10 @@ def _order(hit: Mapping[str, Any]) -> tuple:
     return (-tier, kind if tier > 1 else 0, -hit["score"], kind, hit["name"], hit["ref"])
 
 
-def _row(row: Mapping[str, Any], match: str, score: float) -> dict[str, Any]:
+def _row(row: Mapping[str, Any], match: str, score: float, where: str = "") -> dict[str, Any]:
     props = {k: v for k, v in (row["props"] or {}).items() if v is not None}
     return {"ref": row["ref"], "label": row["label"], "name": display_name(row["label"], {**props, "uid": row["ref"]}),
-            "detail": detail(row["label"], props), "match": match, "score": round(score, 3)}
+            "detail": detail(row["label"], props), "match": match, "score": round(score, 3), "where": where}
 
 
 def detail(label: str | None, props: Mapping[str, Any]) -> str:
@@ -120,9 +121,12 @@ def detail(label: str | None, props: Mapping[str, Any]) -> str:
 
 def search(graph: Graph, text: str, limit: int = 20) -> list[dict[str, Any]]:
     """Hits for ``text``, best first: ``ref``, ``label``, ``name``, ``detail``,
-    ``match`` (exact, prefix or fuzzy) and ``score``. Predictions are found
-    in the prediction store (by id, subject or household, exactly or by
-    prefix), never as graph nodes: the same whether or not they have nodes."""
+    ``match`` (exact, prefix or fuzzy), ``score`` and ``where`` (for an
+    identifier found where it was logged: a run's param or tag, a metadata
+    file, a service's prediction log; :mod:`provex.graph.loggedsearch`).
+    Predictions are found in the prediction store (by id, subject or
+    household, exactly or by prefix), never as graph nodes: the same whether
+    or not they have nodes."""
     text = check_text(text)
     limit = max(1, min(int(limit), 1_000))
     hits: dict[str, dict[str, Any]] = {}
@@ -133,6 +137,10 @@ def search(graph: Graph, text: str, limit: int = 20) -> list[dict[str, Any]]:
         for row in graph.read(cypher, params, timeout=TIMEOUT):
             if row["label"] != "Prediction":
                 hits.setdefault(row["ref"], _row(row, match, TIERS[match]))
+        for row, where in loggedsearch.hits(graph, text, match, limit, TIMEOUT):
+            hit = hits.setdefault(row["ref"], _row(row, match, TIERS[match], where))
+            if not hit["where"] and hit["match"] == match:
+                hit["where"] = where
     lucene = lucene_query(text)
     if lucene and len(hits) < limit:
         rows = graph.read(_FULLTEXT, {"index": FULLTEXT_INDEX, "lucene": lucene, "limit": limit}, timeout=TIMEOUT)

@@ -27,6 +27,7 @@ from provex.store.manifest import Manifest, Manifests, write_atomically
 from provex.vocab.errors import SourceError
 
 RESOLUTION = "resolution.json"
+AMBIGUOUS = "ambiguous.json"  # logged references with several candidates (lineage-gaps lists them)
 RETIRE_AFTER = 600.0  # seconds a file merged away stays for readers that hold an older manifest
 
 
@@ -70,15 +71,28 @@ class Store:
     # ---- resolution: unresolved references -> model versions, kept beside the files
 
     def resolution(self) -> list[dict[str, Any]]:
-        fs, path = self.location.filesystem, self.location.path(RESOLUTION)
+        return self._json(RESOLUTION)
+
+    def set_resolution(self, rows: list[dict[str, Any]]) -> None:
+        self._set_json(RESOLUTION, rows)
+
+    def ambiguous(self) -> list[dict[str, Any]]:
+        """References the resolver found several candidates for: ``{ref, partition, candidates, evidence}``."""
+        return self._json(AMBIGUOUS)
+
+    def set_ambiguous(self, rows: list[dict[str, Any]]) -> None:
+        self._set_json(AMBIGUOUS, rows)
+
+    def _json(self, name: str) -> list[dict[str, Any]]:
+        fs, path = self.location.filesystem, self.location.path(name)
         if fs.get_file_info(path).type == pafs.FileType.NotFound:
             return []
         with fs.open_input_stream(path) as fh:
             return json.loads(fh.read())
 
-    def set_resolution(self, rows: list[dict[str, Any]]) -> None:
+    def _set_json(self, name: str, rows: list[dict[str, Any]]) -> None:
         self.location.filesystem.create_dir(self.location.root, recursive=True)
-        write_atomically(self.location, RESOLUTION, json.dumps(rows, sort_keys=True).encode())
+        write_atomically(self.location, name, json.dumps(rows, sort_keys=True).encode())
 
     # ---- housekeeping
 

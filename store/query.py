@@ -5,7 +5,13 @@ Every read picks its files from the manifest first (an id's bucket, a model
 version's partitions, the files whose time range meets the window), so it
 opens only what can hold the answer. Rows come back as plain dicts with
 their JSON fields decoded and ``model_version`` set: the version the log
-named, or the one its reference was resolved to later (``resolution``).
+named, or what its reference was resolved to later (``resolution``: a
+registry version, a run, a logged model or a model artifact), with
+``resolved_by`` (the method), ``confidence`` and ``evidence``.
+
+A resolution entry applies to one partition (``partition``: ``ref:<reference>``,
+or a version the log named that the graph only knows as a placeholder);
+entries written before partitions were recorded are ``ref:<ref>``.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from provex.store.location import bucket
-from provex.vocab.facts import JSON_FIELDS, REF_PARTITION
+from provex.vocab.facts import JSON_FIELDS, REF_PARTITION, partition_of
 
 COLUMNS = ("uid", "prediction_id", "timestamp", "hour", "model_ref", "model_name", "model_version", "model_alias",
            "model_run_id", "model_id", "model_version_uid", "subject_id", "household_id", "input_hash",
@@ -31,23 +37,45 @@ def sql_list(paths: list[str]) -> str:
 
 
 def decode(row: dict[str, Any], resolved: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """A stored row as a prediction: JSON fields decoded, ``model_version`` the effective version uid."""
+    """A stored row as a prediction: JSON fields decoded, ``model_version`` the
+    effective model (uid), ``resolved_by`` / ``confidence`` / ``evidence`` how it was found."""
     out = dict(row)
     for name in JSON_FIELDS:
         text = out.get(name)
         out[name] = json.loads(text) if text is not None else None
     out["logged_model_version"] = out.pop("model_version", None)
-    out["model_version"] = out.get("model_version_uid") or effective(out, resolved or {})
+    entry = resolution_of(out, resolved or {})
+    out.update(explained(entry, out.get("model_version_uid")))
     out["upstream"] = list(out.get("upstream") or [])
     return out
 
 
-def effective(row: dict[str, Any], resolved: dict[str, list[dict[str, Any]]]) -> str | None:
-    """The version an unresolved reference was resolved to at the row's time, if any."""
-    for entry in resolved.get(row.get("model_ref") or "", ()):
+def explained(entry: dict[str, Any] | None, logged: str | None) -> dict[str, Any]:
+    """``model_version`` and how it was found: a resolution entry, else the version the log named."""
+    if entry is not None:
+        return {"model_version": entry["target"], "resolved_by": entry.get("method"),
+                "confidence": entry.get("confidence"), "evidence": entry.get("evidence")}
+    return {"model_version": logged, "resolved_by": "logged" if logged else None,
+            "confidence": 1.0 if logged else None, "evidence": None}
+
+
+def entry_partition(entry: dict[str, Any]) -> str:
+    """The partition a resolution entry applies to."""
+    return entry.get("partition") or REF_PARTITION + entry["ref"]
+
+
+def resolution_of(row: dict[str, Any], resolved: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
+    """The resolution entry of a row's partition that holds at the row's time, if any."""
+    for entry in resolved.get(partition_of(row), ()):
         if _within(row["timestamp"], entry.get("valid_from"), entry.get("valid_to")):
-            return entry["target"]
+            return entry
     return None
+
+
+def effective(row: dict[str, Any], resolved: dict[str, list[dict[str, Any]]]) -> str | None:
+    """What a row's reference was resolved to at its time, if anything."""
+    entry = resolution_of(row, resolved)
+    return entry["target"] if entry else None
 
 
 def _within(stamp: str, start: str | None, end: str | None) -> bool:
@@ -60,9 +88,10 @@ def _moment(text: str) -> datetime:
 
 
 def by_ref(store: Any) -> dict[str, list[dict[str, Any]]]:
+    """The resolution table by partition."""
     table: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in store.resolution():
-        table[entry["ref"]].append(entry)
+        table[entry_partition(entry)].append(entry)
     return table
 
 
@@ -131,7 +160,7 @@ def partitions_of(store: Any, model_versions: list[str]) -> tuple[list[str], lis
     the references resolved to them (with the resolution entries)."""
     wanted = set(model_versions)
     entries = [e for e in store.resolution() if e["target"] in wanted]
-    return sorted(wanted | {REF_PARTITION + e["ref"] for e in entries}), entries
+    return sorted(wanted | {entry_partition(e) for e in entries}), entries
 
 
 def downstream(store: Any, uids: list[str]) -> list[tuple[str, str]]:
@@ -143,6 +172,10 @@ def downstream(store: Any, uids: list[str]) -> list[tuple[str, str]]:
                                 "WHERE upstream IN (SELECT unnest(?::VARCHAR[])) ORDER BY ALL", [list(uids)]).fetchall()
 
 
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    return prefix, prefix + "\U0010ffff"
+
+
 def _starting(store: Any, kind: str, column: str, prefix: str, limit: int) -> list[str]:
     """Distinct values of an index's key column starting with ``prefix``, sorted
     (the sorted index files are pruned by range)."""
@@ -151,7 +184,7 @@ def _starting(store: Any, kind: str, column: str, prefix: str, limit: int) -> li
         return []
     return [v for (v,) in store.duck().execute(
         f"SELECT DISTINCT {column} FROM read_parquet({sql_list(files)}) WHERE {column} >= ? AND {column} < ? "
-        f"ORDER BY {column} LIMIT {int(limit)}", [prefix, prefix + "\U0010ffff"]).fetchall()]
+        f"ORDER BY {column} LIMIT {int(limit)}", list(_prefix_range(prefix))).fetchall()]
 
 
 def uid_prefix(store: Any, prefix: str, limit: int) -> list[str]:
@@ -162,3 +195,24 @@ def uid_prefix(store: Any, prefix: str, limit: int) -> list[str]:
 def key_prefix(store: Any, prefix: str, limit: int) -> list[str]:
     """Subject and household ids starting with ``prefix``."""
     return _starting(store, "keys", "key", prefix, limit)
+
+
+def logged_models(store: Any, text: str, limit: int, prefix: bool = False) -> list[dict[str, Any]]:
+    """How predictions logged their model, where the reference, the version or the
+    name as logged is ``text`` (or starts with it): one row per (partition, reference,
+    name, version) with how many predictions, an example uid and the log it came
+    from. Row-group statistics skip the files that cannot hold it."""
+    files = [store.readable(f) for f, _ in store.manifest().of_kind("data")]
+    if not files:
+        return []
+    low, high = _prefix_range(text) if prefix else (text, text)
+    test = "({c} >= ? AND {c} < ?)" if prefix else "{c} = ?"
+    where = " OR ".join(test.format(c=c) for c in ("model_ref", "model_version", "model_name"))
+    args = [low, high] * 3 if prefix else [low] * 3
+    result = store.duck().execute(f"""
+        SELECT coalesce(model_version_uid, '{REF_PARTITION}' || coalesce(model_ref, '')) AS partition, model_ref,
+               model_name, model_version, count(*) AS count, min(uid) AS example, min(source) AS source
+        FROM read_parquet({sql_list(files)}) WHERE {where}
+        GROUP BY ALL ORDER BY count DESC, partition LIMIT {int(limit)}""", args)
+    names = [c[0] for c in result.description]
+    return [dict(zip(names, row)) for row in result.fetchall()]

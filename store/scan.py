@@ -1,10 +1,11 @@
 """Aggregate reads over partitions: hourly groups, their features and
 chaining, and predictions by model version and time window.
 
-A fact's *effective* version is the one its log named, else the one its
-logged reference was resolved to at its time (the store's resolution table,
-kept by the graph's resolver), else ``ref:<reference>``: every aggregate
-here groups by it.
+A fact's *effective* version is what its partition was resolved to at its
+time (the store's resolution table, kept by the graph's resolver), else the
+version its log named, else ``ref:<reference>``: every aggregate here groups
+by it. (A partition named by a version gets an entry only while the graph
+knows that version as a placeholder: a registry never ingested.)
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from provex.store.query import decode, partitions_of, sql_list
+from provex.store.query import by_ref, decode, entry_partition, partitions_of, resolution_of, sql_list
 from provex.vocab.facts import REF_PARTITION
 
-EFFECTIVE = f"coalesce(d.model_version_uid, res.target, '{REF_PARTITION}' || coalesce(d.model_ref, ''))"
-_JOIN = ("LEFT JOIN res ON d.model_version_uid IS NULL AND res.ref = d.model_ref "
+PARTITION = f"coalesce(d.model_version_uid, '{REF_PARTITION}' || coalesce(d.model_ref, ''))"
+EFFECTIVE = f"coalesce(res.target, {PARTITION})"
+_JOIN = (f"LEFT JOIN res ON res.part = {PARTITION} "
          "AND (res.valid_from IS NULL OR d.moment >= res.valid_from) AND (res.valid_to IS NULL OR d.moment < res.valid_to)")
 MAX_FEATURES = 1_000  # input names of one prediction linked as features
 
@@ -25,10 +27,12 @@ MAX_FEATURES = 1_000  # input names of one prediction linked as features
 def connect(store: Any) -> Any:
     """A DuckDB cursor with the resolution table loaded as ``res``."""
     con = store.duck()
-    con.execute("CREATE OR REPLACE TEMP TABLE res (ref VARCHAR, target VARCHAR, valid_from TIMESTAMPTZ, valid_to TIMESTAMPTZ)")
-    rows = [(e["ref"], e["target"], e.get("valid_from"), e.get("valid_to")) for e in store.resolution()]
+    con.execute("CREATE OR REPLACE TEMP TABLE res (part VARCHAR, target VARCHAR, valid_from TIMESTAMPTZ, "
+                "valid_to TIMESTAMPTZ, method VARCHAR, confidence DOUBLE, evidence VARCHAR)")
+    rows = [(entry_partition(e), e["target"], e.get("valid_from"), e.get("valid_to"), e.get("method"),
+             e.get("confidence"), e.get("evidence")) for e in store.resolution()]
     if rows:
-        con.executemany("INSERT INTO res VALUES (?, ?, ?, ?)", rows)
+        con.executemany("INSERT INTO res VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     return con
 
 
@@ -42,7 +46,7 @@ def _files_for(store: Any, groups: list[dict[str, Any]]) -> list[str]:
     manifest, res = store.manifest(), store.resolution()
     files: set[str] = set()
     for group in groups:
-        parts = {group["partition"]} | {REF_PARTITION + e["ref"] for e in res if e["target"] == group["partition"]}
+        parts = {group["partition"]} | {entry_partition(e) for e in res if e["target"] == group["partition"]}
         files.update(manifest.data_files(parts, *hour_bounds(group["hour"])))
     return sorted(files)
 
@@ -105,19 +109,15 @@ def chains(store: Any, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _upstream_groups(store: Any, rows: list[tuple]) -> list[dict[str, Any]]:
     meta = store.manifest().files
-    by_ref = defaultdict(list)
-    for entry in store.resolution():
-        by_ref[entry["ref"]].append(entry)
+    table = by_ref(store)
     counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
     for g, hour, file, up_hour, n in rows:
         part = meta.get(file, {}).get("partition")
         if part is None:
             continue
-        if part.startswith(REF_PARTITION):  # resolved at the hour's start (an alias moved within it: documented)
-            probe = {"model_ref": part[len(REF_PARTITION):], "timestamp": hour_bounds(up_hour)[0]}
-            from provex.store.query import effective
-
-            part = effective(probe, by_ref) or part
+        if part in table:  # resolved at the hour's start (an alias moved within it: documented)
+            entry = resolution_of({"model_version_uid": part, "timestamp": hour_bounds(up_hour)[0]}, table)
+            part = entry["target"] if entry else part
         counts[(g, hour, part, up_hour)] += n
     return [{"partition": g, "hour": h, "up_partition": up, "up_hour": uh, "count": n}
             for (g, h, up, uh), n in sorted(counts.items())]
@@ -132,7 +132,8 @@ def scan(store: Any, model_versions: list[str], since: str | None = None, until:
         return []
     con = connect(store)
     result = con.execute(f"""
-        SELECT d.* EXCLUDE (moment), {EFFECTIVE} AS effective
+        SELECT d.* EXCLUDE (moment), {EFFECTIVE} AS effective, res.method AS resolved_by,
+               res.confidence AS confidence, res.evidence AS evidence
         FROM read_parquet({sql_list([store.readable(f) for f in files])}) d {_JOIN}
         WHERE {EFFECTIVE} IN (SELECT unnest(?::VARCHAR[]))
           AND (?::TIMESTAMPTZ IS NULL OR d.moment >= ?::TIMESTAMPTZ) AND (?::TIMESTAMPTZ IS NULL OR d.moment < ?::TIMESTAMPTZ)
@@ -143,8 +144,12 @@ def scan(store: Any, model_versions: list[str], since: str | None = None, until:
     for values in result.fetchall():
         row = dict(zip(names, values))
         effective_version = row.pop("effective")
+        how = {k: row.pop(k) for k in ("resolved_by", "confidence", "evidence")}
         resolved = None if effective_version.startswith(REF_PARTITION) else effective_version
-        rows.append({**decode(row), "model_version": resolved})
+        out = decode(row)
+        if how["resolved_by"] is not None:
+            out.update(how)
+        rows.append({**out, "model_version": resolved})
     return rows
 
 

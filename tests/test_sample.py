@@ -399,11 +399,11 @@ def test_overrides(g: Graph) -> None:
 
 def test_lineage_gaps(g: Graph) -> None:
     got = {r["gap"]: r for r in rows(g, "lineage-gaps")}
-    assert len(got) == 9 and got["conflicting-records"]["count"] == 0
+    assert len(got) == 10 and got["conflicting-records"]["count"] == 0
     never = got["model version never verified"]  # nobody ran provex reproduce --verify on the sample
     assert never["count"] == len(X["model_versions"])
     for gap in ("model version without a source run", "prediction without a resolvable model",
-                "referenced but never ingested (placeholder)", "stage never run"):
+                "prediction with an ambiguous model", "referenced but never ingested (placeholder)", "stage never run"):
         assert got[gap]["count"] == 0, got[gap]
     raw = got["data version without a producer"]
     assert raw["count"] > 0 and all(e.startswith(("data:data/raw/", "data:src/")) for e in raw["examples"])

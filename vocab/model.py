@@ -32,7 +32,7 @@ KINDS: dict[str, Kind] = {
     k.label: k
     for k in (
         Kind("Dataset", "dataset", "entity", ("path", "name"), "a logical data asset (a path or table)"),
-        Kind("DataVersion", "data", "entity", ("hash", "path"), "one content-identified version of a dataset"),
+        Kind("DataVersion", "data", "entity", ("hash", "path", "meta_file"), "one content-identified version of a dataset"),
         Kind("Model", "model", "entity", ("name",), "a registered model"),
         Kind("ModelVersion", "model", "entity", ("name", "version", "run_id", "model_id"), "a registry version"),
         Kind("LoggedModel", "logged-model", "entity", ("model_id", "run_id", "name"), "an MLflow 3 logged model"),

@@ -24,5 +24,5 @@ if text.strip():
         st.warning(md(f"Nothing matches {text!r}. Try fewer characters or another field (a path, a hash prefix)."))
     else:
         st.subheader(f"{len(hits)} match{'es' if len(hits) != 1 else ''}")
-        st.dataframe(pd.DataFrame(hits, columns=["ref", "label", "name", "detail", "match", "score"]), hide_index=True)
+        st.dataframe(pd.DataFrame(hits, columns=["ref", "label", "name", "detail", "where", "match", "score"]), hide_index=True)
         state.link_list([h["ref"] for h in hits], title="Open a node page")

@@ -93,7 +93,8 @@ _TIME_RANGE = (Param("since", "datetime", "only predictions at or after this tim
 _QUESTIONS = (
     Question("prediction-provenance", "Where did this prediction come from?",
              "The model version(s) behind a prediction (chained predictions and overrides included), its inputs, "
-             "and for each model: training run, params, training data with hashes, code commit, libraries.",
+             "and for each model: training run, params, training data with hashes, code commit, libraries; for a "
+             "model the log named without a registry version, how it was found (method, evidence, confidence).",
              (_PREDICTION,), ("prediction", "hop", "aspect", "key", "value", "ref"), up.PREDICTION_PROVENANCE,
              facts=stored.Facts(stored.chain, ("chain",))),
     Question("model-training-data", "What data trained this model version?",
@@ -163,8 +164,10 @@ _QUESTIONS = (
              up.MODELS_IN_CHAIN, facts=stored.Facts(stored.chain, ("chain",))),
     Question("lineage-gaps", "Where is the lineage incomplete?",
              "Counts and examples of: versions with no source run, runs with no data or no commit, predictions "
-             "with no resolvable model, stages never run, data with no producer, placeholders.",
-             (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS, facts=stored.Facts(stored.dangling, ("dangling",))),
+             "with no resolvable model or an ambiguous one (with its candidates), stages never run, data with no "
+             "producer, placeholders.",
+             (), ("gap", "count", "examples", "hint"), down.LINEAGE_GAPS,
+             facts=stored.Facts(stored.gaps, ("dangling", "ambiguous"))),
     Question("data-profile", "What is inside this data version?",
              "Its content profile: rows, and per column the type, nulls, distinct values, min/max/mean/std/median "
              "for numbers and the top values for text (from a sample for big files, which the note says).",

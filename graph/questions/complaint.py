@@ -60,15 +60,18 @@ WHERE (p.subject_id = $subject OR p.household_id = $subject)
   AND ($since IS NULL OR at >= datetime($since)) AND ($until IS NULL OR at < datetime($until))
 OPTIONAL MATCH (mv:Node {{uid: p.model_version}})
 RETURN p.timestamp AS timestamp, p.uid AS prediction, p.subject_id AS subject_id, p.household_id AS household_id,
-       coalesce(mv.name, p.model_name) AS model, mv.uid AS model_version, p.output AS output,
+       coalesce(mv.name, p.model_name, mv.path) AS model, mv.uid AS model_version, p.output AS output,
        {_override_text('p')} AS override, {join('p.upstream')} AS upstream,
        {join('p.upstream_models')} AS upstream_model_version
 ORDER BY timestamp, prediction
 """
 
 # Each side's chain (``$ca``, ``$cb``: the prediction and the upstream ones it
-# used, from the store) with the version behind each.
-_CHAIN_MODELS = "COLLECT {{ UNWIND ${c} AS x MATCH (m:Node {{uid: x.model_version}}) RETURN [coalesce(m.name, 'model'), x.uid, m.uid, x.output] }}"
+# used, from the store) with the model behind each (a registry version, or a
+# run or model artifact the resolver found); the upstream diff pairs registry
+# versions of one model.
+_CHAIN_MODELS = ("COLLECT {{ UNWIND ${c} AS x MATCH (m:Node {{uid: x.model_version}}) "
+                 "RETURN [coalesce(m.name, m.path, 'model'), x.uid, m.uid, x.output] }}")
 
 COMPARE_PREDICTIONS = f"""
 WITH $pa AS pa, $pb AS pb

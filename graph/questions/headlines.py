@@ -59,7 +59,9 @@ def prediction_provenance_headline(rows: Rows, params: Mapping[str, Any]) -> str
     commit = next((str(r["key"])[:10] for r in where(top, aspect="code commit")), None)
     data = {r["ref"] for r in where(top, aspect="training data")}
     upstream = sorted({(r["prediction"], r["value"]) for r in rows if r["hop"] and r["aspect"] == "model version"})
+    found = [r["key"] for r in where(top, aspect="model resolved by")]
     text = f"{pid} (output {number(output)}) was made by {listing(models) or 'an unknown model version'}"
+    text += f" (the log named no registry version; found by {found[0]})" if found and models else ""
     text += f", trained at commit {commit}" if commit else ""
     text += f" on {count(len(data), 'data version')}." if data else "."
     if upstream:

@@ -37,16 +37,21 @@ def prediction_count(mv: str) -> str:
     return f"reduce(s = 0, c IN {groups_of(mv, 'coalesce(g.count, 0)')} | s + c)"
 
 
+# A model: a registry version, or what predictions were resolved to without a
+# registry (a run, a logged model, a model artifact: it has prediction groups).
+IS_MODEL = "(mv:ModelVersion OR EXISTS { (:PredictionGroup)-[:PREDICTED_BY]->(mv) })"
+
 IMPACT_OF_DATA = f"""
 MATCH (d:DataVersion {{uid: $data_version}})
-MATCH path = (mv:ModelVersion)-{TRAINED_ON}->(d)
+MATCH path = (mv)-{TRAINED_ON}->(d) WHERE {IS_MODEL}
 WITH mv, min(size([n IN nodes(path) WHERE n:Run])) AS runs_between
 WITH mv, runs_between, {groups_of('mv', '[toStringOrNull(g.hour), g.count]')} AS buckets
 UNWIND CASE WHEN size(buckets) = 0 THEN [[null, 0]] ELSE buckets END AS bucket
 WITH mv, runs_between,
      CASE WHEN bucket[0] IS NULL THEN null WHEN $window = 'hour' THEN left(bucket[0], 13) ELSE left(bucket[0], 10) END AS window,
      sum(bucket[1]) AS predictions
-RETURN mv.uid AS model_version, mv.name AS model, mv.version AS version, runs_between, window, predictions
+RETURN mv.uid AS model_version, coalesce(mv.name, mv.path) AS model, mv.version AS version, runs_between, window,
+       predictions
 ORDER BY model, version, window
 """
 
@@ -56,7 +61,7 @@ ORDER BY model, version, window
 # predictions (and the chained ones that used them) from the store.
 IMPACTED_PREDICTIONS = f"""
 MATCH (d:DataVersion {{uid: $data_version}})
-MATCH (mv:ModelVersion)-{TRAINED_ON}->(d)
+MATCH (mv)-{TRAINED_ON}->(d) WHERE {IS_MODEL}
 WITH DISTINCT mv
 WHERE $since IS NULL OR $until IS NULL OR datetime($since) < datetime($until)
 RETURN mv.uid AS model_version, {display('mv')} AS name
@@ -141,11 +146,17 @@ _GAPS = [
      "run training from a git checkout so the commit is recorded"),
     ("prediction without a resolvable model",
      # Counted by hourly group (every prediction is in one): a group whose log
-     # named no version that resolved, or one linked to a placeholder version;
-     # plus the upstream predictions used but never logged ($dangling, from the store).
-     "MATCH (x:PredictionGroup) WHERE x.resolved = false OR (x.resolved AND EXISTS { "
-     "(x)-[:PREDICTED_BY]->(m:ModelVersion) WHERE coalesce(m.placeholder, false) })",
-     "log the model version (models:/name/version or run id) with each prediction, then ingest the registry"),
+     # named no version that resolved, or one linked to a placeholder version,
+     # unless its reference is ambiguous (the next row); plus the upstream
+     # predictions used but never logged ($dangling, from the store).
+     "MATCH (x:PredictionGroup) WHERE (x.resolved = false OR (x.resolved AND EXISTS { "
+     "(x)-[:PREDICTED_BY]->(m:ModelVersion) WHERE coalesce(m.placeholder, false) })) "
+     "AND NOT x.model IN $ambiguous.partitions",
+     "log the model version (models:/name/version, a run id, or the version your metadata file or run tags "
+     "hold) with each prediction, then ingest the registry, the MLflow runs or the DVC pipeline that made it"),
+    # References the resolver matched to several trainings ($ambiguous, from the store):
+    # their predictions, the candidates as examples, what each candidate said in the hint.
+    ("prediction with an ambiguous model", "WITH $ambiguous AS x", "$ambiguous.hint"),
     ("stage never run",
      "MATCH (x:Stage) WHERE NOT EXISTS { (:Run)-[:INSTANCE_OF]->(x) }",
      "run `dvc repro` and commit dvc.lock, or ingest the OpenLineage events of the job"),
@@ -175,6 +186,7 @@ _AGGREGATE = {
     "prediction without a resolvable model":
         "RETURN sum(x.count) + $dangling.count AS c{i}, "
         "(reduce(s = [], g IN collect(x) | s + coalesce(g.examples, [])) + $dangling.examples)[..5] AS e{i}",
+    "prediction with an ambiguous model": "RETURN x.count AS c{i}, x.candidates AS e{i}",
 }
 
 # One CALL per gap, each aggregating to exactly one row (a UNION ALL of
@@ -183,5 +195,6 @@ LINEAGE_GAPS = "\n".join(
     f"CALL {{ {match} " + _AGGREGATE.get(gap, "RETURN count(x) AS c{i}, collect(x.uid)[..5] AS e{i}").format(i=i) + " }"
     for i, (gap, match, _) in enumerate(_GAPS)
 ) + "\nUNWIND [" + ",\n  ".join(
-    f"{{gap: '{gap}', count: c{i}, examples: e{i}, hint: '{hint}'}}" for i, (gap, _, hint) in enumerate(_GAPS)
+    f"{{gap: '{gap}', count: c{i}, examples: e{i}, hint: {hint if hint.startswith('$') else repr(hint)}}}"
+    for i, (gap, _, hint) in enumerate(_GAPS)
 ) + "] AS row\nRETURN row.gap AS gap, row.count AS count, row.examples AS examples, row.hint AS hint"

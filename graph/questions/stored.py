@@ -83,6 +83,29 @@ def dangling(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     return {"dangling": {"count": count, "examples": examples or []}}
 
 
+MAX_AMBIGUOUS = 3  # ambiguous references spelled out in lineage-gaps' hint
+
+
+def ambiguous(graph: Any) -> dict[str, Any]:
+    """References matched to several trainings (the resolver's list): their partitions,
+    how many predictions, the candidates and what each said."""
+    found = graph.facts.ambiguous()
+    if not found:
+        return {"partitions": [], "count": 0, "candidates": [], "hint": "none: every reference matched at most one training"}
+    count = facts.count_of(graph, [a["partition"] for a in found])
+    said = "; ".join(f"{a['ref']!r} matches " + ", ".join(a["evidence"][:4]) for a in found[:MAX_AMBIGUOUS])
+    more = f"; and {len(found) - MAX_AMBIGUOUS} more references" if len(found) > MAX_AMBIGUOUS else ""
+    return {"partitions": [a["partition"] for a in found], "count": count,
+            "candidates": sorted({c for a in found for c in a["candidates"]})[:10],
+            "hint": f"{said}{more}. Nothing was guessed: log a version that names one of them (or its model name "
+                    "too), or remove the duplicate tag, param or metadata value"}
+
+
+def gaps(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The store's part of lineage-gaps: dangling upstream predictions, ambiguous references."""
+    return {**dangling(graph, values), "ambiguous": ambiguous(graph)}
+
+
 # ---- after the Cypher ---------------------------------------------------------------------------
 
 def serving_counts(graph: Any, rows: list[dict[str, Any]], values: Mapping[str, Any], limit: int) -> tuple[list, bool]:

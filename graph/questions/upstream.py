@@ -45,6 +45,14 @@ def label(var: str) -> str:
     return f"[l IN labels({var}) WHERE l <> 'Node'][0]"
 
 
+# A prediction's model: a registry version, or (resolved by evidence, without a
+# registry) a logged model, a model artifact or the training run itself. Its
+# training run is the run that generated it, or itself when it is a run.
+def trained_by(m: str, r: str) -> str:
+    """Cypher pattern: model ``m`` (any of those) and its training run ``r``."""
+    return f"({m})-[:WAS_GENERATED_BY*0..1]->({r}:Run)"
+
+
 # The prediction and its chain come from the store (``$chain``: graph.facts.param
 # maps, each with its ``hop``); the graph supplies everything about its models.
 PREDICTION_PROVENANCE = f"""
@@ -53,44 +61,51 @@ WITH p WHERE p.hop > 0 OR p.uid = $prediction
 OPTIONAL MATCH (m:Node {{uid: p.model_version}})
 CALL {{
   WITH p
-  UNWIND ['output', 'original_output', 'timestamp', 'subject_id', 'household_id', 'feature_pipeline', 'resolved'] AS k
-  WITH p, k WHERE p[k] IS NOT NULL
-  RETURN 'prediction' AS aspect, k AS key, p[k] AS value, p.uid AS ref
+  WITH p, ['output', 'original_output', 'timestamp', 'subject_id', 'household_id', 'feature_pipeline', 'resolved'] AS ks
+  UNWIND range(0, size(ks) - 1) AS n
+  WITH p, ks[n] AS k, n WHERE p[k] IS NOT NULL
+  RETURN 1 + n / 1000.0 AS ord, 'prediction' AS aspect, k AS key, p[k] AS value, p.uid AS ref
   UNION ALL WITH p
-  UNWIND p.inputs AS i
-  RETURN 'input' AS aspect, i.key AS key, i.value AS value, null AS ref
+  UNWIND range(0, size(p.inputs) - 1) AS n
+  RETURN 2 + n / 1000000.0 AS ord, 'input' AS aspect, p.inputs[n].key AS key, p.inputs[n].value AS value, null AS ref
   UNION ALL WITH p
   WITH p WHERE p.override IS NOT NULL
-  RETURN 'override' AS aspect, p.override.rule AS key,
+  RETURN 3 AS ord, 'override' AS aspect, p.override.rule AS key,
          toStringOrNull(p.override.original) + ' -> ' + toStringOrNull(p.override.final) AS value, p.override.uid AS ref
+  UNION ALL WITH p
+  WITH p WHERE p.resolved_by IS NOT NULL AND p.resolved_by <> 'logged'
+  RETURN 4 AS ord, 'model resolved by' AS aspect, p.resolved_by AS key,
+         'logged ' + coalesce(p.model_ref, '?') + coalesce(': ' + p.evidence, '')
+         + coalesce(' (confidence ' + toStringOrNull(p.confidence) + ')', '') AS value, p.model_version AS ref
   UNION ALL WITH m
   WITH m WHERE m IS NOT NULL
-  RETURN 'model version' AS aspect, {label('m')} AS key, {display('m')} AS value, m.uid AS ref
+  RETURN 5 AS ord, 'model version' AS aspect, {label('m')} AS key, {display('m')} AS value, m.uid AS ref
   UNION ALL WITH m
-  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
-  RETURN 'training run' AS aspect, coalesce(r.kind, 'run') AS key, coalesce(r.run_id, r.name, r.uid) AS value, r.uid AS ref
+  MATCH {trained_by('m', 'r')}
+  RETURN 6 AS ord, 'training run' AS aspect, coalesce(r.kind, 'run') AS key, coalesce(r.run_id, r.name, r.uid) AS value, r.uid AS ref
   UNION ALL WITH m
-  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
+  MATCH {trained_by('m', 'r')}
   UNWIND [k IN keys(r) WHERE k STARTS WITH 'param.'] AS k
-  RETURN 'param' AS aspect, substring(k, 6) AS key, r[k] AS value, r.uid AS ref
+  RETURN 7 AS ord, 'param' AS aspect, substring(k, 6) AS key, r[k] AS value, r.uid AS ref
   UNION ALL WITH m
-  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(d:DataVersion)
-  RETURN 'training data' AS aspect, d.path AS key, coalesce(d.hash_kind, 'hash') + ':' + d.hash AS value, d.uid AS ref
+  MATCH {trained_by('m', 'r')}-[:USED]->(d:DataVersion)
+  RETURN 8 AS ord, 'training data' AS aspect, d.path AS key, coalesce(d.hash_kind, 'hash') + ':' + d.hash AS value, d.uid AS ref
   UNION ALL WITH m
-  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(:DataVersion)-[s:SAME_AS]-(t:DataVersion)
-  RETURN 'training data (same as)' AS aspect, t.path AS key, coalesce(t.hash_kind, 'hash') + ':' + t.hash AS value, t.uid AS ref
+  MATCH {trained_by('m', 'r')}-[:USED]->(:DataVersion)-[s:SAME_AS]-(t:DataVersion)
+  RETURN 9 AS ord, 'training data (same as)' AS aspect, t.path AS key, coalesce(t.hash_kind, 'hash') + ':' + t.hash AS value, t.uid AS ref
   UNION ALL WITH m
-  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(:Run)-[:USED]->(c:CodeVersion)
-  RETURN 'code commit' AS aspect, c.sha AS key, c.message AS value, c.uid AS ref
+  MATCH {trained_by('m', 'r')}-[:USED]->(c:CodeVersion)
+  RETURN 10 AS ord, 'code commit' AS aspect, c.sha AS key, c.message AS value, c.uid AS ref
   UNION ALL WITH m
-  MATCH (m:ModelVersion)-[:WAS_GENERATED_BY]->(r:Run)
+  MATCH {trained_by('m', 'r')}
   WHERE r.git_commit IS NOT NULL AND NOT EXISTS {{ (r)-[:USED]->(:CodeVersion {{sha: r.git_commit}}) }}
-  RETURN 'code commit' AS aspect, r.git_commit AS key, 'from the run tags' AS value, null AS ref
+  RETURN 11 AS ord, 'code commit' AS aspect, r.git_commit AS key, 'from the run tags' AS value, null AS ref
   UNION ALL WITH m
-  MATCH (m:ModelVersion)-[:USED|WAS_GENERATED_BY*1..2]->(:Environment)-[:REQUIRES]->(l:Library)
-  RETURN DISTINCT 'library' AS aspect, l.name AS key, l.version AS value, l.uid AS ref
+  MATCH (m)-[:USED|WAS_GENERATED_BY*1..2]->(:Environment)-[:REQUIRES]->(l:Library)
+  RETURN DISTINCT 12 AS ord, 'library' AS aspect, l.name AS key, l.version AS value, l.uid AS ref
 }}
 RETURN p.uid AS prediction, p.hop AS hop, aspect, key, value, ref
+ORDER BY hop, prediction, ord, key, ref
 """
 
 MODEL_TRAINING_DATA = f"""
@@ -305,11 +320,13 @@ ORDER BY CASE aspect WHEN 'model' THEN 0 WHEN 'run' THEN 1 WHEN 'code' THEN 2 WH
          WHEN 'data profile' THEN 4 WHEN 'stage' THEN 5 WHEN 'param' THEN 6 WHEN 'library' THEN 7 ELSE 8 END, key
 """
 
-MODELS_IN_CHAIN = """
+MODELS_IN_CHAIN = f"""
 UNWIND $chain AS p
 WITH p WHERE p.hop > 0 OR p.uid = $prediction
-OPTIONAL MATCH (m:Node {uid: p.model_version})
-RETURN p.hop AS hop, p.uid AS prediction, m.name AS model, m.version AS version, m.uid AS model_version,
+OPTIONAL MATCH (m:Node {{uid: p.model_version}})
+RETURN p.hop AS hop, p.uid AS prediction,
+       CASE WHEN m:ModelVersion OR m IS NULL THEN coalesce(m.name, p.model_name) ELSE {display('m')} END AS model,
+       coalesce(m.version, p.logged_version) AS version, m.uid AS model_version,
        coalesce(m.placeholder, m IS NULL) AS unresolved, p.output AS output, p.override.rule AS override
 ORDER BY hop, prediction, model_version
 """

@@ -8,7 +8,8 @@ Modules: :mod:`provex.ingest.dvc.git` (commits and files), :mod:`provex.ingest.d
 (parsing, DVC templating), :mod:`provex.ingest.dvc.yamlfile` and :mod:`provex.ingest.dvc.chunks`
 (YAML read safely, unchanged pieces parsed once), :mod:`provex.ingest.dvc.snapshot` (one snapshot parsed,
 cached by content), :mod:`provex.ingest.dvc.build` (records), :mod:`provex.ingest.dvc.profile`
-(content profiles of new data versions).
+(content profiles of new data versions), :mod:`provex.ingest.dvc.metadata` (small metadata files beside
+models: the versions they name).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from provex.ingest.dvc.build import Builder
 from provex.ingest.dvc.git import FolderReader, GitReader, is_dvc_file, open_source
+from provex.ingest.dvc.metadata import MetadataReader
 from provex.ingest.dvc.profile import Profiler
 from provex.ingest.dvc.snapshot import Parser
 from provex.ingest.source import Position, Source, local
@@ -43,33 +45,35 @@ def read(path: str | Path, rev: str | None = None, state: dict[str, Any] | None 
     state = state or {}
     options = {} if profile is True else profile
     profiler = Profiler(root, set(state.get(PROFILED) or []), **options) if options is not False else None
+    metadata = MetadataReader(root)
     if isinstance(source, FolderReader):
-        yield from _snapshot(source, root, profiler)
+        yield from _snapshot(source, root, profiler, metadata)
     else:
         try:
-            yield from _history(source, root, rev, state, profiler, position or Position())
+            yield from _history(source, root, rev, state, profiler, metadata, position or Position())
         finally:
             source.close()
+    yield from metadata.flags
     if profiler is not None:
         yield from profiler.end_flags()
         yield Watermark(PROFILED, sorted(profiler.done))
 
 
-def _snapshot(source: FolderReader, root: str, profiler: Profiler | None) -> Iterator[Record]:
+def _snapshot(source: FolderReader, root: str, profiler: Profiler | None, metadata: MetadataReader) -> Iterator[Record]:
     snap = source.snapshot()
     for path, why in sorted(source.outside.items()):  # symlinks out of the folder: never read
         if is_dvc_file(path):
             yield Reject(f"{root}/{path}", None, f"a symlink that leaves the project: {why}")
-    builder = Builder(root, Path(root).name, set(), profiler)
+    builder = Builder(root, Path(root).name, set(), profiler, metadata)
     yield from builder.records(snap, Parser(root).parse(snap), None, final=True)
 
 
 def _history(source: GitReader, root: str, rev: str | None, state: dict[str, Any],
-             profiler: Profiler | None, position: Position) -> Iterator[Record]:
+             profiler: Profiler | None, metadata: MetadataReader, position: Position) -> Iterator[Record]:
     done = set(state.get(COMMITS) or [])
     seen = set(state.get(DATA_VERSIONS) or [])
     commits = [c for c in source.commits(rev) if c.sha not in done]
-    builder, parser = Builder(root, source.scope(), seen, profiler), Parser(root)
+    builder, parser = Builder(root, source.scope(), seen, profiler, metadata), Parser(root)
     read_so_far = [0]
     position.follow(len(commits), "commits", lambda: read_so_far[0])
     for i, commit in enumerate(commits):

@@ -16,6 +16,7 @@ from typing import Any
 from provex.ingest.dvc import files as f
 from provex.ingest.dvc import yamlfile
 from provex.ingest.dvc.git import Snapshot
+from provex.ingest.dvc.metadata import MetadataReader
 from provex.ingest.dvc.profile import Profiler
 from provex.ingest.dvc.snapshot import Parsed
 from provex.vocab import model
@@ -35,11 +36,13 @@ def flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
 class Builder:
     """Records for the snapshots of one project, in commit order."""
 
-    def __init__(self, root: str, scope: str, seen: set[str], profiler: Profiler | None = None) -> None:
+    def __init__(self, root: str, scope: str, seen: set[str], profiler: Profiler | None = None,
+                 metadata: MetadataReader | None = None) -> None:
         self.root = root
         self.scope = scope
         self.seen = seen  # DataVersion uids already written (first commit wins)
         self.profiler = profiler  # content profiles of new data versions (None: profiling off)
+        self.metadata = metadata  # small metadata files beside models (None: not read)
         self._stages_sent: dict[str, tuple] = {}
         self._sent: set[tuple] = set()
         self._locked: tuple[Parsed | None, list[f.Out]] = (None, [])
@@ -192,6 +195,8 @@ class Builder:
             yield from self.data_version(snap, out, src, {"cache": True, "persist": False, **flags.get(out.path, {})})
             if out.hash:
                 yield Edge("WAS_GENERATED_BY", model.data_version(out.path, out.hash), ref, source=src)
+            if self.metadata is not None:
+                yield from self.metadata.records(snap, out, src, flags.get(out.path, {}).get("kind"))
         for out in entry.deps + entry.outs:
             yield from self.dir_members(out, parsed, src)
 

@@ -239,8 +239,10 @@ def _flags(progress: Progress, source: str) -> Iterator[Flag]:
             yield Flag("unresolved-model", f"{rest} more predictions with other unresolvable model references", source)
             break
         yield Flag("unresolved-model", f"{count} predictions name their model as {ref!r}, which is not a "
-                   "registry name@version; they link once a ModelVersion with that run_id / model_id is "
-                   "ingested (or give --model NAME@VERSION)", source)
+                   "registry name@version; they link once the graph holds one thing it names (a registry version, "
+                   "a run by id, name, tag or param, a logged model, an artifact hash, a metadata file beside the "
+                   "model): ingest the MLflow store or DVC project that made it (or give --model NAME@VERSION)",
+                   source)
     if progress.naive_times:
         yield Flag("naive-timestamp", f"{progress.naive_times} timestamps have no time zone; read as UTC", source)
     if progress.wide:

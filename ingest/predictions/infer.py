@@ -167,7 +167,14 @@ class Inference:
 
     def _model(self, doc: dict[str, Any]) -> None:
         value = doc.get("model")
-        if "model" in self.mapped or value is None or any(f in doc or f in self.taken for f in MODEL_FIELDS):
+        if "model" in self.mapped or value is None:
+            return
+        present = [f for f in MODEL_FIELDS if f in doc or f in self.taken]
+        if present == ["model_version"] and isinstance(value, str) and model_fields(value) == {"model_name": value}:
+            doc["model_name"] = doc.pop("model")  # {"model": "fraud", "model_version": "3f2a9c1"}
+            self.notes["model_name <- model"] += 1
+            return
+        if present:
             return
         named = model_fields(value)
         if named:

@@ -270,6 +270,8 @@ def model_identity(doc: dict[str, Any], mapping: Mapping) -> ModelIdentity:
                              run_id=run_id or None, model_id=model_id or None, name=name or None)
     if mapping.model and (not name or name == mapping.model[0]):
         return ModelIdentity(f"{mapping.model[0]}@{mapping.model[1]}", *mapping.model)
+    if version:  # a version without a name (a timestamp, a git sha, a run name): resolved by evidence
+        return ModelIdentity(version, version=version)
     return ModelIdentity(name or "", name=name or None)
 
 
