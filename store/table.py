@@ -50,9 +50,15 @@ def to_table(facts: Facts, ingest: str, con: Any) -> pa.Table:
 def split(table: pa.Table) -> list[tuple[str, str, pa.Table]]:
     """``(partition, month, rows sorted by time and uid)`` for each partition and month in ``table``."""
     table = table.sort_by([("part", "ascending"), ("month", "ascending"), ("moment", "ascending"), ("uid", "ascending")])
-    runs = table.group_by(["part", "month"], use_threads=False).aggregate([("uid", "count")])
+    if not table.num_rows:
+        return []
+    # The runs of equal (part, month) in the sorted rows, in their order. (group_by's
+    # groups do not come in sorted order: slicing by them put rows in other partitions.)
+    key = pc.binary_join_element_wise(pc.fill_null(table["part"], ""), pc.fill_null(table["month"], ""), "\x1f")
+    runs = pc.run_end_encode(key.combine_chunks())
     out, start = [], 0
-    for part, month, count in zip(runs["part"].to_pylist(), runs["month"].to_pylist(), runs["uid_count"].to_pylist()):
-        out.append((part, month, table.slice(start, count).drop_columns(["part", "month"])))
-        start += count
+    for end in runs.run_ends.to_pylist():
+        rows = table.slice(start, end - start)
+        out.append((rows["part"][0].as_py(), rows["month"][0].as_py(), rows.drop_columns(["part", "month"])))
+        start = end
     return out

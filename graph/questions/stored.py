@@ -63,6 +63,17 @@ def fact(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     return {"fact": facts.param(_one(graph, values["prediction"]))}
 
 
+def explained(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ranked causes of provex.graph.explain (no model code run), one flat row each."""
+    from provex.graph.explain import explain
+    from provex.graph.explain.causes import origin_text
+
+    found = explain(graph, values["prediction"], values.get("against"))
+    return {"causes": [{"rank": c["rank"], "kind": c["kind"], "cause": c["statement"], "share": c["share"],
+                        "basis": c["basis"], "origin": origin_text(c["origin"]),
+                        "reach": (c["reach"] or {}).get("predictions"), "action": c["action"]} for c in found["causes"]]}
+
+
 def logged(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     rows = facts.of_versions(graph, [values["model_version"]], limit=MAX_LOGGED)
     return {"logged": sorted({name for row in rows for name in (row["inputs"] or {})})}

@@ -1,5 +1,6 @@
 """Writes expected.json (ground truth) and README.md (story + answers) from the same dict."""
 import json
+from collections import Counter
 from pathlib import Path
 
 from . import story
@@ -82,6 +83,8 @@ def expected(steps, locks, versions, history, complaint, impact, scoring, online
                       "credit_limit.jsonl": sum("override" in r for r in online_limits),
                       "limit_review.csv": sum("override" in r for r in review_limits),
                       "rule": "max-limit-cap", "max_limit": story.MAX_LIMIT},
+        "overrides_by_rule": dict(sorted(Counter(r["override"]["rule"] for r in all_limits + later["records"]
+                                                 if r.get("override")).items())),  # every log
         "prediction_counts": {"scoring.jsonl": len(scoring),
                               "credit_limit.jsonl": len(online_limits),
                               "limit_review.csv": len(review_limits),
