@@ -10,14 +10,16 @@ from typing import Any
 from provex.graph import explain as explain_mod
 
 
-def explain(graph: Any, prediction: str, against: str | None = None, *, allow_run: bool = False) -> dict[str, Any]:
-    """The explanation of ``prediction`` (against ``against``); ``allow_run`` replays the models."""
+def explain(graph: Any, prediction: str, against: str | None = None, *, allow_run: bool = False,
+            record_it: bool = True) -> dict[str, Any]:
+    """The explanation of ``prediction`` (against ``against``); ``allow_run`` replays the models
+    (recorded as a Replay node unless ``record_it`` is false)."""
     found = explain_mod.gather(graph, prediction, against)
     replay = None
     if allow_run:
         from provex.app.explain.evidence import replay_evidence
 
-        replay = replay_evidence(graph, found)
+        replay = replay_evidence(graph, found, record_it=record_it)
     return explain_mod.build(found, replay)
 
 

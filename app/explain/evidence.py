@@ -22,10 +22,11 @@ def _summary(result: replay_mod.Replay) -> dict[str, Any]:
             "summary": result.summary()}
 
 
-def replay_evidence(graph: Any, found: Mapping[str, Any], models: Models | None = None) -> dict[str, Any]:
+def replay_evidence(graph: Any, found: Mapping[str, Any], models: Models | None = None, *,
+                    record_it: bool = True) -> dict[str, Any]:
     """Replay what ``found`` (:func:`provex.graph.explain.gather`) compares; the
     numbers :func:`provex.graph.explain.rank.rank` reads (``logged``,
-    ``attribution`` or ``swaps``), and the uid of the recorded Replay."""
+    ``attribution`` or ``swaps``), and the uid of the recorded Replay (``record_it``)."""
     models = models or Models()
     p = found["prediction"]["uid"]
     logged = replay_mod.replay(graph, p, models=models)
@@ -44,6 +45,5 @@ def replay_evidence(graph: Any, found: Mapping[str, Any], models: Models | None 
                 swapped = replay_mod.replay(graph, p, upstream_models={pair["prediction"]: pair["a"]}, models=models, depth=1)
             out["swaps"].append({"model_version": pair["a"], "instead_of": pair["b"], "prediction": pair["prediction"],
                                  "output": swapped.replayed_output, "logged": base, "reason": swapped.reason or None})
-    done = logged.as_dict()
-    out["replay"] = record.record_replay(graph, done, out["attribution"])
+    out["replay"] = record.record_replay(graph, logged.as_dict(), out["attribution"]) if record_it else None
     return out

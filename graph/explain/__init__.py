@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from provex.graph.explain import rank
 from provex.graph.explain.gather import gather
 from provex.graph.explain.headline import headline
-from provex.graph.explain.rank import KINDS, rank
+from provex.graph.explain.rank import KINDS
 
 SCHEMA = "provex.explain/1"
 CAUSE_FIELDS = ("rank", "kind", "statement", "share", "basis", "weight", "subject", "evidence", "origin", "reach", "action")
@@ -26,7 +27,7 @@ __all__ = ["KINDS", "SCHEMA", "build", "explain", "gather"]
 
 def build(found: Mapping[str, Any], replay: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The explanation of what ``gather`` found (and the replay's numbers, if any)."""
-    causes = [{k: c.get(k) for k in CAUSE_FIELDS} for c in rank(found, replay)]
+    causes = [{k: c.get(k) for k in CAUSE_FIELDS} for c in rank.rank(found, replay)]
     p, q = found["prediction"], found.get("against")
     shared = [a for a in found["anomalies"] if a["in_a"] and not a["downstream_of"]]
     return {

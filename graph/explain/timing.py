@@ -62,7 +62,7 @@ def _between(history: Sequence[Mapping[str, Any]], at: datetime, own: Mapping[st
     """The prediction fell between an alias move of its upstream model and the
     matching move of its own model (either order), less than MOVE_WINDOW apart."""
     for t_up, alias, v_up in moves(history, up["model"]):
-        for t_own, own_alias, v_own in moves(history, own["model"], alias):
+        for t_own, _own_alias, v_own in moves(history, own["model"], alias):
             if abs(t_own - t_up) > MOVE_WINDOW or t_own == t_up:
                 continue
             start, end = min(t_up, t_own), max(t_up, t_own)

@@ -130,14 +130,17 @@ def _stories(later, bad, good, by_key, bad_data, affected) -> dict:
         first_cause={"kind": "environment/library change", "model_version": "credit-limit@8",
                      "library": "creditkit", "from": story.CREDITKIT["g"], "to": story.CREDITKIT["h"],
                      "commit": by_key["h"]["sha"]},
-        reach=sum(1 for r in records if r.get("model_name") == "credit-limit" and r.get("model_version") == "8"))
+        reach=sum(1 for r in records if r.get("model_name") == "credit-limit"   # every version trained with 1.5.0
+                  and later["versions"][("credit-limit", r["model_version"])]["step"] in
+                  [k for k, v in story.CREDITKIT.items() if v == story.CREDITKIT["h"]]))
     assert (code[0]["cl_version"], code[1]["cl_version"]) == ("8", "9")
     stories["code"].update(
         story="A single customer's limit dropped when credit-limit@9 replaced @8: the purchase features "
               "code (v3: totals per household) changed, both models were retrained.",
         first_cause={"kind": "model version change", "model_version": "credit-limit@9", "commit": by_key["i"]["sha"],
                      "path": "src/features.py"},
-        reach=sum(1 for r in records if r.get("model_name") == "credit-limit" and r.get("model_version") == "9"))
+        reach=sum(1 for r in records  # predictions of every model version trained at that commit
+                  if later["versions"][(r["model_name"], r["model_version"])]["step"] == "i"))
     assert over[0]["cl_inputs"] == over[1]["cl_inputs"] and over[0]["cl_version"] == over[1]["cl_version"]
     assert not over[0]["cl"].get("override") and over[1]["cl"]["override"]["rule"] == story.MISFIRE_RULE
     stories["override"].update(
