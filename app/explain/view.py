@@ -7,6 +7,7 @@ cause bold."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,13 @@ from provex.app import allow_run, humanize, state
 from provex.app.explain import causes_table, decision
 from provex.graph import explain as explain_mod
 from provex.graph.explain.causes import origin_text
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def md(text: object) -> str:
+    """Ingested text shown as itself in Markdown (every Markdown character escaped)."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 def command(prediction: str, against: str | None) -> str:
@@ -46,11 +54,12 @@ def causes(explanation: dict[str, Any]) -> None:
     st.dataframe(humanize.styled(pd.DataFrame(rows)), hide_index=True)
     for cause in explanation["causes"]:
         with st.expander(f"{cause['rank']}. {cause['kind']}: evidence, origin, reach"):
-            st.markdown(f"**Origin**: {origin_text(cause['origin']) or '—'}")
+            st.markdown(f"**Cause**: {md(cause['statement'])}")
+            st.markdown(f"**Origin**: {md(origin_text(cause['origin']) or '—')}")
             reach = cause.get("reach") or {}
             if reach.get("predictions") is not None:
-                st.markdown(f"**Reach**: {reach['predictions']:,} predictions {reach.get('what', '')}")
-            st.markdown(f"**Next action**: {cause['action']}")
+                st.markdown(f"**Reach**: {reach['predictions']:,} predictions {md(reach.get('what', ''))}")
+            st.markdown(f"**Next action**: {md(cause['action'])}")
             st.json(cause["evidence"], expanded=False)
             if cause.get("subject") and state.is_ref(cause["subject"]):
                 state.node_link(cause["subject"], label=f"Open {cause['subject']}")
