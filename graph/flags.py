@@ -23,7 +23,7 @@ from provex.vocab import numbers as num
 
 ANOMALY_TIMEOUT = 20.0
 
-_NODE_FLAGS = """
+NODE_FLAGS = """
 UNWIND $uids AS u
 MATCH (x:Node {uid: u})
 WHERE NOT x:Prediction OR EXISTS { (:Replay)-[:REPLAYS]->(x) }
@@ -80,7 +80,7 @@ def node_flags(graph: Graph, uids: Sequence[str]) -> dict[str, list[str]]:
     for row in facts.many(graph, [u for u in dict.fromkeys(uids) if u.startswith("prediction:")]):
         if row["model_version"] is None:  # a prediction's gap, from the store (with or without its node)
             out[row["uid"]] = ["lineage gap: prediction without a resolvable model"]
-    for row in graph.read(_NODE_FLAGS, {"uids": list(dict.fromkeys(uids))}):
+    for row in graph.read(NODE_FLAGS, {"uids": list(dict.fromkeys(uids))}):
         reasons = [f"lineage gap: {g}" for g in row["gaps"]]
         if row["verified"] == "differs":
             reasons.append(f"reproduction differs ({row['verified_at']}): {row['verify_reason'] or ''}".rstrip(": "))

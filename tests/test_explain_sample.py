@@ -140,3 +140,13 @@ def test_with_the_model_run_the_swap_explains_two_thirds_of_the_gap(g: Graph) ->
     assert (top["kind"], top["basis"]) == ("model version change", "replay")
     assert 0.5 < top["share"] < 0.9 and "of the gap" in got["headline"]
     assert got["replay"]["attribution"]["outcome"] == "attributed"
+
+
+def test_warming_asks_every_question_once_without_a_failure(g: Graph) -> None:
+    """`provex neo4j warm` (run by make ingest-sample): every catalog question asked about some node of its kind."""
+    from provex.graph.questions import CATALOG
+    from provex.graph.warm import warm
+
+    report = warm(g)
+    assert report["failed"] == {} and report["skipped"] == []
+    assert sorted(report["asked"]) == sorted(CATALOG)

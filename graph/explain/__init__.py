@@ -1,6 +1,6 @@
 """Why a prediction is what it is, in one answer: a ranked list of causes.
 
-``gather`` reads what provex already knows (:mod:`.gather`: what-changed or
+``gather`` reads what provex already knows (:mod:`.collect`: what-changed or
 compare-predictions, data-anomalies in the prediction's upstream, impact
 counts, alias history, lineage gaps), ``build`` ranks it (:mod:`.rank`,
 pure) with the replay's numbers when the model could be run (the app layer
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from provex.graph.explain import rank
-from provex.graph.explain.gather import gather
+from provex.graph.explain.collect import gather
 from provex.graph.explain.headline import headline
 from provex.graph.explain.rank import KINDS
 

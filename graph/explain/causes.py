@@ -3,7 +3,7 @@
 evidence in numbers, where it came from (``origin``: data version, stage,
 commit with author and message), how far it reaches (``reach``) and the next
 action, with one sentence for people (``statement``). Pure: built from what
-:mod:`provex.graph.explain.gather` read.
+:mod:`provex.graph.explain.collect` read.
 """
 
 from __future__ import annotations

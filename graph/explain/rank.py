@@ -1,5 +1,5 @@
 """Ranking the causes of a prediction: plain data in (what
-:mod:`provex.graph.explain.gather` read, and the replay's numbers when model
+:mod:`provex.graph.explain.collect` read, and the replay's numbers when model
 code was allowed to run), ranked causes out. Pure: no graph, no model.
 
 Each cause has a kind (:data:`KINDS`), a ``weight`` (its estimated share of

@@ -60,7 +60,10 @@ def pair(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fact(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
-    return {"fact": facts.param(_one(graph, values["prediction"]))}
+    """What what-changed reads of the prediction: its uid, version and time (all text: one plan
+    on the server for every prediction, whatever its other fields hold)."""
+    row = facts.param(_one(graph, values["prediction"]))
+    return {"fact": {k: row[k] for k in ("uid", "model_version", "timestamp")}}
 
 
 def explained(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:

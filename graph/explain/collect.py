@@ -24,6 +24,7 @@ from typing import Any
 from provex.graph import facts, flags
 from provex.graph.explain import pairs as pairs_mod
 from provex.graph.explain import reach, timing
+from provex.graph.explain.reads import parallel
 from provex.graph.questions import ask
 from provex.vocab.errors import UsageError
 
@@ -41,8 +42,8 @@ UNWIND $uids AS u
 MATCH (d:DataVersion {uid: u})
 OPTIONAL MATCH (d)-[:WAS_GENERATED_BY]->(r:Run)
 OPTIONAL MATCH (r)-[:INSTANCE_OF]->(st:Stage)
-WITH d, collect(DISTINCT coalesce(st.name, r.stage, r.name))[0] AS stage,
-     collect(DISTINCT coalesce(r.commit, [(r)-[:USED]->(c:CodeVersion) | c.sha][0]))[0] AS made_at
+OPTIONAL MATCH (r)-[:USED]->(c:CodeVersion)
+WITH d, collect(coalesce(st.name, r.stage, r.name))[0] AS stage, collect(coalesce(r.commit, c.sha))[0] AS made_at
 RETURN d.uid AS uid, d.path AS path, d.hash AS hash, stage, coalesce(made_at, d.commit) AS commit
 """
 
@@ -88,74 +89,91 @@ def _one(graph: Any, uid: str) -> dict[str, Any]:
 
 
 def gather(graph: Any, prediction_uid: str, against_uid: str | None = None) -> dict[str, Any]:
-    """Everything rank needs about ``prediction_uid`` (compared with ``against_uid`` when given)."""
+    """Everything rank needs about ``prediction_uid`` (compared with ``against_uid`` when given).
+    The reads run in three rounds, each read of a round at once (:mod:`.reads`)."""
     p = _one(graph, prediction_uid)
     chain = facts.chain(graph, p["uid"])
     q = _one(graph, against_uid) if against_uid else None
     if q is not None and q["uid"] == p["uid"]:
         raise UsageError("--against names the explained prediction itself; give another prediction.")
     chain_q = facts.chain(graph, q["uid"]) if q else []
+    names = sorted({pairs_mod.name_of(r["model_version"]) for r in chain + chain_q if r["model_version"]})
+    known = sorted({r["model_version"] for r in chain + chain_q if r["model_version"]})
+    shown = [r for r in chain if r["model_version"]][: 1 + MAX_UPSTREAM]
+    first = (lambda: rows(ask(graph, "compare-predictions", {"a": q["uid"], "b": p["uid"]}, limit=ROWS))) if q \
+        else (lambda: _changed(graph, shown[:1]))
+    # Round 1: the comparison (or what changed for the prediction itself), the anomalies, the alias history,
+    # and the upstream data of every version the chains name.
+    compared, flagged, history, upstream_data = parallel(
+        first, lambda: rows(ask(graph, "data-anomalies", {}, limit=ROWS)), lambda: graph.read(_ALIASES, {"names": names}),
+        lambda: _training_data(graph, known))
     deltas: list[dict[str, Any]] = []
     if q is not None:
-        compared = rows(ask(graph, "compare-predictions", {"a": q["uid"], "b": p["uid"]}, limit=ROWS))
         found = pairs_mod.compared_pairs(compared, chain, chain_q)
         deltas = pairs_mod.input_deltas(compared)
-    else:
-        found = _last_good_pairs(graph, chain)
-    _complete(graph, found)
-    upstream_data = _upstream_data(graph, found)
-    anomalies = _anomalies(graph, found, upstream_data)
+    else:  # round 2 alone: the upstream predictions' what-changed (its plan is cached by now)
+        found = _unique(compared + _changed(graph, shown[1:]))
+    upstream_data.update(_complete(graph, found, upstream_data))
+    anomalies = _anomalies(flagged, found, upstream_data)
     origins = _origins(graph, found, anomalies)
-    history = graph.read(_ALIASES, {"names": sorted({x["model"] for x in found})})
-    found_timing = _timing(graph, history, p, chain, found)
     out = {"prediction": prediction(p), "against": prediction(q) if q else None,
            "chain": [{"hop": r["hop"], "uid": r["uid"], "model_version": r["model_version"], "output": r["output"],
                       "upstream": list(r["upstream"])} for r in chain],
            "against_chain": [{"hop": r["hop"], "uid": r["uid"], "model_version": r["model_version"],
                               "output": r["output"]} for r in chain_q],
-           "pairs": found, "inputs": deltas, "anomalies": anomalies, "origins": origins, "aliases": history,
-           "timing": found_timing}
-    out["reach"] = reach.gather(graph, out)
-    out["limits"] = _limits(graph, out)
+           "pairs": found, "inputs": deltas, "anomalies": anomalies, "origins": origins, "aliases": history}
+    out["timing"], out["reach"], out["limits"] = parallel(lambda: _timing(graph, history, p, chain, found),
+                                                          lambda: reach.gather(graph, out), lambda: _limits(graph, out))
     return out
 
 
-def _last_good_pairs(graph: Any, chain: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Alone: each prediction of the chain (the explained one, then its upstream
-    ones) against the last known good version of the model that made it."""
-    out = []
-    for row in [r for r in chain if r["model_version"]][: 1 + MAX_UPSTREAM]:
-        answer = rows(ask(graph, "what-changed", {"prediction": row["uid"]}, limit=ROWS))
-        pair = pairs_mod.changed_pair(answer, row["uid"], "own" if row["hop"] == 0 else "upstream")
-        if pair and all(p["model"] != pair["model"] for p in out):
+def _changed(graph: Any, shown: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Alone: each of these predictions (the explained one, its upstream ones)
+    against the last known good version of the model that made it (what-changed)."""
+    answers = parallel(*[lambda r=r: rows(ask(graph, "what-changed", {"prediction": r["uid"]}, limit=ROWS)) for r in shown])
+    found = [pairs_mod.changed_pair(answer, row["uid"], "own" if row["hop"] == 0 else "upstream")
+             for row, answer in zip(shown, answers)]
+    return [x for x in found if x]
+
+
+def _unique(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One pair per model (the nearest prediction's)."""
+    out: list[dict[str, Any]] = []
+    for pair in found:
+        if all(x["model"] != pair["model"] for x in out):
             out.append(pair)
     return out
 
 
-def _complete(graph: Any, found: list[dict[str, Any]]) -> None:
-    """Add the code files of the linked training stages to each differing pair."""
-    versions = sorted({v for x in found if x["a"] and x["a"] != x["b"] for v in (x["a"], x["b"])})
+def _training_data(graph: Any, versions: Sequence[str]) -> dict[str, set[str]]:
+    """Model version -> the data versions upstream of its training (model-training-data)."""
+    if not versions:
+        return {}
+    reads = [lambda v=v: set(ask(graph, "model-training-data", {"model_version": v}, limit=ROWS)["data_version"].dropna())
+             for v in versions]
+    return dict(zip(versions, [reads[0](), *parallel(*reads[1:])]))  # the first plans the query for the rest
+
+
+def _complete(graph: Any, found: list[dict[str, Any]], known: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    """Add the code files of the linked training stages to each differing pair; return the
+    upstream data of the compared versions not read yet."""
+    differing = sorted({v for x in found if x["a"] and x["a"] != x["b"] for v in (x["a"], x["b"])})
+    missing = sorted({v for x in found for v in (x["a"], x["b"]) if v and v not in known})
+    deps_rows, more = parallel(lambda: graph.read(_STAGE_DEPS, {"versions": differing}) if differing else [],
+                               lambda: _training_data(graph, missing))
     deps: dict[str, list[dict[str, Any]]] = {}
-    for row in graph.read(_STAGE_DEPS, {"versions": versions}) if versions else []:
+    for row in deps_rows:
         deps.setdefault(row["model_version"], []).append(row)
     for x in found:
         if x["a"] and x["a"] != x["b"]:
             pairs_mod.add_stage_code(x["diff"], deps.get(x["a"], []), deps.get(x["b"], []))
+    return more
 
 
-def _upstream_data(graph: Any, found: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
-    """Model version -> the data versions upstream of its training (model-training-data)."""
-    out: dict[str, set[str]] = {}
-    for version in sorted({v for x in found for v in (x["a"], x["b"]) if v}):
-        answer = ask(graph, "model-training-data", {"model_version": version}, limit=ROWS)
-        out[version] = set(answer["data_version"].dropna())
-    return out
-
-
-def _anomalies(graph: Any, found: Sequence[Mapping[str, Any]], upstream: Mapping[str, set[str]]) -> list[dict[str, Any]]:
+def _anomalies(flagged: Sequence[Mapping[str, Any]], found: Sequence[Mapping[str, Any]],
+               upstream: Mapping[str, set[str]]) -> list[dict[str, Any]]:
     """data-anomalies' versions upstream of the explained side's models: each with the
     models it is upstream of (``in_b``) and whether the compared side has it too (``in_a``)."""
-    flagged = [r for r in rows(ask(graph, "data-anomalies", {}, limit=ROWS))]
     out: dict[str, dict[str, Any]] = {}
     for row in flagged:
         uid = row["data_version"]
