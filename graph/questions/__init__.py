@@ -211,7 +211,7 @@ _COMPLAINT = (
              (_PREDICTION, Param("against", "ref", "another prediction, to explain the difference from it",
                                  label="Prediction", optional=True)),
              ("rank", "kind", "cause", "share", "basis", "origin", "reach", "action"), why.EXPLAIN,
-             next=("what-changed", "prediction-provenance"), facts=stored.Facts(stored.explained, ("causes",))),
+             next=("what-changed", "prediction-provenance"), facts=stored.Facts(stored.composed("explain"), ("causes",))),
     Question("what-changed", "What changed in the model behind this prediction?",
              "The model version that made the prediction against the last known good one (the version that "
              "served before it under the same alias, else the previous version number): what differs upstream, "

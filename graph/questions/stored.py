@@ -12,6 +12,7 @@ the same whether or not the predictions also have nodes. Two kinds of step:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -66,15 +67,17 @@ def fact(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     return {"fact": {k: row[k] for k in ("uid", "model_version", "timestamp")}}
 
 
-def explained(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The ranked causes of provex.graph.explain (no model code run), one flat row each."""
-    from provex.graph.explain import explain
-    from provex.graph.explain.causes import origin_text
+#: Questions answered by a module that asks the catalog's questions itself (so the catalog cannot
+#: import it): name -> "module:function", imported on first use, as the source registry does.
+COMPOSED = {"explain": "provex.graph.explain.question:rows"}
 
-    found = explain(graph, values["prediction"], values.get("against"))
-    return {"causes": [{"rank": c["rank"], "kind": c["kind"], "cause": c["statement"], "share": c["share"],
-                        "basis": c["basis"], "origin": origin_text(c["origin"]),
-                        "reach": (c["reach"] or {}).get("predictions"), "action": c["action"]} for c in found["causes"]]}
+
+def composed(name: str) -> Callable[[Any, Mapping[str, Any]], dict[str, Any]]:
+    """The store step of a composed question: its module's function, imported when first asked."""
+    def read(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+        module, _, function = COMPOSED[name].partition(":")
+        return getattr(importlib.import_module(module), function)(graph, values)
+    return read
 
 
 def logged(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
