@@ -34,6 +34,7 @@ neo4j: setup
 ingest-sample: neo4j
 	$(BIN)/python sample_data/restore.py $(WORK)/sample
 	$(BIN)/provex ingest --config $(WORK)/sample/provex.toml
+	$(BIN)/provex neo4j warm
 
 demo: ingest-sample
 	@echo

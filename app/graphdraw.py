@@ -57,6 +57,38 @@ def levels(ids: Sequence[str], edges: Sequence[Mapping[str, Any]]) -> dict[str, 
     return level
 
 
+def by_level(ids: Sequence[str], edges: Sequence[Mapping[str, Any]], sweeps: int = 2) -> dict[int, list[str]]:
+    """Level -> its nodes in an order that keeps edges short: each node placed at the
+    mean position of its neighbours, level by level, ``sweeps`` times (from a sorted start,
+    so the order never depends on the order nodes came in)."""
+    level = levels(ids, edges)
+    rows: dict[int, list[str]] = defaultdict(list)
+    for uid in sorted(level):
+        rows[level[uid]].append(uid)
+    near: dict[str, list[str]] = defaultdict(list)
+    for e in edges:
+        a, b = str(e["from"]), str(e["to"])
+        if a in level and b in level and a != b:
+            near[a].append(b)
+            near[b].append(a)
+    place = {uid: float(i) for row in rows.values() for i, uid in enumerate(row)}
+    for _ in range(sweeps):
+        for lvl in sorted(rows):
+            mean = {u: sum(place[v] for v in near[u]) / len(near[u]) if near[u] else place[u] for u in rows[lvl]}
+            rows[lvl].sort(key=lambda u: (mean[u], u))
+            place.update({u: float(i) for i, u in enumerate(rows[lvl])})
+    return dict(rows)
+
+
+def ordered(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The nodes level by level, in :func:`by_level`'s order: vis-network's hierarchical layout
+    places them in the order they are added, so the drawing (and its width) no longer
+    depends on the order a traversal returned them in."""
+    by_id = {str(n["id"]): n for n in nodes}
+    rows = by_level(list(by_id), edges)
+    return [by_id[uid] for lvl in sorted(rows) for uid in rows[lvl]]
+
+
 def label_width(label: str) -> float:
     """Canvas pixels the widest line of a label takes."""
     return max((len(line) for line in str(label).split("\n")), default=0) * FONT * CHAR
@@ -140,7 +172,7 @@ def render(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any]
 
     layout_plan = layout_plan or plan(nodes, edges)
     net = Network(height=f"{height or layout_plan.height}px", width="100%", directed=True, cdn_resources="in_line")
-    for n in nodes:
+    for n in ordered(nodes, edges) if layout == "hierarchical" else nodes:
         extra = {k: v for k, v in n.items() if k not in _NODE_KEYS}
         if isinstance(extra.get("title"), str):  # pyvis puts a title holding "href" into innerHTML: never let it
             extra["title"] = extra["title"].replace("href", "h\u200bref")

@@ -28,10 +28,12 @@ HOME_PAGE = "app_pages/home.py"
 HISTORY_PAGE = "app_pages/history.py"
 COMPARE_PAGE = "app_pages/compare.py"
 CHANGED_PAGE = "app_pages/changed.py"
+EXPLAIN_PAGE = "app_pages/explain.py"
 MAX_LINKS = 25
 HIGHLIGHT = "background-color: #ffe0b2"
 #: Questions with a page of their own: question -> (page, how its params map to the page's URL).
-QUESTION_PAGES = {"subject-history": HISTORY_PAGE, "compare-predictions": COMPARE_PAGE, "what-changed": CHANGED_PAGE}
+QUESTION_PAGES = {"subject-history": HISTORY_PAGE, "compare-predictions": COMPARE_PAGE, "what-changed": CHANGED_PAGE,
+                  "explain": EXPLAIN_PAGE}
 
 
 @st.cache_resource(show_spinner="Connecting to Neo4j…")

@@ -25,6 +25,7 @@ PAGES = {
         st.Page("app_pages/history.py", title="Subject history", icon=":material/timeline:"),
         st.Page("app_pages/compare.py", title="Compare predictions", icon=":material/balance:"),
         st.Page("app_pages/changed.py", title="What changed", icon=":material/difference:"),
+        st.Page("app_pages/explain.py", title="Explain", icon=":material/psychology_alt:"),
         st.Page("app_pages/node.py", title="Node & lineage", icon=":material/hub:"),
     ],
     "Analyse": [

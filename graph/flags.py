@@ -24,7 +24,7 @@ from provex.vocab.facts import partition_of
 
 ANOMALY_TIMEOUT = 20.0
 
-_NODE_FLAGS = """
+NODE_FLAGS = """
 UNWIND $uids AS u
 MATCH (x:Node {uid: u})
 WHERE NOT x:Prediction OR EXISTS { (:Replay)-[:REPLAYS]->(x) }
@@ -92,7 +92,7 @@ def node_flags(graph: Graph, uids: Sequence[str]) -> dict[str, list[str]]:
             out[row["uid"]] = ["lineage gap: prediction with an ambiguous model"]
         elif row["model_version"] not in real:  # none, or a version only referenced (placeholder)
             out[row["uid"]] = ["lineage gap: prediction without a resolvable model"]
-    for row in graph.read(_NODE_FLAGS, {"uids": list(dict.fromkeys(uids))}):
+    for row in graph.read(NODE_FLAGS, {"uids": list(dict.fromkeys(uids))}):
         reasons = [f"lineage gap: {g}" for g in row["gaps"]]
         if row["verified"] == "differs":
             reasons.append(f"reproduction differs ({row['verified_at']}): {row['verify_reason'] or ''}".rstrip(": "))

@@ -5,9 +5,13 @@
 Writes sample_data/{credit-dvc.bundle, dvc-cache.tar.gz, mlflow/, predictions/,
 expected.json, README.md}. See sample_data/README.md.
 """
+import os
 import sys
 import warnings
 from pathlib import Path
+
+# Before numpy loads: the same OpenBLAS kernels on every x86-64 machine (see generator/dvcrepo.py).
+os.environ["OPENBLAS_CORETYPE"] = "Haswell"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 warnings.filterwarnings("ignore")

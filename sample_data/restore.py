@@ -54,7 +54,7 @@ def restore_dvc(dest: Path) -> Path:
 
 def write_config(dest: Path, repo: Path, tracking_uri: str) -> Path:
     config = dest / "provex.toml"
-    jsonl = ", ".join(f'"{(PREDICTIONS / n).as_posix()}"' for n in ("scoring.jsonl", "credit_limit.jsonl"))
+    jsonl = ", ".join(f'"{(PREDICTIONS / n).as_posix()}"' for n in ("scoring.jsonl", "credit_limit.jsonl", "april_may.jsonl"))
     config.write_text(
         "# The sample story's sources (written by sample_data/restore.py)\n"
         f'[[source]]\nkind = "dvc"\npath = "{repo.as_posix()}"\n\n'

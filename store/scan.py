@@ -164,3 +164,15 @@ def count(store: Any, model_versions: list[str], since: str | None = None, until
         WHERE {EFFECTIVE} IN (SELECT unnest(?::VARCHAR[]))
           AND (?::TIMESTAMPTZ IS NULL OR d.moment >= ?::TIMESTAMPTZ) AND (?::TIMESTAMPTZ IS NULL OR d.moment < ?::TIMESTAMPTZ)""",
                        [model_versions, since, since, until, until]).fetchall()[0][0]
+
+
+def count_rule(store: Any, rule: str, since: str | None = None, until: str | None = None) -> int:
+    """Predictions whose output an override rule changed (any version), in [since, until)."""
+    files = store.manifest().data_files(None, since, until)
+    if not files:
+        return 0
+    return store.duck().execute(f"""
+        SELECT count(*) FROM read_parquet({sql_list([store.readable(f) for f in files])}) d
+        WHERE d.override_rule = ?
+          AND (?::TIMESTAMPTZ IS NULL OR d.moment >= ?::TIMESTAMPTZ) AND (?::TIMESTAMPTZ IS NULL OR d.moment < ?::TIMESTAMPTZ)""",
+                                [rule, since, since, until, until]).fetchall()[0][0]

@@ -327,6 +327,22 @@ def test_compare_page_names_the_ratio_and_the_bad_data(g: Graph) -> None:
     assert f"{C['ratio']:.3g}x lower" in headline and f"{BAD_RAW['path']}@{BAD_RAW['md5'][:8]}" in headline
     assert RAW_UID in {link["label"] for link in links(at)}
     assert f"provex replay {COMPLAINT} --against {spouse}" in [c.value for c in at.code]
+    assert f"Explain {COMPLAINT} against {spouse}" in {link["label"] for link in links(at)}
+
+
+def test_explain_page_ranks_the_causes_and_offers_the_decision_record(g: Graph, monkeypatch) -> None:
+    story = X["stories"]["override"]
+    p, q = m.prediction(story["prediction"]).uid, m.prediction(story["against"]).uid
+    monkeypatch.delenv("PROVEX_ALLOW_VERIFY", raising=False)
+    monkeypatch.delenv("PROVEX_ALLOW_RUN", raising=False)
+    at = open_page("explain", prediction=p, against=q)
+    assert not at.error, [e.value for e in at.error]
+    assert at.success[0].value.startswith(f"{story['prediction']} = 2,500 vs {story['against']} = ")
+    causes = frame_with(at, "kind")
+    assert causes.iloc[0]["kind"] == story["first_cause"]["kind"] and story["first_cause"]["rule"] in causes.iloc[0]["cause"]
+    assert at.button(key="explain-replay").disabled and f"provex explain {p} --against {q} --allow-run" in [c.value for c in at.code]
+    assert [b.proto.label for b in at.get("download_button")] == ["Download the decision record (HTML)"]
+    assert {f"Compare {q} with {p}", f"What changed for {p}"} <= {link["label"] for link in links(at)}
 
 
 def test_what_changed_page_and_the_home_question_from_the_url(g: Graph) -> None:
@@ -339,6 +355,7 @@ def test_what_changed_page_and_the_home_question_from_the_url(g: Graph) -> None:
         assert want["added_by_commit"][:10] in headline
     last_good = m.model_version(*want["last_known_good"].split("@")).uid
     assert f"provex replay {COMPLAINT} --model {last_good}" in [c.value for c in changed.code]
+    assert f"Explain {COMPLAINT}" in {link["label"] for link in links(changed)}
     [picture] = [h for h in iframes(changed) if '"hierarchical"' in h]
     nodes = json.loads(re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", picture, re.S).group(1))
     by_id = {n["id"]: n for n in nodes}

@@ -7,7 +7,7 @@ of the real sample story (``sample_data/``, ingested through
 prediction -> its node page and provenance -> the bad raw data version ->
 impact, against `streamlit run` on a free loopback port (as `provex app
 --allow-run`), checking the pyvis canvas really drew; on the way, Replay on the
-compare page, and the what-changed picture read from vis-network's own data:
+explain page (and the download of the decision record), and the what-changed picture read from vis-network's own data:
 a label under every node at a readable size, the cents data flagged, the path
 to it bold. Expected values come from ``sample_data/expected.json``.
 Screenshots go to tests/artifacts/. Skips when /usr/bin/chromium is absent."""
@@ -270,13 +270,25 @@ def walk_from_household(page, app_url: str) -> None:
     assert "a=" in page.url and "b=" in page.url
     page.get_by_role("link", name=m.data_version(raw["path"], raw["md5"]).uid).wait_for()
     shot(page, "h4-compare")
-    # 4b. replay the complaint against the spouse (the app runs with --allow-run): the model swap explains most
-    page.get_by_role("button", name="Replay", exact=True).click()
-    page.get_by_text("Largest single swap: model version", exact=False).first.wait_for()
+    # 4b. explain it against the spouse: the model change first, its origin the cents data version
+    page.get_by_role("link", name=f"Explain {m.prediction(low).uid} against {m.prediction(spouse).uid}").click()
+    page.get_by_text(f"because {c['low_limit']['credit_limit_version']} made it", exact=False).first.wait_for()
     settle(page)
-    assert page.get_by_text(re.compile(rf"{re.escape(m.prediction(low).uid)} with .* reproduced")).count() >= 1
+    headline = page.locator("[data-testid='stAlertContentSuccess']").first.inner_text()
+    assert named in headline and X["bad_commit"][:7] in headline and "of the gap" not in headline
+    shot(page, "h4b-explain")
+    # 4c. Replay (the app runs with --allow-run): the model swap's share of the gap re-ranks the causes
+    page.get_by_role("button", name="Replay", exact=True).click()
+    page.get_by_text("of the gap", exact=False).first.wait_for()
+    settle(page)
     page.get_by_text("Recorded as replay:", exact=False).first.wait_for()
-    shot(page, "h4b-replay")
+    shot(page, "h4c-replayed")
+    # 4d. the decision record: one self-contained HTML file
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the decision record (HTML)").click()
+    record = Path(download.value.path()).read_text()
+    assert record.startswith("<!DOCTYPE html>") and "<svg" in record and named in record and "of the gap" in record
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", record)
     # 5. what changed behind the complained-about prediction: ends on the root cause
     page.get_by_role("link", name=f"What changed for {m.prediction(low).uid}").click()
     page.get_by_text("the last known good", exact=False).first.wait_for()

@@ -505,3 +505,22 @@ def test_a_prediction_id_seen_again_with_other_content_is_set_aside_with_both_va
     gaps = {g["gap"]: g for g in ask(graph, "lineage-gaps", {}).to_dict("records")}
     assert gaps["conflicting-records"]["count"] == 3
     assert any("prediction:dup" in uid for uid in gaps["conflicting-records"]["examples"])
+
+
+def test_store_files_hold_only_their_own_partition_and_month() -> None:
+    """The store writes one file per (partition, month) of a chunk: each row lands
+    in its own, however pyarrow orders the groups (its group_by does not keep the
+    sorted order here: slicing by it put run-id references in other partitions)."""
+    import pyarrow as pa
+
+    from provex.store.table import split
+
+    parts = ["model:a@2", "ref:run:x", "ref:run:z", "ref:run:x", "model:a@1", "ref:run:y", "ref:run:z", "model:a@1",
+             "model:a@2", "ref:run:z"]
+    months = ["2026-04", "2026-03", "2026-04", "2026-01", "2026-04", "2026-01", "2026-03", "2026-04", "2026-02", "2026-02"]
+    table = pa.table({"part": parts, "month": months, "moment": list(range(10)), "uid": [str(i) for i in range(10)]})
+    got = split(table)
+    assert [(p, mo) for p, mo, _ in got] == sorted(set(zip(parts, months)))
+    for part, month, rows in got:
+        assert set(rows["uid"].to_pylist()) == {str(i) for i in range(10) if (parts[i], months[i]) == (part, month)}
+    assert split(table.slice(0, 0)) == []

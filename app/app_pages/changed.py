@@ -23,6 +23,7 @@ def main() -> None:
         return
     params = {"prediction": ref}
     frame = state.comparison(QUESTION, params, "before", "after")
+    state.question_link("explain", {"prediction": ref}, label=f"Explain {ref}")
     state.next_links(questions.get(QUESTION), params)
     versions = frame[frame["aspect"] == "model version"]
     pair = [v for v in versions[["before", "after"]].iloc[0].tolist() if v] if not versions.empty else []

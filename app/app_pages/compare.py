@@ -23,6 +23,7 @@ def main() -> None:
     state.comparison(QUESTION, {"a": a, "b": b}, "a", "b")
     for uid in (a, b):
         state.question_link("what-changed", {"prediction": uid}, label=f"What changed for {uid}")
+    state.question_link("explain", {"prediction": b, "against": a}, label=f"Explain {b} against {a}")
     state.question_link("prediction-provenance", {"prediction": b}, label=f"Where did {b} come from?")
     replay_view.step(b, against=a)
 

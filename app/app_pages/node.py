@@ -138,6 +138,7 @@ def main() -> None:
             navigator(view, uid)
         with cols[3]:
             if found["label"] == "Prediction":
+                state.question_link("explain", {"prediction": uid}, label="Why is it what it is? (explain)")
                 state.question_link("what-changed", {"prediction": uid}, label="What changed in its model?")
                 state.question_link("prediction-provenance", {"prediction": uid}, label="Where did it come from?")
             if found["label"] in IMPACT_KINDS:

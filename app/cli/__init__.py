@@ -34,6 +34,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "serve": ("serve-lineage",),
     "questions": ("ask", "lineage", "path", "export"),
     "reproduce": ("reproduce", "replay"),
+    "explain": ("explain",),
     "app": ("app",),
 }
 

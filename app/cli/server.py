@@ -36,6 +36,28 @@ def start(port: int | None, pick_free_port: bool) -> None:
 
 
 @neo4j.command()
+@format_option
+def warm(fmt: str) -> None:
+    """Ask every question of the catalog once about some node of the kind
+    it takes, so the server has planned and run them all: the first answers
+    after a start or a big ingest then come at once instead of after
+    seconds of query planning. `make ingest-sample` runs it."""
+    from provex.graph.warm import warm as warm_up
+
+    with connected() as graph:
+        report = warm_up(graph)
+    if fmt == "json":
+        emit_json(report)
+        return
+    click.echo(f"asked {len(report['asked'])} questions in {report['seconds']} s"
+               + (f" (skipped, no node of their kind: {', '.join(report['skipped'])})" if report["skipped"] else ""))
+    for name, why in report["failed"].items():
+        click.echo(f"  could not ask {name}: {why}", err=True)
+    if report["failed"]:
+        sys.exit(1)
+
+
+@neo4j.command()
 def stop() -> None:
     """Stop the managed Neo4j."""
     if os.environ.get("NEO4J_URI"):

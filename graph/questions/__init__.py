@@ -205,6 +205,16 @@ _COMPLAINT = (
              ("aspect", "key", "a", "b", "ratio", "change", "differs"), why.COMPARE_PREDICTIONS,
              next=("what-changed", "prediction-provenance"), facts=stored.Facts(stored.pair, ("pa", "pb", "ca", "cb")),
              finish=data.profile_ratios),
+    Question("explain", "Why is this prediction what it is?",
+             "Its causes, most likely first (or of its difference from another prediction): model version change, "
+             "data anomaly upstream, input difference, override, upstream chained model, environment/library change, "
+             "serving alias timing; each with its share of the difference where known, its origin (data version, "
+             "stage, commit), its reach (predictions sharing it) and the next action. Runs no model code "
+             "(`provex explain --allow-run` replays).",
+             (_PREDICTION, Param("against", "ref", "another prediction, to explain the difference from it",
+                                 label="Prediction", optional=True)),
+             ("rank", "kind", "cause", "share", "basis", "origin", "reach", "action"), why.EXPLAIN,
+             next=("what-changed", "prediction-provenance"), facts=stored.Facts(stored.composed("explain"), ("causes",))),
     Question("what-changed", "What changed in the model behind this prediction?",
              "The model version that made the prediction against the last known good one (the version that "
              "served before it under the same alias, else the previous version number): what differs upstream, "

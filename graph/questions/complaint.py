@@ -155,3 +155,12 @@ CALL {{
 RETURN aspect, key, a AS before, b AS after
 ORDER BY ord, aspect, key
 """
+
+# The causes come from provex.graph.explain (stored.explained), ranked.
+EXPLAIN = """
+UNWIND $causes AS c
+WITH c WHERE $prediction IS NOT NULL AND coalesce($against, '') <> $prediction
+RETURN c.rank AS rank, c.kind AS kind, c.cause AS cause, c.share AS share, c.basis AS basis, c.origin AS origin,
+       c.reach AS reach, c.action AS action
+ORDER BY rank
+"""

@@ -244,3 +244,14 @@ def what_changed_headline(rows: Rows, params: Mapping[str, Any]) -> str:
 def generic_headline(rows: Rows, params: Mapping[str, Any]) -> str:
     """For a question without its own headline: how many rows."""
     return f"{count(len(rows), 'row')}."
+
+
+def explain_headline(rows: Rows, params: Mapping[str, Any]) -> str:
+    who = short(params.get("prediction")) + (f" vs {short(params['against'])}" if params.get("against") else "")
+    if not rows:
+        return f"{who}: no cause found: nothing recorded differs upstream, in the inputs or the overrides."
+    top = rows[0]
+    text = f"{who}: first cause ({top['kind']}): {top['cause']}"
+    if isinstance(top.get("reach"), int):
+        text += f"; {count(top['reach'], 'prediction')} share it"
+    return text + f". {count(len(rows), 'cause')} in all."

@@ -12,6 +12,7 @@ the same whether or not the predictions also have nodes. Two kinds of step:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +61,23 @@ def pair(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fact(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
-    return {"fact": facts.param(_one(graph, values["prediction"]))}
+    """What what-changed reads of the prediction: its uid, version and time (all text: one plan
+    on the server for every prediction, whatever its other fields hold)."""
+    row = facts.param(_one(graph, values["prediction"]))
+    return {"fact": {k: row[k] for k in ("uid", "model_version", "timestamp")}}
+
+
+#: Questions answered by a module that asks the catalog's questions itself (so the catalog cannot
+#: import it): name -> "module:function", imported on first use, as the source registry does.
+COMPOSED = {"explain": "provex.graph.explain.question:rows"}
+
+
+def composed(name: str) -> Callable[[Any, Mapping[str, Any]], dict[str, Any]]:
+    """The store step of a composed question: its module's function, imported when first asked."""
+    def read(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+        module, _, function = COMPOSED[name].partition(":")
+        return getattr(importlib.import_module(module), function)(graph, values)
+    return read
 
 
 def logged(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:

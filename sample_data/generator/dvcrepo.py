@@ -13,9 +13,21 @@ from pathlib import Path
 
 import yaml
 
-from . import rawdata, story
+from . import creditkit, rawdata, story
 
 SRC = Path(__file__).parent / "pipeline_src"
+
+# Run by every Python process the stages start (on their PYTHONPATH): MLflow's own ids
+# (run ids, logged model ids, dataset and input uuids) drawn from a seed per step and
+# script instead of the OS, so a regenerated sample has the same ids.
+SITECUSTOMIZE = """\
+import os, random, sys, uuid
+_seed = os.environ.get("PV_SAMPLE_SEED")
+_script = os.path.basename(sys.argv[0]) if sys.argv else ""
+if _seed and _script.startswith(("train_", "evaluate")):
+    _rng = random.Random(_seed + ":" + _script)
+    uuid.uuid4 = lambda: uuid.UUID(int=_rng.getrandbits(128), version=4)
+"""
 
 DVC_YAML = """\
 stages:
@@ -105,7 +117,13 @@ class DvcRepo:
             "DVC_NO_ANALYTICS": "1", "MLFLOW_TRACKING_URI": tracking_uri,
             "USER": "ml-pipeline", "LOGNAME": "ml-pipeline", "PYTHONHASHSEED": "0",
             "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1", "TZ": "UTC",
+            # OpenBLAS picks its kernels by CPU; pin them (AVX2) so the models' floats, hence
+            # their pickles' md5s and the commit shas, are the same on every x86-64 machine.
+            "OPENBLAS_CORETYPE": "Haswell",
         })
+        self.hooks = path.parent / "pyhooks"
+        self.hooks.mkdir(parents=True, exist_ok=True)
+        (self.hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
         self.customers = rawdata.customers()
         self.params = None
 
@@ -187,18 +205,38 @@ class DvcRepo:
         elif key == "f":
             self.copy_src("prepare_guarded.py", "prepare.py")
             added = [self.add_month(story.BAD_MONTH)]
+        elif key == "g":
+            self.copy_src("train_credit_limit_winsorized.py", "train_credit_limit.py")
+            self.write("requirements.txt", "creditkit==1.4.0\n")
+            added = []
+        elif key == "h":
+            self.write("requirements.txt", "creditkit==1.5.0\n")
+            added = []
+        elif key == "i":
+            self.copy_src("features_v3.py", "features.py")
+            added = []
         else:
             raise ValueError(key)
         self.write_params()
         return added
 
+    def stage_env(self, key: str) -> dict:
+        """The training environment of step ``key``: uuid seeds, and creditkit from step g."""
+        paths = [str(self.hooks)]
+        if key in story.CREDITKIT:
+            paths.append(str(creditkit.install(self.path.parent / "libs", story.CREDITKIT[key])))
+        return {"PV_SAMPLE_SEED": f"provex-sample-{key}", "PYTHONPATH": os.pathsep.join(paths)}
+
     def step(self, key: str, date: str, author: str, message: str) -> str:
         added = self.apply(key)
         if added:
             self.run("dvc", "add", "-q", *added)
-        self.run("dvc", "repro", "-q")
+        env = self.stage_env(key)
+        if key in story.FORCED:  # only the environment changed: re-run the stage by hand
+            self.run("dvc", "repro", "-q", "-f", "-s", story.FORCED[key], env=env)
+        self.run("dvc", "repro", "-q", env=env)
         self.run("git", "add", "-A")
-        email = story.FIX_EMAIL if author == story.FIX_NAME else story.GIT_EMAIL
+        email = story.EMAILS[author]
         self.run("git", "commit", "-q", "-m", message, env={
             "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date,
             "GIT_COMMITTER_NAME": author, "GIT_COMMITTER_EMAIL": email,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from . import mlflow_store, readme, records, story
+from . import later, mlflow_store, readme, records, story
 from .dvcrepo import DvcRepo
 from .mlflow_store import ms
 from .serving import Server, pick_complaint, schedule
@@ -17,6 +17,7 @@ from .serving import Server, pick_complaint, schedule
 ROOT = Path(__file__).resolve().parents[1]      # sample_data/
 STORE = ROOT / "mlflow"
 PRED = ROOT / "predictions"
+LATER_LOG = "april_may.jsonl"                    # the later complaints' predictions (both models)
 REL_STORE = "sample_data/mlflow"                 # artifact root as stored: relative to repo root
 
 
@@ -104,18 +105,29 @@ def main() -> None:
     review = [{"t": ms(story.REVIEW_TIME) + 20_000 * i, "customer_id": c, "channel": "review"}
               for i, c in enumerate(hit)]
     server.serve(review)
+    print("later complaints (library, code, override, inputs)", flush=True)
+    members = set(server.customers.loc[server.customers["household_id"] == household, "customer_id"])
+    later_reqs, stories = later.requests(server, {good, bad} | members)
+    server.serve(later_reqs)
     all_reqs = reqs + review
-    scoring, limits = records.build(all_reqs, server, versions)
+    scoring, limits = records.build(all_reqs + later_reqs, server, versions)  # later ones: the last ids
+    imp = records.impact(scoring, limits, bad_versions)
+    later_ids = {r[k] for r in later_reqs for k in ("sc_id", "cl_id")}
+    later_records = sorted((r for r in scoring + limits if r["prediction_id"] in later_ids),
+                           key=lambda r: (r["timestamp"], r["prediction_id"]))
+    scoring = [r for r in scoring if r["prediction_id"] not in later_ids]
+    limits = [r for r in limits if r["prediction_id"] not in later_ids]
     review_ids = {r["cl_id"] for r in review}
     online_limits = [r for r in limits if r["prediction_id"] not in review_ids]
     review_limits = [r for r in limits if r["prediction_id"] in review_ids]
     records.write_jsonl(PRED / "scoring.jsonl", scoring)
     records.write_jsonl(PRED / "credit_limit.jsonl", online_limits)
     records.write_review_csv(PRED / "limit_review.csv", review_limits)
+    records.write_jsonl(PRED / LATER_LOG, later_records)
     (PRED / "mapping.toml").write_text(records.MAPPING_TOML)
-    imp = records.impact(scoring, limits, bad_versions)
 
     mlflow_store.simulate_times(STORE / "mlflow.db", run_starts, history)
+    mlflow_store.simulate_model_files(STORE, run_starts)
     n = mlflow_store.relocate(STORE / "mlflow.db", str(STORE), REL_STORE)
     for mlmodel in STORE.glob("artifacts/**/MLmodel"):   # informational artifact_path field
         mlmodel.write_text(mlmodel.read_text().replace(str(STORE), REL_STORE))
@@ -124,5 +136,7 @@ def main() -> None:
     readme.write(ROOT, steps=steps, locks=locks, versions=versions, history=history,
                  complaint=(household, complaint[good], complaint[bad]), impact=imp,
                  scoring=scoring, online_limits=online_limits, review_limits=review_limits,
-                 review=review, after_fix=next(r for r in review if r["customer_id"] == bad))
+                 review=review, after_fix=next(r for r in review if r["customer_id"] == bad),
+                 later={"stories": stories, "records": later_records, "log": LATER_LOG, "versions": versions,
+                        "steps": steps})
     print(f"done in {time.time() - t0:.0f}s", flush=True)

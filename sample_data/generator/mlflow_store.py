@@ -64,8 +64,8 @@ def record_alias_history(uri: str, moves: list) -> list:
         client.set_registered_model_alias(name, "production", version)
         current[name] = {"model": name, "version": version, "from": when, "to": None}
         history.append(current[name])
-    for name in {h["model"] for h in history}:
-        for v in {h["version"] for h in history if h["model"] == name}:
+    for name in sorted({h["model"] for h in history}):
+        for v in sorted({h["version"] for h in history if h["model"] == name}, key=int):
             spans = [[h["from"], h["to"]] for h in history
                      if h["model"] == name and h["version"] == v]
             client.set_model_version_tag(name, v, ALIAS_TAG, json.dumps(spans))
@@ -77,20 +77,16 @@ def simulate_times(db: Path, run_starts: list, history: list) -> None:
     eng = sa.create_engine(f"sqlite:///{db.as_posix()}")
     with eng.begin() as c:
         for run_id, start in run_starts:
-            real = c.execute(sa.text("select start_time from runs where run_uuid=:r"),
-                             {"r": run_id}).scalar()
-            p = {"r": run_id, "d": start - real}
-            for sql in [
-                "update runs set start_time=start_time+:d, end_time=end_time+:d where run_uuid=:r",
-                "update metrics set timestamp=timestamp+:d where run_uuid=:r",
-                "update latest_metrics set timestamp=timestamp+:d where run_uuid=:r",
-                "update logged_models set creation_timestamp_ms=creation_timestamp_ms+:d,"
-                " last_updated_timestamp_ms=last_updated_timestamp_ms+:d where source_run_id=:r",
-                "update logged_model_metrics set metric_timestamp_ms=metric_timestamp_ms+:d"
-                " where run_id=:r",
-                "update model_versions set creation_time=creation_time+:d,"
-                " last_updated_time=creation_time+:d where run_id=:r",
-                "update entity_associations set created_time=created_time+:d where"
+            p = {"r": run_id, "t": start}
+            for sql in [  # a run lasts a minute and logs its metrics at 30 s: the same on every regeneration
+                "update runs set start_time=:t, end_time=:t+60000 where run_uuid=:r",
+                "update metrics set timestamp=:t+30000 where run_uuid=:r",
+                "update latest_metrics set timestamp=:t+30000 where run_uuid=:r",
+                "update logged_models set creation_timestamp_ms=:t+40000,"
+                " last_updated_timestamp_ms=:t+40000 where source_run_id=:r",
+                "update logged_model_metrics set metric_timestamp_ms=:t+30000 where run_id=:r",
+                "update model_versions set creation_time=:t+50000, last_updated_time=:t+50000 where run_id=:r",
+                "update entity_associations set created_time=:t+40000 where"
                 " source_id=:r or destination_id=:r"]:
                 c.execute(sa.text(sql), p)
         for h in history:
@@ -125,3 +121,18 @@ def relocate(db: Path, old_root: str, new_root: str) -> int:
                      "k0": len(prefix)}).rowcount
     eng.dispose()
     return n
+
+
+def simulate_model_files(store_dir: Path, run_starts: list) -> None:
+    """The logged models' MLmodel files say when they were created: the run's simulated
+    start, not the generator's clock (so a regenerated sample has the same files)."""
+    import re
+    start = dict(run_starts)
+    for mlmodel in sorted(store_dir.glob("artifacts/**/MLmodel")):
+        text = mlmodel.read_text()
+        run = re.search(r"^run_id: (\w+)$", text, re.M)
+        if run and run.group(1) in start:
+            when = datetime.fromtimestamp(start[run.group(1)] / 1000, timezone.utc)
+            text = re.sub(r"^utc_time_created: .*$", f"utc_time_created: '{when:%Y-%m-%d %H:%M:%S}.000000'",
+                          text, flags=re.M)
+            mlmodel.write_text(text)

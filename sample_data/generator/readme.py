@@ -1,5 +1,6 @@
 """Writes expected.json (ground truth) and README.md (story + answers) from the same dict."""
 import json
+from collections import Counter
 from pathlib import Path
 
 from . import story
@@ -12,7 +13,7 @@ def _mv(versions, name, v):
 
 
 def expected(steps, locks, versions, history, complaint, impact, scoring, online_limits,
-             review_limits, review, after_fix) -> dict:
+             review_limits, review, after_fix, later) -> dict:
     by_key = {s["key"]: s for s in steps}
     e, f, d = locks["e"], locks["f"], locks["d"]
     raw = f"data/raw/transactions/{story.BAD_MONTH}.csv"
@@ -82,9 +83,12 @@ def expected(steps, locks, versions, history, complaint, impact, scoring, online
                       "credit_limit.jsonl": sum("override" in r for r in online_limits),
                       "limit_review.csv": sum("override" in r for r in review_limits),
                       "rule": "max-limit-cap", "max_limit": story.MAX_LIMIT},
+        "overrides_by_rule": dict(sorted(Counter(r["override"]["rule"] for r in all_limits + later["records"]
+                                                 if r.get("override")).items())),  # every log
         "prediction_counts": {"scoring.jsonl": len(scoring),
                               "credit_limit.jsonl": len(online_limits),
-                              "limit_review.csv": len(review_limits)},
+                              "limit_review.csv": len(review_limits),
+                              later["log"]: len(later["records"])},
         "model_reference_variants": {
             "scoring.jsonl model_id": sum("model_id" in r for r in scoring),
             "credit_limit.jsonl model_uri": sum("model_uri" in r for r in online_limits),
@@ -93,7 +97,68 @@ def expected(steps, locks, versions, history, complaint, impact, scoring, online
                            "credit-limit": _at(history, "credit-limit", t)}
                        for t in ("2026-02-10T12:00:00Z", "2026-03-10T09:15:00Z",
                                  story.SPOUSE_BAD_TIME, "2026-04-01T12:00:00Z")},
+        "stories": _stories(later, bad, good, by_key, data_versions(e), len(affected)),
     }
+
+
+def _later_pred(r):
+    return {"prediction": r["cl_id"], "customer_id": r["customer_id"], "timestamp": r["cl"]["timestamp"],
+            "credit_limit_version": f"credit-limit@{r['cl_version']}",
+            "credit_scoring_version": f"credit-scoring@{r['sc_version']}", "output": r["cl"]["output"],
+            "override": r["cl"].get("override")}
+
+
+def _stories(later, bad, good, by_key, bad_data, affected) -> dict:
+    """Each complaint (the prediction complained about, the one it is compared with) and the
+    cause `provex explain` must rank first. Checks that each story holds as told."""
+    stories = {"cents": {
+        "story": "A limit 20x lower than the spouse's: credit-limit@5 was trained on a transactions file in cents.",
+        "prediction": bad["cl_id"], "against": good["cl_id"],
+        "first_cause": {"kind": "model version change", "model_version": f"credit-limit@{bad['cl_version']}",
+                        "data_version": bad_data["raw"], "commit": by_key["e"]["sha"]},
+        "reach": affected}}
+    records = later["records"]
+    for name, (before, after) in later["stories"].items():
+        b, a = _later_pred(before), _later_pred(after)
+        stories[name] = {"prediction": a["prediction"], "against": b["prediction"], "complained": a, "compared": b}
+    lib, code, over, inp = (later["stories"][k] for k in ("library", "code", "override", "inputs"))
+    assert lib[0]["cl_inputs"] == lib[1]["cl_inputs"] and (lib[0]["cl_version"], lib[1]["cl_version"]) == ("7", "8")
+    assert not lib[0]["cl"].get("override") and not lib[1]["cl"].get("override")
+    stories["library"].update(
+        story="The same customer, the same inputs: a lower limit from credit-limit@8, retrained after the "
+              "platform image upgraded creditkit 1.4.0 -> 1.5.0 (winsorize's new defaults).",
+        first_cause={"kind": "environment/library change", "model_version": "credit-limit@8",
+                     "library": "creditkit", "from": story.CREDITKIT["g"], "to": story.CREDITKIT["h"],
+                     "commit": by_key["h"]["sha"]},
+        reach=sum(1 for r in records if r.get("model_name") == "credit-limit"   # every version trained with 1.5.0
+                  and later["versions"][("credit-limit", r["model_version"])]["step"] in
+                  [k for k, v in story.CREDITKIT.items() if v == story.CREDITKIT["h"]]))
+    assert (code[0]["cl_version"], code[1]["cl_version"]) == ("8", "9")
+    stories["code"].update(
+        story="A single customer's limit dropped when credit-limit@9 replaced @8: the purchase features "
+              "code (v3: totals per household) changed, both models were retrained.",
+        first_cause={"kind": "model version change", "model_version": "credit-limit@9", "commit": by_key["i"]["sha"],
+                     "path": "src/features.py"},
+        reach=sum(1 for r in records  # predictions of every model version trained at that commit
+                  if later["versions"][(r["model_name"], r["model_version"])]["step"] == "i"))
+    assert over[0]["cl_inputs"] == over[1]["cl_inputs"] and over[0]["cl_version"] == over[1]["cl_version"]
+    assert not over[0]["cl"].get("override") and over[1]["cl"]["override"]["rule"] == story.MISFIRE_RULE
+    stories["override"].update(
+        story=f"The same customer, the same inputs, the same model version: rule {story.MISFIRE_RULE} (meant for "
+              f"customers of less than a year) capped the limit at {story.MISFIRE_CAP:.0f}.",
+        first_cause={"kind": "override", "rule": story.MISFIRE_RULE, "original": over[1]["cl"]["override"]["original"],
+                     "final": story.MISFIRE_CAP},
+        reach=sum(1 for r in records if (r.get("override") or {}).get("rule") == story.MISFIRE_RULE))
+    assert (inp[0]["cl_version"], inp[0]["sc_version"]) == (inp[1]["cl_version"], inp[1]["sc_version"])
+    assert not inp[0]["cl"].get("override") and not inp[1]["cl"].get("override")
+    stories["inputs"].update(
+        story="Two spouses served minutes apart by the same model versions: nothing upstream differs, "
+              "their inputs explain the gap.",
+        first_cause={"kind": "input difference",
+                     "inputs": sorted(k for k in inp[0]["cl_inputs"] if inp[0]["cl_inputs"][k] != inp[1]["cl_inputs"][k])},
+        same_model_versions=[f"credit-limit@{inp[0]['cl_version']}", f"credit-scoring@{inp[0]['sc_version']}"],
+        reach=0)
+    return stories
 
 
 def _what_changed(bad, history, bad_sha, bad_data):
@@ -121,6 +186,17 @@ def _pred(r):
             "score": r["score"], "credit_limit": r["cl"]["output"]}
 
 
+def _cause_text(cause: dict) -> str:
+    return "; ".join(f"{k} `{v}`" if k != "kind" else f"**{v}**" for k, v in cause.items()
+                     if not isinstance(v, dict))
+
+
+def _stories_text(stories: dict) -> str:
+    rows = [f"| {name} | `{s['prediction']}` | `{s['against']}` | {s['story']} | {_cause_text(s['first_cause'])} |"
+            for name, s in stories.items()]
+    return "| story | prediction | against | what happened | first cause |\n|---|---|---|---|---|\n" + "\n".join(rows)
+
+
 def write(root: Path, **kw) -> dict:
     exp = expected(**kw)
     (root / "expected.json").write_text(json.dumps(exp, indent=2) + "\n")
@@ -144,6 +220,7 @@ def write(root: Path, **kw) -> dict:
         fix_commit=exp["fix_commit"], diff=exp["what_changed_credit_limit_4_to_5"],
         bad_versions=", ".join(exp["bad_model_versions"]),
         low_recipe=exp["model_versions"][c["low_limit"]["credit_limit_version"]],
-        max_limit=int(story.MAX_LIMIT))
+        max_limit=int(story.MAX_LIMIT), n_commits=len(exp["dvc_repo"]["commits"]),
+        later_log=kw["later"]["log"], stories=_stories_text(exp["stories"]))
     (root / "README.md").write_text(text)
     return exp

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from . import story
-from .mlflow_store import iso
+from .mlflow_store import iso, ms
 from .serving import input_hash
 
 MAPPING_TOML = """\
@@ -48,6 +48,9 @@ def build(requests: list, server, refs: dict) -> tuple:
               "subject_id": r["customer_id"], "household_id": server.household[r["customer_id"]]}
         if r["raw_limit"] > story.MAX_LIMIT:
             cl["override"] = {"rule": "max-limit-cap", "original": r["raw_limit"], "final": final}
+        if misfires(r):
+            cl["output"] = story.MISFIRE_CAP
+            cl["override"] = {"rule": story.MISFIRE_RULE, "original": r["raw_limit"], "final": story.MISFIRE_CAP}
         r.update(sc=sc, cl=cl)
         scoring.append(sc)
         limits.append(cl)
@@ -62,6 +65,14 @@ def build(requests: list, server, refs: dict) -> tuple:
         elif i % 53 == 33:
             _replace_ref(r["cl"], {"run_id": refs[("credit-limit", r["cl_version"])]["run_id"]})
     return scoring, limits
+
+
+def misfires(r: dict) -> bool:
+    """The later guardrail: meant for customers of less than a year, deployed comparing
+    tenure in years with 12 (months)."""
+    at = r["t"] + 2000
+    return (ms(story.MISFIRE_FROM) <= at < ms(story.MISFIRE_TO) and r["raw_limit"] > story.MISFIRE_CAP
+            and r["cl_inputs"]["tenure_years"] < story.MISFIRE_TENURE)
 
 
 def _replace_ref(rec: dict, ref: dict) -> None:

@@ -37,7 +37,7 @@ class Server:
         mlflow.set_tracking_uri(uri)
         self.cc = _load("credit_common")
         prep = _load("prepare")
-        self.fcode = {"v1": _load("features_v1"), "v2": _load("features_v2")}
+        self.fcode = {"v1": _load("features_v1"), "v2": _load("features_v2"), "v3": _load("features_v3")}
         cust = rawdata.customers()
         self.customers = rawdata.public_customers(cust)
         self.household = dict(zip(self.customers["customer_id"], self.customers["household_id"]))
@@ -46,14 +46,15 @@ class Server:
         self.cost_risk = rawdata.cost_risk()
         self.steps = sorted(steps, key=lambda s: s["time"])
         self.versions = versions
-        self.code_sha = {"v1": self._step("a")["sha"], "v2": self._step("d")["sha"]}
+        self.code_sha = {"v1": self._step("a")["sha"], "v2": self._step("d")["sha"], "v3": self._step("i")["sha"]}
         self.models, self.frames = {}, {}
 
     def _step(self, key):
         return next(s for s in self.steps if s["key"] == key)
 
     def code_of(self, name, version):
-        return "v1" if self.versions[(name, version)]["step"] in "abc" else "v2"
+        step = self.versions[(name, version)]["step"]
+        return "v1" if step in "abc" else "v3" if step >= "i" else "v2"
 
     def window(self, t: int) -> tuple:
         live = [s for s in self.steps if ms(s["time"]) <= t][-1]
