@@ -9,10 +9,16 @@ content is a :class:`Conflict`), and writes the id, key and link indexes.
 :meth:`Append.commit` makes it all live in one manifest write. Until then
 nothing is visible, so an interrupted ingest leaves no partial file in the
 store (its files are swept by the next commit).
+
+A chunk is written by one worker thread while the adapter reads the next
+(the scrub, the digests, the sort and Parquet's encoding release the GIL):
+at most one chunk in flight, so memory stays bounded, and its error is
+raised in the reading thread at the next chunk or at :meth:`finish`.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -40,6 +46,8 @@ class Append:
         self._open: dict[tuple[str, str], OpenFile] = {}  # one data file per partition and month, open while reading
         self.outcome: Outcome | None = None
         self._con = store.duck()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="provex-store")
+        self._inflight: Future | None = None
 
     @property
     def rows(self) -> int:
@@ -59,8 +67,20 @@ class Append:
     def _flush(self) -> None:
         if not self._pending:
             return
-        table = settled(pa.concat_tables(self._pending).combine_chunks(), self._con)
+        table = pa.concat_tables(self._pending)
         self._pending, self._buffered = [], 0
+        self._wait()
+        self._inflight = self._worker.submit(self._write, table)
+
+    def _wait(self) -> None:
+        """Wait for the chunk in flight (raising its error here)."""
+        future, self._inflight = self._inflight, None
+        if future is not None:
+            future.result()
+
+    def _write(self, table: pa.Table) -> None:
+        """One chunk into its data files and a staging file of its keys (in the worker)."""
+        table = settled(table.combine_chunks(), self._con)
         keys = []
         for part, month, rows in split(table):
             data = rows.drop_columns(["ord", "digest"])  # the digest is recomputed from the content when needed
@@ -87,6 +107,10 @@ class Append:
     def finish(self) -> Outcome:
         """Apply the identity rule and write the indexes (not yet live)."""
         self._flush()
+        try:
+            self._wait()
+        finally:
+            self._worker.shutdown()
         for file in self._open.values():
             file.close()
         self._open.clear()
@@ -106,6 +130,8 @@ class Append:
 
     def abort(self) -> None:
         """Remove what this ingest wrote; nothing of it was live."""
+        self._worker.shutdown(cancel_futures=True)
+        self._inflight = None
         self.store.sweep(self.store.manifests.load())
 
 
