@@ -254,10 +254,12 @@ def test_reading_a_file_store_creates_nothing_in_it(tmp_path: Path, monkeypatch:
         assert tree(root) == before
 
 
-def test_a_sqlite_store_is_read_read_only(tmp_path: Path) -> None:
+def test_a_sqlite_store_is_read_read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """MLflow writes a Default experiment into a database without one, even to
     read it (and migrates an old schema): provex opens SQLite read-only, and
-    refuses such a store before MLflow sees it, leaving it byte for byte."""
+    refuses such a store before MLflow sees it, leaving it byte for byte. Nor
+    does reading create anything in the working folder (MLflow makes the parent
+    folders of a ``sqlite:///`` path, which read a ``file:`` URI as relative)."""
     import sqlite3
 
     from provex.ingest.mlflow.store import check_database
@@ -265,8 +267,11 @@ def test_a_sqlite_store_is_read_read_only(tmp_path: Path) -> None:
     db = tmp_path / "mlflow.db"
     shutil.copy(SAMPLE_BUNDLE.parent / "mlflow" / "mlflow.db", db)
     before = db.read_bytes()
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
     assert any(isinstance(r, Node) for r in mlflow_adapter.read(f"sqlite:///{db}"))
-    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "mlflow.db"]
+    assert not any((tmp_path / "cwd").iterdir())
     assert "mode=ro" in Store(f"sqlite:///{db}").client_uri
     with sqlite3.connect(db) as con:
         con.execute("PRAGMA foreign_keys = OFF")

@@ -36,7 +36,7 @@ class Store:
         self.kind, self.uri, self.root = _classify(uri)
         self.client_uri = self.uri
         if self.kind == "sqlite" and self.root is not None:  # MLflow may write on opening: read-only, it cannot
-            self.client_uri = f"sqlite:///file:{quote(self.uri.removeprefix('sqlite:///'))}?mode=ro&uri=true"
+            self.client_uri = f"sqlite+pysqlite:///file:{quote(self.uri.removeprefix('sqlite:///'))}?mode=ro&uri=true"
 
     @property
     def scope(self) -> str:
