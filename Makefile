@@ -47,7 +47,7 @@ lint: setup
 
 # The fast tiers: lint, then every test not marked slow (real Neo4j included).
 test: setup system-deps lint
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" --durations=15
 
 # Long soak, kill and scale runs (pytest -m slow); the property tests explore
 # with random seeds there (hypothesis profile "explore", its database kept in .hypothesis/).

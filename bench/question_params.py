@@ -105,6 +105,7 @@ def pick(graph: Graph) -> dict[str, Any]:
         "subject-history": {"subject": json.loads(EXPECTED.read_text())["complaint"]["household_id"]},
         "compare-predictions": {"a": other["uid"], "b": pred["uid"]},
         "what-changed": p,
+        "explain": {"prediction": pred["uid"], "against": other["uid"]},
     }
     missing = set(questions.CATALOG) - set(params)
     if missing:

@@ -5,7 +5,9 @@ Each bench module measures one area and saves its section with
 puts every figure beside its baseline, and the raw figures). ``python -m
 bench.report`` (the last step of ``make bench`` / ``make bench-full``)
 writes docs/benchmarks.md: the machine, the versions and the date, then the
-sections in ORDER.
+sections. A section the run did not measure is kept from the doc as it was
+(its own "Measured" date says when), so a partial run (one module, or
+`make bench` after `make bench-full`) updates what it measured and nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ OUT = ROOT / "bench/out"
 DOC = ROOT / "docs/benchmarks.md"
 ORDER = ("predictions", "predictions-10000000", "mlflow", "dvc", "questions", "app", "cli")
 FINDINGS = ROOT / "bench/findings.md"  # written by hand from the profiles: what the numbers mean
+FINDINGS_TITLE = "## Findings"  # its first line: where the measured sections of a report end
 PACKAGES = ("neo4j", "neo4j-rust-ext", "mlflow", "dvc", "streamlit", "pandas")
 
 
@@ -79,20 +82,43 @@ def versions() -> dict[str, str]:
     return found
 
 
-def render(sections: list[dict[str, Any]]) -> str:
+def kept_sections(doc: str) -> list[tuple[str, str]]:
+    """``(title, text)`` of each measured section of an existing report, in its order (the findings excluded)."""
+    body = doc.split(f"\n{FINDINGS_TITLE}", 1)[0]
+    parts = body.split("\n## ")[1:]
+    return [(part.split("\n", 1)[0], "## " + part.rstrip("\n") + "\n") for part in parts]
+
+
+def merged(new: list[dict[str, Any]], old: list[tuple[str, str]]) -> list[str]:
+    """The report's sections: the old ones in their order, each replaced by the new
+    section of the same title; new sections without one follow their ORDER neighbour."""
+    by_title = {section["title"]: section for section in new}
+    out: list[tuple[str | None, str]] = [(by_title[t]["name"], _text(by_title.pop(t))) if t in by_title else (None, text)
+                                         for t, text in old]
+    for section in sorted(by_title.values(), key=lambda s: ORDER.index(s["name"]) if s["name"] in ORDER else len(ORDER)):
+        rank = ORDER.index(section["name"]) if section["name"] in ORDER else len(ORDER)
+        at = max((i + 1 for i, (name, _) in enumerate(out) if name in ORDER and ORDER.index(name) <= rank), default=len(out))
+        out.insert(at, (section["name"], _text(section)))
+    return [text for _, text in out]
+
+
+def _text(section: dict[str, Any]) -> str:
+    load = ", ".join(f"{x:.1f}" for x in section.get("load_average", ()))
+    return "\n".join([f"## {section['title']}", "", f"_Measured {section['measured']} (load average {load})._", "",
+                      section["markdown"]])
+
+
+def render(sections: list[str]) -> str:
     info, libs = machine(), versions()
     head = ["# Benchmarks", "",
             f"Written by `python -m bench.report` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the sections in "
             "bench/out/ (`make bench`: the quick scale; `make bench-full`: the 1M scale). Each figure is the median "
             "of the runs its section states and stands beside its baseline, measured in the same run on the same "
-            "machine. Nothing here is asserted by a test.", "",
+            "machine; a section this run did not measure is kept from the run its date names. Nothing here is "
+            "asserted by a test.", "",
             "| machine | |", "|---|---|", *(f"| {k} | {v} |" for k, v in info.items()),
             f"| libraries | {', '.join(f'{k} {v}' for k, v in libs.items())} |", ""]
-    body = []
-    for section in sections:
-        load = ", ".join(f"{x:.1f}" for x in section.get("load_average", ()))
-        body += [f"## {section['title']}", "", f"_Measured {section['measured']} (load average {load})._", "",
-                 section["markdown"]]
+    body = list(sections)
     notes = [FINDINGS.read_text()] if FINDINGS.exists() else []
     return "\n".join(head + body + notes)
 
@@ -102,8 +128,10 @@ def main() -> None:
     sections = [found[name] for name in ORDER if name in found]
     if not sections:
         sys.exit("No bench sections in bench/out/: run `make bench` (or a bench module) first.")
-    DOC.write_text(render(sections))
-    print(f"wrote {DOC.relative_to(ROOT)} ({len(sections)} sections: {', '.join(s['name'] for s in sections)})")
+    old = kept_sections(DOC.read_text()) if DOC.exists() else []
+    DOC.write_text(render(merged(sections, old)))
+    print(f"wrote {DOC.relative_to(ROOT)} ({len(sections)} sections measured: {', '.join(s['name'] for s in sections)}; "
+          f"{len(old)} in the doc before)")
 
 
 if __name__ == "__main__":
