@@ -16,10 +16,13 @@ entries written before partitions were recorded are ``ref:<ref>``.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
+
+import pyarrow.parquet as pq
 
 from provex.store.location import bucket
 from provex.vocab.facts import JSON_FIELDS, REF_PARTITION, partition_of
@@ -96,19 +99,45 @@ def by_ref(store: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def rows_at(store: Any, where: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
-    """Raw rows at (file, row number), files read by row number only."""
-    per_file: dict[str, set[int]] = defaultdict(set)
+    """Raw rows at (file, row number). A point read decodes only the row groups
+    holding the rows (pyarrow, the file's footer cached: data files never change)."""
+    per_group: dict[tuple[str, int], set[int]] = defaultdict(set)
     for file, row in where:
-        per_file[file].add(int(row))
-    con, out = store.duck(), {}
-    for file, rows in per_file.items():
-        result = con.execute(f"SELECT {', '.join(COLUMNS)}, file_row_number FROM read_parquet(?, file_row_number = true) "
-                             f"WHERE file_row_number IN ({', '.join(map(str, sorted(rows)))})", [store.readable(file)])
-        names = [d[0] for d in result.description]
-        for values in result.fetchall():
-            record = dict(zip(names, values))
-            out[(file, record.pop("file_row_number"))] = record
+        meta, starts = _footer(store.location, file)
+        if 0 <= int(row) < meta.num_rows:
+            per_group[(file, bisect.bisect_right(starts, int(row)) - 1)].add(int(row))
+    out = {}
+    for (file, group), rows in per_group.items():
+        meta, starts = _footer(store.location, file)
+        handle = store.location.filesystem.open_input_file(store.location.path(file))
+        with pq.ParquetFile(handle, metadata=meta) as parquet:
+            table = parquet.read_row_group(group, columns=list(COLUMNS))
+        ordered = sorted(rows)
+        for row, record in zip(ordered, table.take([r - starts[group] for r in ordered]).to_pylist()):
+            out[(file, row)] = record
     return out
+
+
+_FOOTERS: dict[tuple[str, str], tuple[Any, list[int]]] = {}
+MAX_FOOTERS = 512
+
+
+def _footer(location: Any, file: str) -> tuple[Any, list[int]]:
+    """A data file's Parquet footer and the first row number of each row group
+    (cached: a data file never changes once it is in the manifest)."""
+    key = (location.root, file)
+    found = _FOOTERS.get(key)
+    if found is None:
+        with location.filesystem.open_input_file(location.path(file)) as handle:
+            meta = pq.ParquetFile(handle).metadata
+        starts, at = [], 0
+        for i in range(meta.num_row_groups):
+            starts.append(at)
+            at += meta.row_group(i).num_rows
+        if len(_FOOTERS) >= MAX_FOOTERS:
+            _FOOTERS.pop(next(iter(_FOOTERS)))
+        found = _FOOTERS[key] = (meta, starts)
+    return found
 
 
 def locate(store: Any, uids: list[str]) -> dict[str, tuple[str, int]]:

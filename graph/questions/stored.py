@@ -43,8 +43,10 @@ def _one(graph: Any, uid: str) -> dict[str, Any]:
 
 
 def chain(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
-    _one(graph, values["prediction"])
-    return {"chain": facts.chain_param(graph, values["prediction"])}
+    rows = facts.chain_param(graph, values["prediction"])  # the prediction first (hop 0), read once
+    if not rows or rows[0]["uid"] != values["prediction"]:
+        _one(graph, values["prediction"])  # says it is missing
+    return {"chain": rows}
 
 
 def history(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
