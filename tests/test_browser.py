@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from sample import expected
+from sample import expected, reingest_predictions
 
 from bench.serving import serving
 from provex.graph.server import free_port
@@ -223,6 +223,20 @@ def walk(page, app_url: str) -> None:
 
 
 def test_complaint_from_the_household_id_to_the_root_cause(sample, app_url, page):
+    try:
+        walk_from_household(page, app_url)
+    except Exception:
+        shot(page, "failure")
+        raise
+
+
+@pytest.mark.slow
+def test_the_same_walk_without_prediction_nodes(sample, session_graph, app_url, page):
+    """The same walk with the sample's logs ingested ``prediction_nodes = "none"``:
+    every prediction the pages show comes from the store (make test-long)."""
+    result = reingest_predictions(session_graph, sample["config"], "none")
+    assert result["exit_code"] == 0, result["stderr"]
+    assert session_graph.read("MATCH (p:Prediction) RETURN count(p) AS n")[0]["n"] == 0
     try:
         walk_from_household(page, app_url)
     except Exception:
