@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import threading
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -109,9 +110,8 @@ def rows_at(store: Any, where: list[tuple[str, int]]) -> dict[tuple[str, int], d
     out = {}
     for (file, group), rows in per_group.items():
         meta, starts = _footer(store.location, file)
-        handle = store.location.filesystem.open_input_file(store.location.path(file))
-        with pq.ParquetFile(handle, metadata=meta) as parquet:
-            table = parquet.read_row_group(group, columns=list(COLUMNS))
+        with store.location.filesystem.open_input_file(store.location.path(file)) as handle:
+            table = pq.ParquetFile(handle, metadata=meta).read_row_group(group, columns=list(COLUMNS))
         ordered = sorted(rows)
         for row, record in zip(ordered, table.take([r - starts[group] for r in ordered]).to_pylist()):
             out[(file, row)] = record
@@ -119,6 +119,7 @@ def rows_at(store: Any, where: list[tuple[str, int]]) -> dict[tuple[str, int], d
 
 
 _FOOTERS: dict[tuple[str, str], tuple[Any, list[int]]] = {}
+_FOOTERS_LOCK = threading.Lock()  # the app reads from several threads
 MAX_FOOTERS = 512
 
 
@@ -134,9 +135,11 @@ def _footer(location: Any, file: str) -> tuple[Any, list[int]]:
         for i in range(meta.num_row_groups):
             starts.append(at)
             at += meta.row_group(i).num_rows
-        if len(_FOOTERS) >= MAX_FOOTERS:
-            _FOOTERS.pop(next(iter(_FOOTERS)))
-        found = _FOOTERS[key] = (meta, starts)
+        found = (meta, starts)
+        with _FOOTERS_LOCK:
+            while len(_FOOTERS) >= MAX_FOOTERS:
+                _FOOTERS.pop(next(iter(_FOOTERS)))
+            _FOOTERS[key] = found
     return found
 
 
