@@ -102,7 +102,7 @@ class Store:
         RETIRE_AFTER has passed. Called after each commit (one writer at a time)."""
         fs, removed, now = self.location.filesystem, 0, time.time()
         live = set(manifest.files)
-        for top in ("data", "ids", "keys", "links", STAGING):
+        for top in ("data", "ids", "keys", "links", "dangling", STAGING):
             base = self.location.path(top)
             if fs.get_file_info(base).type == pafs.FileType.NotFound:
                 continue

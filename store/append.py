@@ -18,12 +18,13 @@ raised in the reading thread at the next chunk or at :meth:`finish`.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
 
-from provex.store import compact
+from provex.store import compact, dangling
 from provex.store.files import STAGING, OpenFile, time_range, write_table
 from provex.store.identity import Outcome, settle
 from provex.store.location import partition_dir
@@ -123,6 +124,7 @@ class Append:
         manifests = self.store.manifests
         manifest = manifests.load()
         manifest.files.update(self.files)
+        manifest.retired.update(dict.fromkeys(dangling.retire(manifest, self.files), time.time()))
         manifests.save(manifest)
         self.store.sweep(manifest)
         if compact.due(self.store):

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from provex.store import dangling
 from provex.store.files import STAGING, sorted_writer, time_range, write_table
 from provex.store.table import DIGEST
 
@@ -170,10 +171,12 @@ def _write_indexes(append: Any, con: Any) -> None:
     links = con.sql("""
         SELECT unnest(upstream) AS upstream, uid, part, hour FROM staged WHERE len(upstream) > 0 AND file <> ''
         ORDER BY upstream""").to_arrow_table()
+    relative = None
     if links.num_rows:
         relative = f"links/{append.ingest}.parquet"
         write_table(append.location, relative, links)
         append.files[relative] = {"kind": "links", "rows": links.num_rows, "ingest": append.ingest}
+    dangling.update(append, con, relative)
     append.location.filesystem.delete_dir_contents(append.location.path(STAGING, append.ingest), missing_dir_ok=True)
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from provex.ingest import predictions
-from provex.store import Store, compact, query, scan
+from provex.store import Store, compact, dangling, query, scan
 from provex.vocab.facts import Facts
 
 TIME = "2026-04-02T{h:02d}:{m:02d}:00Z"
@@ -119,3 +119,28 @@ def test_every_row_lands_in_its_own_partition_and_month(store: Store, tmp_path: 
             rows = pd.read_parquet(Path(store.location.root) / path)
             assert set(rows["model_version_uid"]) == {meta["partition"]}, path
             assert {t[:7] for t in rows["timestamp"]} == {meta["month"]}, path
+
+
+def dangling_now(store: Store) -> list[str]:
+    found = dangling.query(store)
+    return [r[0] for r in store.duck().execute(f"SELECT upstream FROM ({found}) ORDER BY 1").fetchall()] if found else []
+
+
+def full_now(store: Store) -> list[str]:
+    found = dangling.full(store, store.manifest())
+    return [r[0] for r in store.duck().execute(f"SELECT upstream FROM ({found}) ORDER BY 1").fetchall()] if found else []
+
+
+def test_the_dangling_set_is_kept_by_each_ingest_as_the_full_computation_finds_it(store: Store, tmp_path: Path) -> None:
+    """Upstream predictions used but never logged: each ingest updates one live
+    set (the one before retired), equal to the anti-join of every link and uid."""
+    append(store, tmp_path, [record(i) for i in range(5)], "plain")
+    assert dangling.query(store) is None  # no link anywhere
+    append(store, tmp_path, [record(10, upstream=["u1", "u2", "p00011"]), record(11)], "chained")
+    assert dangling_now(store) == full_now(store) == ["prediction:u1", "prediction:u2"]
+    append(store, tmp_path, [record(0, prediction_id="u1")], "late")  # u1 logged at last; no link of its own
+    assert dangling_now(store) == full_now(store) == ["prediction:u2"]
+    append(store, tmp_path, [record(12, upstream=["p00001", "u3"])], "more")  # p00001 is held: not dangling
+    assert dangling_now(store) == full_now(store) == ["prediction:u2", "prediction:u3"]
+    live = [p for p, m in store.manifest().files.items() if m["kind"] == "dangling"]
+    assert live == ["dangling/more.parquet"] and "dangling/late.parquet" in store.manifest().retired

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provex.graph import facts
-from provex.store.query import sql_list
+from provex.store import dangling as store_dangling
 from provex.vocab.errors import UsageError
 
 MAX_LOGGED = 1_000  # predictions whose input names training-serving-skew reads
@@ -88,17 +88,12 @@ def logged(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def dangling(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Upstream predictions used by logged ones but never logged themselves."""
-    store = graph.facts
-    manifest = store.manifest()
-    links = [store.readable(f) for f, _ in manifest.of_kind("links")]
-    ids = [store.readable(f) for f in manifest.index_files("ids")]
-    if not links:
+    """Upstream predictions used by logged ones but never logged themselves (the set the ingests keep)."""
+    found = store_dangling.query(graph.facts)
+    if found is None:
         return {"dangling": {"count": 0, "examples": []}}
-    missing = f"SELECT DISTINCT upstream FROM read_parquet({sql_list(links)})"
-    if ids:
-        missing += f" EXCEPT SELECT uid FROM read_parquet({sql_list(ids)})"
-    count, examples = store.duck().execute(f"SELECT count(*), list(upstream ORDER BY upstream)[1:5] FROM ({missing})").fetchall()[0]
+    count, examples = graph.facts.duck().execute(
+        f"SELECT count(*), list(upstream ORDER BY upstream)[1:5] FROM ({found})").fetchall()[0]
     return {"dangling": {"count": count, "examples": examples or []}}
 
 
