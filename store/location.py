@@ -13,6 +13,7 @@ and renamed into place; only files the manifest lists are live)::
     ids/b=<x>/<ingest>.parquet               uid -> (file, row, hour)
     keys/b=<x>/<ingest>.parquet              subject/household/prediction id -> (file, row)
     links/<ingest>.parquet                   upstream uid -> downstream (chained predictions)
+    dangling/<ingest>.parquet                upstream uids used but never logged (one live set)
 """
 
 from __future__ import annotations
