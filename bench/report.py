@@ -95,11 +95,15 @@ def merged(new: list[dict[str, Any]], old: list[tuple[str, str]]) -> list[str]:
     by_title = {section["title"]: section for section in new}
     out: list[tuple[str | None, str]] = [(by_title[t]["name"], _text(by_title.pop(t))) if t in by_title else (None, text)
                                          for t, text in old]
-    for section in sorted(by_title.values(), key=lambda s: ORDER.index(s["name"]) if s["name"] in ORDER else len(ORDER)):
-        rank = ORDER.index(section["name"]) if section["name"] in ORDER else len(ORDER)
-        at = max((i + 1 for i, (name, _) in enumerate(out) if name in ORDER and ORDER.index(name) <= rank), default=len(out))
+    for section in sorted(by_title.values(), key=lambda s: _rank(s["name"])):
+        at = max((i + 1 for i, (name, _) in enumerate(out) if name and _rank(name) <= _rank(section["name"])),
+                 default=len(out))
         out.insert(at, (section["name"], _text(section)))
     return [text for _, text in out]
+
+
+def _rank(name: str) -> int:
+    return ORDER.index(name) if name in ORDER else len(ORDER)
 
 
 def _text(section: dict[str, Any]) -> str:

@@ -29,7 +29,8 @@ UNWIND $uids AS u
 MATCH (x:Node {uid: u})
 WHERE NOT x:Prediction OR EXISTS { (:Replay)-[:REPLAYS]->(x) }
 WITH x, [
-  CASE WHEN coalesce(x.placeholder, false) THEN 'referenced but never ingested (placeholder)' END,
+  CASE WHEN coalesce(x.placeholder, false) AND NOT x:Prediction  // a prediction's own gap comes from the store
+       THEN 'referenced but never ingested (placeholder)' END,
   CASE WHEN x:ModelVersion AND NOT EXISTS { (x)-[:WAS_GENERATED_BY]->(r:Run) WHERE NOT coalesce(r.placeholder, false) }
         THEN 'model version without a source run' END,
   CASE WHEN x:Run AND NOT coalesce(x.placeholder, false) AND NOT EXISTS { (x)-[:USED]->(:DataVersion|Dataset) }

@@ -3,8 +3,9 @@ logged themselves (lineage-gaps' "dangling" row), kept at ingest time.
 
 Finding them at question time meant an anti-join of every link against the
 whole id index: 0.9 s at 10M predictions, growing with the store. Instead
-each ingest that settles facts writes the store's whole dangling set as one
-small file (``dangling/<ingest>.parquet``, kind ``dangling`` in the manifest):
+each ingest that settles facts and changes the set writes the whole set as
+one small file (``dangling/<ingest>.parquet``, kind ``dangling`` in the
+manifest):
 
     the set before  minus  the uids this ingest added
     plus  the upstream uids of this ingest's links that are neither added
@@ -28,10 +29,12 @@ KIND = "dangling"
 
 def update(append: Any, con: Any, links: str | None) -> None:
     """Write the dangling set with this ingest's facts in it (``staged``: its
-    rows; ``links``: the path of its new links file, if any)."""
+    rows; ``links``: the path of its new links file, if any). A set that did
+    not change is not written again (a re-ingest writes nothing)."""
     store = append.store
     manifest = store.manifest()
-    before = _before(store, manifest)
+    live = _live(store, manifest)
+    before = live or full(store, manifest)
     if before is None and links is None:
         return  # no links anywhere: nothing can dangle
     parts = []
@@ -45,18 +48,17 @@ def update(append: Any, con: Any, links: str | None) -> None:
             f" EXCEPT SELECT uid FROM read_parquet({sql_list(held)}) WHERE uid IN (SELECT upstream FROM links_new)"
             if held else ""))
     table = con.sql(f"SELECT DISTINCT upstream FROM ({' UNION '.join(parts)}) ORDER BY upstream").to_arrow_table()
+    if live and table.equals(con.sql(f"SELECT upstream FROM ({live}) ORDER BY upstream").to_arrow_table()):
+        return
     relative = f"{KIND}/{append.ingest}.parquet"
     write_table(append.location, relative, table)
     append.files[relative] = {"kind": KIND, "rows": table.num_rows, "ingest": append.ingest}
 
 
-def _before(store: Any, manifest: Any) -> str | None:
-    """A query for the committed dangling set: its file, or (a store from before
-    the file) the full anti-join; None when the store holds no link."""
+def _live(store: Any, manifest: Any) -> str | None:
+    """A query for the committed set, None when the store has no set file."""
     live = [store.readable(f) for f, _ in manifest.of_kind(KIND)]
-    if live:
-        return f"SELECT upstream FROM read_parquet({sql_list(live)})"
-    return full(store, manifest)
+    return f"SELECT upstream FROM read_parquet({sql_list(live)})" if live else None
 
 
 def full(store: Any, manifest: Any) -> str | None:
@@ -80,6 +82,7 @@ def retire(manifest: Any, files: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def query(store: Any) -> str | None:
-    """What lineage-gaps reads: the committed set (or, for a store from before it, the full computation)."""
-    return _before(store, store.manifest())
-
+    """What lineage-gaps reads: the committed set (or, for a store from before it,
+    the full computation); None when the store holds no link."""
+    manifest = store.manifest()
+    return _live(store, manifest) or full(store, manifest)

@@ -1,5 +1,6 @@
-"""Reading predictions from the store with DuckDB: by uid, by subject or
-household, by model version and time window, by id prefix.
+"""Reading predictions from the store: by uid, by subject or household, by
+model version and time window, by id prefix (DuckDB over the indexes and
+data files; a point read decodes the one row group that holds its row).
 
 Every read picks its files from the manifest first (an id's bucket, a model
 version's partitions, the files whose time range meets the window), so it

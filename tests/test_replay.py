@@ -18,7 +18,7 @@ from provex.app.cli import cli
 from provex.app.reproduce.attribution import attribute
 from provex.app.reproduce.outcome import compare, logged_decimals
 from provex.app.reproduce.replay import replay
-from provex.graph import replays
+from provex.graph import flags, replays
 from provex.graph.connection import Graph
 from provex.vocab import model as m
 
@@ -164,6 +164,22 @@ def test_a_replay_is_recorded_on_the_prediction(tiny: dict[str, Any]) -> None:
     [row] = replays.past_replays(tiny["graph"], "prediction:t-1")
     assert (row["replay"], row["outcome"], row["model_version"]) == (got["replay"], "reproduced", "model:tiny@1")
     assert tiny["graph"].read("MATCH (r:Replay {uid: $uid}) RETURN r.provex_version AS v", {"uid": got["replay"]})[0]["v"]
+
+
+def test_a_replay_of_a_prediction_held_only_in_the_store_adds_no_gap(tiny: dict[str, Any], tmp_path: Path) -> None:
+    """With ``--prediction-nodes none`` the Replay hangs on a placeholder node; the
+    prediction is in the store, so it is not "referenced but never ingested"."""
+    log = tmp_path / "more.jsonl"
+    log.write_text(json.dumps({"prediction_id": "t-2", "timestamp": "2026-03-01T11:00:00Z", "model_name": "tiny",
+                               "model_version": "1", "inputs": {"a": 1.0, "b": 0.0}, "output": 3.0}) + "\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", "predictions", str(log), "--prediction-nodes", "none"]).exit_code == 0
+    done = runner.invoke(cli, ["replay", "t-2", "--format", "json"])
+    assert done.exit_code == 0 and json.loads(done.stdout)["outcome"] == "reproduced", done.output
+    graph = tiny["graph"]
+    [node] = graph.read("MATCH (p:Prediction {uid: 'prediction:t-2'}) RETURN p.placeholder AS placeholder")
+    assert node["placeholder"] is True  # what the replay hangs on
+    assert flags.node_flags(graph, ["prediction:t-2"]) == {}
 
 
 def test_a_model_whose_artifact_is_missing_could_not_run(tiny: dict[str, Any]) -> None:

@@ -121,14 +121,15 @@ def test_every_row_lands_in_its_own_partition_and_month(store: Store, tmp_path: 
             assert {t[:7] for t in rows["timestamp"]} == {meta["month"]}, path
 
 
+def upstreams(store: Store, found: str | None) -> list[str]:
+    return [r[0] for r in store.duck().execute(f"SELECT upstream FROM ({found}) ORDER BY 1").fetchall()] if found else []
+
+
 def dangling_now(store: Store) -> list[str]:
-    found = dangling.query(store)
-    return [r[0] for r in store.duck().execute(f"SELECT upstream FROM ({found}) ORDER BY 1").fetchall()] if found else []
-
-
-def full_now(store: Store) -> list[str]:
-    found = dangling.full(store, store.manifest())
-    return [r[0] for r in store.duck().execute(f"SELECT upstream FROM ({found}) ORDER BY 1").fetchall()] if found else []
+    """The kept set, checked against the anti-join of every link and uid."""
+    kept = upstreams(store, dangling.query(store))
+    assert kept == upstreams(store, dangling.full(store, store.manifest()))
+    return kept
 
 
 def test_the_dangling_set_is_kept_by_each_ingest_as_the_full_computation_finds_it(store: Store, tmp_path: Path) -> None:
@@ -137,10 +138,28 @@ def test_the_dangling_set_is_kept_by_each_ingest_as_the_full_computation_finds_i
     append(store, tmp_path, [record(i) for i in range(5)], "plain")
     assert dangling.query(store) is None  # no link anywhere
     append(store, tmp_path, [record(10, upstream=["u1", "u2", "p00011"]), record(11)], "chained")
-    assert dangling_now(store) == full_now(store) == ["prediction:u1", "prediction:u2"]
+    assert dangling_now(store) == ["prediction:u1", "prediction:u2"]
     append(store, tmp_path, [record(0, prediction_id="u1")], "late")  # u1 logged at last; no link of its own
-    assert dangling_now(store) == full_now(store) == ["prediction:u2"]
+    assert dangling_now(store) == ["prediction:u2"]
     append(store, tmp_path, [record(12, upstream=["p00001", "u3"])], "more")  # p00001 is held: not dangling
-    assert dangling_now(store) == full_now(store) == ["prediction:u2", "prediction:u3"]
+    assert dangling_now(store) == ["prediction:u2", "prediction:u3"]
+    append(store, tmp_path, [record(12, upstream=["p00001", "u3"]), record(13)], "again")  # a repeat, one new row
+    assert dangling_now(store) == ["prediction:u2", "prediction:u3"]
     live = [p for p, m in store.manifest().files.items() if m["kind"] == "dangling"]
-    assert live == ["dangling/more.parquet"] and "dangling/late.parquet" in store.manifest().retired
+    assert live == ["dangling/more.parquet"] and "dangling/late.parquet" in store.manifest().retired  # unchanged: not rewritten
+
+
+def test_a_point_read_finds_each_row_in_its_row_group(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Data files of many small row groups: every uid read by itself, and all at
+    once, gives the row pandas reads at that place."""
+    monkeypatch.setattr("provex.store.files.ROW_GROUP", 7)
+    append(store, tmp_path, [record(i) for i in range(100)], "groups")
+    uids = [f"prediction:p{i:05d}" for i in range(100)]
+    files = [p for p, m in store.manifest().files.items() if m["kind"] == "data"]
+    theirs = pd.concat([pd.read_parquet(Path(store.location.root) / p) for p in files]).set_index("uid")
+    assert any(query._footer(store.location, p)[0].num_row_groups > 2 for p in files)
+    together = query.get(store, uids)
+    assert [r["uid"] for r in together] == uids
+    for row in together:
+        assert query.get(store, [row["uid"]]) == [row]
+        assert row["output"] == json.loads(theirs.loc[row["uid"], "output"]) and row["line"] == theirs.loc[row["uid"], "line"]

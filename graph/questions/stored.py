@@ -38,14 +38,18 @@ After = Callable[[Any, list[dict[str, Any]], Mapping[str, Any], int], tuple[list
 def _one(graph: Any, uid: str) -> dict[str, Any]:
     row = facts.get(graph, uid)
     if row is None:
-        raise UsageError(f"No prediction {uid!r} in the prediction store. Try `provex search {uid.removeprefix('prediction:')}`.")
+        raise _missing(uid)
     return row
 
 
+def _missing(uid: str) -> UsageError:
+    return UsageError(f"No prediction {uid!r} in the prediction store. Try `provex search {uid.removeprefix('prediction:')}`.")
+
+
 def chain(graph: Any, values: Mapping[str, Any]) -> dict[str, Any]:
-    rows = facts.chain_param(graph, values["prediction"])  # the prediction first (hop 0), read once
-    if not rows or rows[0]["uid"] != values["prediction"]:
-        _one(graph, values["prediction"])  # says it is missing
+    rows = facts.chain_param(graph, values["prediction"])  # the prediction itself first (hop 0), when it is held
+    if not rows:
+        raise _missing(values["prediction"])
     return {"chain": rows}
 
 
